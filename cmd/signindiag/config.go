@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/signindiag/signindiag/sinks/clickhouse"
+)
+
+// envPrefix starts every variable signindiag reads.
+const envPrefix = "SIGNINDIAG_"
+
+// Config is the whole configuration, read from SIGNINDIAG_* variables.
+type Config struct {
+	Kafka      KafkaConfig       `env:", prefix=KAFKA_"`
+	ClickHouse clickhouse.Config `env:", prefix=CLICKHOUSE_"`
+
+	// HTTPAddr serves the API, /metrics, /healthz and /readyz.
+	HTTPAddr string `env:"HTTP_ADDR, default=:8080"`
+	// Window is the failure-count window.
+	Window time.Duration `env:"WINDOW, default=48h"`
+	// AllowedLateness: failures older than the newest event minus window
+	// minus this are stored but left out of live windows. Default: Window.
+	AllowedLateness time.Duration `env:"ALLOWED_LATENESS"`
+	// FailureThreshold raises excessive_failures_48h.
+	FailureThreshold int `env:"FAILURE_THRESHOLD, default=10"`
+	// RulesFile extends or overrides the embedded error-code catalogue.
+	RulesFile string `env:"RULES_FILE"`
+	// FlushInterval and BatchSize bound how long and how many records a
+	// worker holds before making them durable and committing.
+	FlushInterval   time.Duration `env:"FLUSH_INTERVAL, default=1s"`
+	BatchSize       int           `env:"BATCH_SIZE, default=5000"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
+	LogLevel        string        `env:"LOG_LEVEL, default=info"`
+}
+
+// KafkaConfig names the broker, topics and group.
+type KafkaConfig struct {
+	Brokers      []string `env:"BROKERS"`
+	SignInTopic  string   `env:"SIGNIN_TOPIC, default=signin-events"`
+	FlagTopic    string   `env:"FLAG_TOPIC, default=signin-flags"`
+	DLQTopic     string   `env:"DLQ_TOPIC, default=signin-deadletter"`
+	KeyedTopic   string   `env:"KEYED_TOPIC, default=signindiag-keyed-events"`
+	Group        string   `env:"GROUP, default=signindiag"`
+	Partitions   int      `env:"PARTITIONS, default=6"`
+	CreateTopics bool     `env:"CREATE_TOPICS, default=true"`
+	// MaxMessageBytes: larger messages are dead-lettered undecoded.
+	MaxMessageBytes int `env:"MAX_MESSAGE_BYTES, default=4194304"`
+}
+
+// loadConfig reads the environment through lookuper. A value that does not
+// parse is reported as one line naming the variable and what it expects.
+func loadConfig(ctx context.Context, lookuper envconfig.Lookuper, needKafka bool) (*Config, error) {
+	var cfg Config
+	err := envconfig.ProcessWith(ctx, &envconfig.Config{
+		Target:   &cfg,
+		Lookuper: envconfig.PrefixLookuper(envPrefix, lookuper),
+	})
+	if err != nil {
+		return nil, explainEnvError(err)
+	}
+	if cfg.AllowedLateness == 0 {
+		cfg.AllowedLateness = cfg.Window
+	}
+	if err := cfg.validate(needKafka); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// explainEnvError turns go-envconfig's parse errors, which name Go fields
+// ("Kafka: Partitions: strconv.ParseInt: …"), into the variable's full
+// name and what it takes.
+func explainEnvError(err error) error {
+	parts := strings.Split(err.Error(), ": ")
+	t := reflect.TypeOf(Config{})
+	name := envPrefix
+	i := 0
+	for ; i < len(parts) && t.Kind() == reflect.Struct; i++ {
+		f, ok := t.FieldByName(parts[i])
+		if !ok {
+			break
+		}
+		key, opts, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if p, ok := strings.CutPrefix(strings.TrimSpace(opts), "prefix="); ok {
+			name += p
+		}
+		name += strings.TrimSpace(key)
+		t = f.Type
+	}
+	if i == 0 {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	detail := strings.Join(parts[i:], ": ")
+	expect := "a valid value"
+	switch {
+	case strings.Contains(detail, "ParseInt"), strings.Contains(detail, "ParseUint"):
+		expect = "a whole number"
+	case strings.Contains(detail, "ParseBool"):
+		expect = "true or false"
+	case strings.Contains(detail, "duration"):
+		expect = "a Go duration such as 48h, 90m or 500ms"
+	}
+	return fmt.Errorf("%s: expected %s (%s)", name, expect, detail)
+}
+
+func (c *Config) validate(needKafka bool) error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", envPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	if needKafka {
+		if len(c.Kafka.Brokers) == 0 {
+			bad("KAFKA_BROKERS", "expected a comma-separated list of host:port, got nothing")
+		}
+		for _, b := range c.Kafka.Brokers {
+			if !strings.Contains(b, ":") {
+				bad("KAFKA_BROKERS", "expected host:port, got %q", b)
+			}
+		}
+		topics := map[string]string{"KAFKA_SIGNIN_TOPIC": c.Kafka.SignInTopic, "KAFKA_FLAG_TOPIC": c.Kafka.FlagTopic,
+			"KAFKA_DLQ_TOPIC": c.Kafka.DLQTopic, "KAFKA_KEYED_TOPIC": c.Kafka.KeyedTopic, "KAFKA_GROUP": c.Kafka.Group}
+		for name, v := range topics {
+			if v == "" {
+				bad(name, "expected a name, got an empty value")
+			}
+		}
+		if c.Kafka.Partitions < 1 {
+			bad("KAFKA_PARTITIONS", "expected at least 1, got %d", c.Kafka.Partitions)
+		}
+		if c.Kafka.MaxMessageBytes < 1024 {
+			bad("KAFKA_MAX_MESSAGE_BYTES", "expected at least 1024, got %d", c.Kafka.MaxMessageBytes)
+		}
+		if c.BatchSize < 1 {
+			bad("BATCH_SIZE", "expected at least 1, got %d", c.BatchSize)
+		}
+		if c.FlushInterval <= 0 {
+			bad("FLUSH_INTERVAL", "expected a positive duration, got %s", c.FlushInterval)
+		}
+	}
+	if c.Window <= 0 {
+		bad("WINDOW", "expected a positive duration such as 48h, got %s", c.Window)
+	}
+	if c.AllowedLateness < 0 {
+		bad("ALLOWED_LATENESS", "expected a duration of 0 or more, got %s", c.AllowedLateness)
+	}
+	if c.FailureThreshold < 1 {
+		bad("FAILURE_THRESHOLD", "expected a whole number of at least 1, got %d", c.FailureThreshold)
+	}
+	if c.HTTPAddr == "" || !strings.Contains(c.HTTPAddr, ":") {
+		bad("HTTP_ADDR", "expected [host]:port such as :8080, got %q", c.HTTPAddr)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "expected debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if err := c.ClickHouse.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,241 @@
+// Command signindiag diagnoses Entra ID sign-ins continuously: it reads
+// sign-in and flag events from Kafka, keeps 48-hour failure windows per
+// user, stores sign-ins and findings in ClickHouse and serves them over
+// HTTP.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/segmentio/kafka-go"
+	"github.com/sethvargo/go-envconfig"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/signindiag/signindiag/health"
+	"github.com/signindiag/signindiag/pipeline"
+	"github.com/signindiag/signindiag/queryapi"
+	"github.com/signindiag/signindiag/rules"
+	"github.com/signindiag/signindiag/rules/catalog"
+	"github.com/signindiag/signindiag/sinks/clickhouse"
+)
+
+const usage = `signindiag: the Entra ID sign-in diagnostic, continuously.
+
+Usage:
+  signindiag <command> [--help]
+
+Commands:
+  run       ingest and serve the API in one process
+  ingest    consume Kafka, diagnose sign-ins, store them (with /metrics, /healthz, /readyz)
+  serve     serve the query API only
+  migrate   apply the ClickHouse schema and exit (run and ingest also do this at start-up)
+
+Configuration comes from SIGNINDIAG_* environment variables; see README.md.
+`
+
+// commands: what each does, and which parts it runs.
+var commands = map[string]struct {
+	help          string
+	ingest, serve bool
+	migrateOnly   bool
+}{
+	"run":     {help: "Consume sign-in and flag events from Kafka, diagnose them, store them in ClickHouse and serve the query API, in one process.", ingest: true, serve: true},
+	"ingest":  {help: "Consume sign-in and flag events from Kafka, diagnose them and store them in ClickHouse. Serves /metrics, /healthz and /readyz.", ingest: true},
+	"serve":   {help: "Serve the query API (/v1/diagnose, /v1/users/{user}/failures) over what ClickHouse holds.", serve: true},
+	"migrate": {help: "Apply the embedded ClickHouse migrations to SIGNINDIAG_CLICKHOUSE_DATABASE and exit. Applying them twice is a no-op.", migrateOnly: true},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	name := args[0]
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "signindiag: unknown command %q\n\n%s", name, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: signindiag %s\n\n%s\n\nConfiguration comes from SIGNINDIAG_* environment variables; see README.md.\n", name, cmd.help)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cfg, err := loadConfig(ctx, envconfig.OsLookuper(), cmd.ingest)
+	if err != nil {
+		fmt.Fprintf(stderr, "signindiag: configuration: %v\n", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	if err := start(ctx, cfg, cmd.ingest, cmd.serve, cmd.migrateOnly, log); err != nil {
+		log.Error("signindiag stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(strings.ToUpper(level)))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func loadCatalog(path string) (*catalog.Catalog, error) {
+	cat := catalog.Default()
+	if path == "" {
+		return cat, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%sRULES_FILE: %w", envPrefix, err)
+	}
+	overrides, err := catalog.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%sRULES_FILE %s: %w", envPrefix, path, err)
+	}
+	return cat.Merge(overrides), nil
+}
+
+// start runs the parts of one command until ctx ends. Shutdown order: the
+// pipeline flushes and commits first, then the HTTP server stops, then the
+// store closes.
+func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, log *slog.Logger) error {
+	cat, err := loadCatalog(cfg.RulesFile)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg.ClickHouse, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if migrateOnly || ingest {
+		applied, err := store.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		log.Info("schema up to date", "database", cfg.ClickHouse.Database, "applied", applied)
+		if migrateOnly {
+			return nil
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	checks := map[string]health.Check{"clickhouse": store.Ping}
+
+	var runner *pipeline.Runner
+	if ingest {
+		engine := rules.NewEngine(rules.Config{FailureThreshold: cfg.FailureThreshold}, cat)
+		runner = pipeline.NewRunner(pipeline.Config{
+			Brokers: cfg.Kafka.Brokers, Group: cfg.Kafka.Group,
+			SignInTopic: cfg.Kafka.SignInTopic, FlagTopic: cfg.Kafka.FlagTopic,
+			DeadLetterTopic: cfg.Kafka.DLQTopic, KeyedTopic: cfg.Kafka.KeyedTopic,
+			Partitions: cfg.Kafka.Partitions, CreateTopics: cfg.Kafka.CreateTopics,
+			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
+			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness,
+			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize,
+				ShutdownTimeout: cfg.ShutdownTimeout},
+		}, store, engine, cat, pipeline.NewMetrics(reg), log)
+		checks["kafka"] = kafkaCheck(cfg.Kafka.Brokers)
+		checks["pipeline"] = func(context.Context) error { return runner.Ready() }
+	}
+	if serve {
+		queryapi.New(queryapi.Config{Window: cfg.Window}, store, log).Register(mux)
+	}
+	health.Register(mux, checks)
+
+	server := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	g, gctx := errgroup.WithContext(ctx)
+	pipelineDone := make(chan struct{})
+	if runner != nil {
+		g.Go(func() error {
+			defer close(pipelineDone)
+			return runner.Run(gctx)
+		})
+	} else {
+		close(pipelineDone)
+	}
+	g.Go(func() error {
+		log.Info("listening", "addr", cfg.HTTPAddr, "ingest", ingest, "serve", serve)
+		if err := server.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http %s: %w", cfg.HTTPAddr, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		<-pipelineDone
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return server.Shutdown(sctx)
+	})
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// openStore connects to ClickHouse, retrying for a while: in a compose
+// stack the server may still be starting.
+func openStore(ctx context.Context, cfg clickhouse.Config, log *slog.Logger) (*clickhouse.Store, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		store, err := clickhouse.Open(ctx, cfg, log)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return store, err
+		}
+		log.Warn("clickhouse not reachable yet; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// kafkaCheck is ready when any broker accepts a connection.
+func kafkaCheck(brokers []string) health.Check {
+	return func(ctx context.Context) error {
+		var errs []error
+		for _, b := range brokers {
+			conn, err := (&kafka.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp", b)
+			if err == nil {
+				conn.Close()
+				return nil
+			}
+			errs = append(errs, err)
+		}
+		return fmt.Errorf("no broker reachable: %w", errors.Join(errs...))
+	}
+}

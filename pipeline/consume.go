@@ -1,0 +1,186 @@
+// Package pipeline wires the two stages of ingestion: rekey (raw topics →
+// user-keyed topic, dead letters aside) and diagnose (user-keyed topic →
+// window → rules → store). Both run the same per-partition loop: read,
+// process, flush when the batch is full or the timer fires, and commit the
+// offset only after the flush made everything before it durable.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/signindiag/signindiag/pipeline/source"
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// ErrPermanent marks an error that retrying cannot fix: the worker stops
+// instead of looping. It is the sinks' sentinel, so stores need not know
+// the pipeline.
+var ErrPermanent = sinks.ErrPermanent
+
+// Processor is one stage's work on one partition.
+type Processor interface {
+	// Process adds a record to the pending batch. An error stops the
+	// partition's worker: bad input is dead-lettered, not returned.
+	Process(ctx context.Context, rec source.Record) error
+	// Pending is the number of records waiting for Flush.
+	Pending() int
+	// Flush makes the pending batch durable. Errors are retried unless
+	// they wrap ErrPermanent.
+	Flush(ctx context.Context) error
+}
+
+// LoopConfig tunes batching.
+type LoopConfig struct {
+	FlushInterval   time.Duration
+	FlushMaxRecords int
+	// ShutdownTimeout bounds the final flush after ctx ends.
+	ShutdownTimeout time.Duration
+}
+
+type loop struct {
+	stage   string
+	claim   *source.Claim
+	proc    Processor
+	cfg     LoopConfig
+	log     *slog.Logger
+	metrics *Metrics
+
+	lastOffset int64 // last record processed, -1 before any
+	committed  int64 // last offset committed (next to read)
+}
+
+// consume runs the loop on one claim until ctx ends.
+func consume(ctx context.Context, stage string, claim *source.Claim, proc Processor, cfg LoopConfig, log *slog.Logger, m *Metrics) error {
+	l := &loop{stage: stage, claim: claim, proc: proc, cfg: cfg, metrics: m, lastOffset: -1, committed: claim.Committed,
+		log: log.With("stage", stage, "topic", claim.Topic, "partition", claim.Partition)}
+	m.PartitionsHeld.WithLabelValues(stage).Inc()
+	defer m.PartitionsHeld.WithLabelValues(stage).Dec()
+
+	// Fetching runs apart from processing so that the flush timer fires
+	// even while no record arrives.
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
+	records := make(chan source.Record, 256)
+	fetchErr := make(chan error, 1)
+	go func() {
+		defer close(records)
+		for {
+			rec, err := claim.Fetch(fetchCtx)
+			if err != nil {
+				fetchErr <- err
+				return
+			}
+			select {
+			case records <- rec:
+			case <-fetchCtx.Done():
+				return
+			}
+		}
+	}()
+
+	ticker := time.NewTicker(cfg.FlushInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return l.shutdown(ctx)
+		case rec, ok := <-records:
+			if !ok {
+				if ctx.Err() != nil {
+					return l.shutdown(ctx)
+				}
+				return fmt.Errorf("fetch: %w", <-fetchErr)
+			}
+			m.RecordsConsumed.WithLabelValues(stage).Inc()
+			if !rec.Time.IsZero() {
+				m.ConsumptionLag.WithLabelValues(stage).Observe(time.Since(rec.Time).Seconds())
+			}
+			if err := proc.Process(ctx, rec); err != nil {
+				return fmt.Errorf("process offset %d: %w", rec.Offset, err)
+			}
+			l.lastOffset = rec.Offset
+			if proc.Pending() >= cfg.FlushMaxRecords {
+				if err := l.flushAndCommit(ctx); err != nil {
+					return l.stopped(ctx, err)
+				}
+			}
+		case <-ticker.C:
+			if err := l.flushAndCommit(ctx); err != nil {
+				return l.stopped(ctx, err)
+			}
+		}
+	}
+}
+
+// stopped turns a flush interrupted by shutdown into a clean shutdown.
+func (l *loop) stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ErrPermanent) {
+		return l.shutdown(ctx)
+	}
+	return err
+}
+
+// shutdown makes what is pending durable and commits it, within a bounded
+// time, so a SIGTERM loses nothing and replays little.
+func (l *loop) shutdown(ctx context.Context) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := l.flushAndCommit(fctx); err != nil {
+		l.log.Warn("final flush failed; the uncommitted records will be replayed", "err", err)
+	}
+	return nil
+}
+
+func (l *loop) flushAndCommit(ctx context.Context) error {
+	if l.lastOffset < 0 || l.lastOffset+1 <= l.committed {
+		return nil
+	}
+	if l.proc.Pending() > 0 {
+		if err := l.flush(ctx); err != nil {
+			return err
+		}
+	}
+	next := l.lastOffset + 1
+	if err := l.claim.Commit(next); err != nil {
+		// Not fatal: the next commit covers these offsets, and a lost
+		// commit only means an idempotent replay.
+		l.metrics.CommitErrors.WithLabelValues(l.stage).Inc()
+		l.log.Warn("offset commit failed", "offset", next, "err", err)
+		return nil
+	}
+	l.committed = next
+	l.metrics.Commits.WithLabelValues(l.stage).Inc()
+	return nil
+}
+
+// flush retries transient errors with capped, jittered backoff until the
+// batch is durable or ctx ends: the offset must not move past data that
+// is not stored.
+func (l *loop) flush(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := l.proc.Flush(ctx)
+		if err == nil {
+			l.metrics.FlushDuration.WithLabelValues(l.stage).Observe(time.Since(start).Seconds())
+			return nil
+		}
+		l.metrics.FlushErrors.WithLabelValues(l.stage).Inc()
+		if errors.Is(err, ErrPermanent) {
+			return err
+		}
+		l.log.Warn("flush failed; retrying", "attempt", attempt, "err", err)
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("flush abandoned: %w", err)
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}

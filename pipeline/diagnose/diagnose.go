@@ -1,0 +1,142 @@
+// Package diagnose is the second stage: it reads the user-keyed topic, runs
+// each sign-in through its user's window and the rules, and stores the
+// sign-in, its findings and any flags in one batch per flush. A worker
+// that takes over a partition first rebuilds the window from storage, from
+// the rows stored before the committed offset, so counts after a restart
+// or rebalance equal those of an uninterrupted run.
+package diagnose
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/signindiag/signindiag/pipeline/source"
+	"github.com/signindiag/signindiag/pipeline/window"
+	"github.com/signindiag/signindiag/rules"
+	"github.com/signindiag/signindiag/rules/catalog"
+	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// Store is what the stage needs from storage.
+type Store interface {
+	sinks.Writer
+	sinks.FailureSource
+}
+
+// Config of the stage.
+type Config struct {
+	Window          time.Duration
+	AllowedLateness time.Duration
+}
+
+// Counters the stage reports to; implemented by pipeline.Metrics.
+type Counters interface {
+	SignIn()
+	Flag()
+	Finding(scenario string)
+	Late()
+	WindowChange(keysDelta, evicted int)
+	// Malformed counts an internal-topic record that does not decode: a
+	// bug or a foreign producer, never Entra input (rekey validated that).
+	Malformed()
+}
+
+// Processor diagnoses one partition of the keyed topic.
+type Processor struct {
+	cfg      Config
+	store    Store
+	engine   *rules.Engine
+	catalog  *catalog.Catalog
+	counters Counters
+	shard    int
+	win      *window.Window
+	keys     int // window keys last reported
+	batch    sinks.Batch
+	records  int
+}
+
+// NewProcessor returns a processor for partition shard, with an empty
+// window; call Warm before Process.
+func NewProcessor(cfg Config, shard int, store Store, engine *rules.Engine, cat *catalog.Catalog, counters Counters) *Processor {
+	return &Processor{cfg: cfg, store: store, engine: engine, catalog: cat, counters: counters,
+		shard: shard, win: window.New(cfg.Window, cfg.AllowedLateness)}
+}
+
+// Warm rebuilds the window from the failures stored from this shard before
+// the claim's committed offset.
+func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) {
+	recent, err := p.store.RecentFailures(ctx, p.shard, claim.Committed, p.cfg.Window+p.cfg.AllowedLateness)
+	if err != nil {
+		return 0, fmt.Errorf("warm up window: %w", err)
+	}
+	for _, f := range recent {
+		p.win.ObserveFailure(f.UserKey, f.SignInID, f.At)
+	}
+	p.reportWindow(0)
+	return len(recent), nil
+}
+
+// Process handles one keyed event.
+func (p *Processor) Process(_ context.Context, rec source.Record) error {
+	p.records++
+	var ev schemas.Event
+	if err := json.Unmarshal(rec.Value, &ev); err != nil || (ev.SignIn == nil && ev.Flag == nil) {
+		p.counters.Malformed()
+		return nil
+	}
+	if ev.Flag != nil {
+		p.batch.Flags = append(p.batch.Flags, *ev.Flag)
+		p.counters.Flag()
+		return nil
+	}
+	si := ev.SignIn
+	isFailure := p.catalog.IsFailure(si.Status.ErrorCode)
+	in := rules.Input{SignIn: si, IsFailure: isFailure, Window: p.cfg.Window}
+	if isFailure {
+		c := p.win.ObserveFailure(si.UserKey(), si.ID, si.CreatedDateTime)
+		in.FailuresBefore, in.Failures48h = c.Before, c.After
+		if c.Late {
+			p.counters.Late()
+		}
+	} else {
+		n := p.win.Count(si.UserKey(), si.CreatedDateTime)
+		in.FailuresBefore, in.Failures48h = n, n
+	}
+	findings := p.engine.Evaluate(in)
+	for _, f := range findings {
+		p.counters.Finding(f.Scenario)
+	}
+	p.batch.SignIns = append(p.batch.SignIns, sinks.SignInRecord{SignIn: *si, IsFailure: isFailure, Shard: p.shard, Offset: rec.Offset})
+	p.batch.Findings = append(p.batch.Findings, findings...)
+	p.counters.SignIn()
+	return nil
+}
+
+// Pending counts records read since the last flush.
+func (p *Processor) Pending() int { return p.records }
+
+// Flush stores the batch, then evicts what the window no longer needs.
+func (p *Processor) Flush(ctx context.Context) error {
+	if err := p.store.Write(ctx, &p.batch); err != nil {
+		return err
+	}
+	p.batch = sinks.Batch{}
+	p.records = 0
+	p.reportWindow(p.win.Evict())
+	return nil
+}
+
+// Close reports the window as gone: the partition's next owner rebuilds it.
+func (p *Processor) Close() {
+	p.counters.WindowChange(-p.keys, 0)
+	p.keys = 0
+}
+
+func (p *Processor) reportWindow(evicted int) {
+	n := p.win.Keys()
+	p.counters.WindowChange(n-p.keys, evicted)
+	p.keys = n
+}

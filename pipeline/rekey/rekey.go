@@ -1,0 +1,120 @@
+// Package rekey is the first stage: it reads the sign-in and flag topics as
+// Entra writes them (no key, spread round-robin), decodes and validates
+// every record, and republishes each as a schemas.Event keyed by user on
+// the internal topic, so that all of a user's events meet on one diagnose
+// worker (the repartition pattern of Kafka Streams). Rejected input goes to
+// the dead-letter topic. Offsets are committed once both writes are acked
+// by all in-sync replicas.
+package rekey
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/signindiag/signindiag/pipeline/deadletter"
+	"github.com/signindiag/signindiag/pipeline/source"
+	"github.com/signindiag/signindiag/schemas"
+)
+
+// Producer writes messages synchronously: nil means acknowledged.
+// *kafka.Writer satisfies it.
+type Producer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Config names the topics.
+type Config struct {
+	SignInTopic     string
+	FlagTopic       string
+	KeyedTopic      string
+	DeadLetterTopic string
+	// MaxMessageBytes: larger messages are dead-lettered undecoded.
+	MaxMessageBytes int
+}
+
+// Counters the stage reports to; implemented by pipeline.Metrics.
+type Counters interface {
+	DeadLetter(reason string)
+}
+
+// Processor rekeys one partition's records.
+type Processor struct {
+	cfg      Config
+	out      Producer
+	counters Counters
+	pending  []kafka.Message
+	records  int
+}
+
+// NewProcessor returns a processor writing to out.
+func NewProcessor(cfg Config, out Producer, counters Counters) *Processor {
+	return &Processor{cfg: cfg, out: out, counters: counters}
+}
+
+// Process decodes one record into keyed events and dead letters.
+func (p *Processor) Process(_ context.Context, rec source.Record) error {
+	p.records++
+	if p.cfg.MaxMessageBytes > 0 && len(rec.Value) > p.cfg.MaxMessageBytes {
+		p.deadLetter(rec, rec.Value, &schemas.DecodeError{Reason: schemas.ReasonTooLarge,
+			Detail: fmt.Sprintf("%d bytes, limit %d", len(rec.Value), p.cfg.MaxMessageBytes)})
+		return nil
+	}
+	if rec.Topic == p.cfg.FlagTopic {
+		flag, err := schemas.DecodeFlag(rec.Value)
+		if err != nil {
+			p.deadLetter(rec, rec.Value, err)
+			return nil
+		}
+		return p.emit(flag.UserKey(), schemas.Event{Flag: flag})
+	}
+	decoded, err := schemas.DecodeSignIns(rec.Value)
+	if err != nil {
+		p.deadLetter(rec, rec.Value, err)
+		return nil
+	}
+	for _, d := range decoded {
+		if d.Err != nil {
+			p.deadLetter(rec, d.Raw, d.Err)
+			continue
+		}
+		if err := p.emit(d.SignIn.UserKey(), schemas.Event{SignIn: d.SignIn}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Processor) emit(key string, ev schemas.Event) error {
+	value, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	p.pending = append(p.pending, kafka.Message{Topic: p.cfg.KeyedTopic, Key: []byte(key), Value: value})
+	return nil
+}
+
+func (p *Processor) deadLetter(rec source.Record, value []byte, err error) {
+	reason := schemas.ReasonOf(err)
+	p.counters.DeadLetter(reason)
+	p.pending = append(p.pending, deadletter.Message(p.cfg.DeadLetterTopic, rec, value, reason, err))
+}
+
+// Pending counts records read since the last flush.
+func (p *Processor) Pending() int { return p.records }
+
+// Flush publishes the keyed events and dead letters of the batch. A
+// failure retries the whole batch: duplicates on the keyed topic are
+// harmless downstream (windows and tables deduplicate by id).
+func (p *Processor) Flush(ctx context.Context) error {
+	if len(p.pending) > 0 {
+		if err := p.out.WriteMessages(ctx, p.pending...); err != nil {
+			return fmt.Errorf("publish %d messages: %w", len(p.pending), err)
+		}
+	}
+	p.pending = p.pending[:0]
+	p.records = 0
+	return nil
+}

@@ -1,0 +1,149 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/signindiag/signindiag/pipeline/diagnose"
+	"github.com/signindiag/signindiag/pipeline/rekey"
+	"github.com/signindiag/signindiag/pipeline/source"
+	"github.com/signindiag/signindiag/rules"
+	"github.com/signindiag/signindiag/rules/catalog"
+)
+
+// Config of the whole ingestion.
+type Config struct {
+	Brokers         []string
+	Group           string
+	SignInTopic     string
+	FlagTopic       string
+	DeadLetterTopic string
+	KeyedTopic      string
+	Partitions      int
+	CreateTopics    bool
+	MaxMessageBytes int
+	Window          time.Duration
+	AllowedLateness time.Duration
+	Loop            LoopConfig
+}
+
+// DiagnoseGroup is the consumer group of the second stage.
+func (c Config) DiagnoseGroup() string { return c.Group + "-diagnose" }
+
+// Runner runs both stages in one process; several processes with the same
+// Config share the work through the consumer groups.
+type Runner struct {
+	cfg     Config
+	store   diagnose.Store
+	engine  *rules.Engine
+	catalog *catalog.Catalog
+	metrics *Metrics
+	log     *slog.Logger
+
+	warming atomic.Int64
+	joined  atomic.Bool
+}
+
+// NewRunner wires the stages.
+func NewRunner(cfg Config, store diagnose.Store, engine *rules.Engine, cat *catalog.Catalog, m *Metrics, log *slog.Logger) *Runner {
+	return &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log}
+}
+
+// Ready reports whether the runner consumes with trustworthy windows: the
+// topics exist and no assigned partition is still rebuilding its window.
+func (r *Runner) Ready() error {
+	if !r.joined.Load() {
+		return fmt.Errorf("not started")
+	}
+	if n := r.warming.Load(); n > 0 {
+		return fmt.Errorf("%d partitions warming up their windows", n)
+	}
+	return nil
+}
+
+// Run consumes until ctx ends (then flushes, commits and returns nil) or
+// a worker fails permanently.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.cfg.CreateTopics {
+		specs := []source.TopicSpec{
+			{Name: r.cfg.SignInTopic, Partitions: r.cfg.Partitions},
+			{Name: r.cfg.FlagTopic, Partitions: r.cfg.Partitions},
+			{Name: r.cfg.DeadLetterTopic, Partitions: r.cfg.Partitions},
+			{Name: r.cfg.KeyedTopic, Partitions: r.cfg.Partitions},
+		}
+		if err := source.EnsureTopics(ctx, r.cfg.Brokers, specs); err != nil {
+			return err
+		}
+	}
+	// Key hashing must be the same in every process: kafka.Hash is
+	// sarama-compatible FNV-1a.
+	writer := &kafka.Writer{
+		Addr:         kafka.TCP(r.cfg.Brokers...),
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    10000,
+		BatchBytes:   64 << 20,
+		BatchTimeout: 5 * time.Millisecond,
+	}
+	defer writer.Close()
+	r.joined.Store(true)
+
+	g, ctx := errgroup.WithContext(ctx)
+	rekeyCfg := rekey.Config{SignInTopic: r.cfg.SignInTopic, FlagTopic: r.cfg.FlagTopic,
+		KeyedTopic: r.cfg.KeyedTopic, DeadLetterTopic: r.cfg.DeadLetterTopic, MaxMessageBytes: r.cfg.MaxMessageBytes}
+	g.Go(func() error {
+		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.Group,
+			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}}, r.log)
+		return group.Run(ctx, func(ctx context.Context, c *source.Claim) error {
+			return consume(ctx, "rekey", c, rekey.NewProcessor(rekeyCfg, writer, r.metrics), r.cfg.Loop, r.log, r.metrics)
+		})
+	})
+	g.Go(func() error {
+		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.DiagnoseGroup(),
+			Topics: []string{r.cfg.KeyedTopic}}, r.log)
+		return group.Run(ctx, r.diagnose)
+	})
+	return g.Wait()
+}
+
+func (r *Runner) diagnose(ctx context.Context, c *source.Claim) error {
+	proc := diagnose.NewProcessor(diagnose.Config{Window: r.cfg.Window, AllowedLateness: r.cfg.AllowedLateness},
+		c.Partition, r.store, r.engine, r.catalog, r.metrics)
+	defer proc.Close()
+	if err := r.warm(ctx, c, proc); err != nil {
+		return err
+	}
+	return consume(ctx, "diagnose", c, proc, r.cfg.Loop, r.log, r.metrics)
+}
+
+// warm rebuilds the partition's window, retrying while storage is away;
+// the partition reports not ready until it is done.
+func (r *Runner) warm(ctx context.Context, c *source.Claim, proc *diagnose.Processor) error {
+	r.warming.Add(1)
+	r.metrics.PartitionsWarming.Inc()
+	defer func() {
+		r.warming.Add(-1)
+		r.metrics.PartitionsWarming.Dec()
+	}()
+	start := time.Now()
+	for {
+		n, err := proc.Warm(ctx, c)
+		if err == nil {
+			r.log.Info("window warmed up", "partition", c.Partition, "committed", c.Committed,
+				"failures", n, "took", time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		r.log.Warn("window warm-up failed; retrying", "partition", c.Partition, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,171 @@
+// Package source reads Kafka partitions through a kafka-go consumer group,
+// one handler call per assigned partition and generation. It uses the
+// ConsumerGroup/Generation API rather than Reader with a GroupID: only the
+// former tells a worker when its partition is taken away, and lets it
+// commit exactly the offsets it made durable.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Record is one Kafka message, without client types.
+type Record struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Time      time.Time
+}
+
+// Claim is one partition held by this process for one generation.
+type Claim struct {
+	Topic     string
+	Partition int
+	// Committed is the group's committed offset for the partition: the
+	// next offset to read, 0 when nothing was ever committed.
+	Committed int64
+
+	reader *kafka.Reader
+	gen    *kafka.Generation
+}
+
+// Fetch returns the next record; it blocks until one arrives or ctx ends.
+func (c *Claim) Fetch(ctx context.Context) (Record, error) {
+	m, err := c.reader.FetchMessage(ctx)
+	if err != nil {
+		return Record{}, err
+	}
+	return Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}, nil
+}
+
+// Commit records next as the offset to resume from. Call it only once
+// everything before next is durable downstream.
+func (c *Claim) Commit(next int64) error {
+	if err := c.gen.CommitOffsets(map[string]map[int]int64{c.Topic: {c.Partition: next}}); err != nil {
+		return fmt.Errorf("commit %s/%d at %d: %w", c.Topic, c.Partition, next, err)
+	}
+	return nil
+}
+
+// Handler consumes one claim. It must return promptly once ctx is done
+// (generation end or shutdown), after its final flush and commit.
+type Handler func(ctx context.Context, c *Claim) error
+
+// Config of a consumer group.
+type Config struct {
+	Brokers []string
+	GroupID string
+	Topics  []string
+	// MaxWait bounds how long a fetch waits for new data; short, so
+	// flush timers and shutdown are not held up.
+	MaxWait time.Duration
+}
+
+// Group runs a consumer group.
+type Group struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// NewGroup prepares a group; nothing connects until Run.
+func NewGroup(cfg Config, log *slog.Logger) *Group {
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 250 * time.Millisecond
+	}
+	return &Group{cfg: cfg, log: log.With("group", cfg.GroupID)}
+}
+
+// Run joins the group and calls handle for every assigned partition of
+// every generation until ctx ends or a handler fails. It returns nil after
+// a clean shutdown, or the first handler error.
+func (g *Group) Run(ctx context.Context, handle Handler) error {
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                g.cfg.GroupID,
+		Brokers:           g.cfg.Brokers,
+		Topics:            g.cfg.Topics,
+		StartOffset:       kafka.FirstOffset,
+		HeartbeatInterval: 3 * time.Second,
+		SessionTimeout:    30 * time.Second,
+		RebalanceTimeout:  30 * time.Second,
+		JoinGroupBackoff:  time.Second,
+		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { g.log.Debug(fmt.Sprintf(msg, args...)) }),
+	})
+	if err != nil {
+		return fmt.Errorf("consumer group %s: %w", g.cfg.GroupID, err)
+	}
+	defer group.Close()
+
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	for runCtx.Err() == nil {
+		gen, err := group.Next(runCtx)
+		if err != nil {
+			if runCtx.Err() != nil {
+				break
+			}
+			g.log.Warn("joining consumer group failed; retrying", "err", err)
+			select {
+			case <-runCtx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		g.runGeneration(runCtx, stop, gen, handle)
+	}
+	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) && ctx.Err() == nil {
+		return cause
+	}
+	return nil
+}
+
+// runGeneration starts one handler per assigned partition and waits for
+// all of them: they end with the generation or with runCtx.
+func (g *Group) runGeneration(runCtx context.Context, fail context.CancelCauseFunc, gen *kafka.Generation, handle Handler) {
+	var wg sync.WaitGroup
+	for topic, assignments := range gen.Assignments {
+		for _, a := range assignments {
+			wg.Add(1)
+			gen.Start(func(genCtx context.Context) {
+				defer wg.Done()
+				ctx, cancel := context.WithCancel(runCtx)
+				defer cancel()
+				go func() {
+					select {
+					case <-genCtx.Done():
+						cancel()
+					case <-ctx.Done():
+					}
+				}()
+				claim := &Claim{Topic: topic, Partition: a.ID, Committed: max(a.Offset, 0), gen: gen}
+				claim.reader = kafka.NewReader(kafka.ReaderConfig{
+					Brokers:   g.cfg.Brokers,
+					Topic:     topic,
+					Partition: a.ID,
+					MinBytes:  1,
+					MaxBytes:  16 << 20,
+					MaxWait:   g.cfg.MaxWait,
+				})
+				defer claim.reader.Close()
+				if err := claim.reader.SetOffset(a.Offset); err != nil {
+					fail(fmt.Errorf("seek %s/%d to %d: %w", topic, a.ID, a.Offset, err))
+					return
+				}
+				g.log.Info("partition assigned", "topic", topic, "partition", a.ID, "offset", a.Offset, "generation", gen.ID)
+				if err := handle(ctx, claim); err != nil && ctx.Err() == nil {
+					fail(fmt.Errorf("%s/%d: %w", topic, a.ID, err))
+				}
+				g.log.Info("partition released", "topic", topic, "partition", a.ID, "generation", gen.ID)
+			})
+		}
+	}
+	wg.Wait()
+}

@@ -1,0 +1,81 @@
+-- One row per sign-in version. ReplacingMergeTree keeps the latest version
+-- of an id; readers use FINAL. ORDER BY serves lookups by user and time;
+-- id lookups go through signin_keys first.
+CREATE TABLE IF NOT EXISTS {{db}}.signins
+(
+    user_key            String,
+    created_at          DateTime('UTC'),
+    id                  String,
+    created_ms          Int64,
+    category            String,
+    correlation_id      String,
+    user_id             String,
+    user_principal_name String,
+    app_id              String,
+    app_display_name    String,
+    ip_address          String,
+    error_code          Int32,
+    is_failure          UInt8,
+    flagged_for_review  UInt8,
+    shard               UInt16,
+    kafka_offset        Int64,
+    version             UInt64,
+    doc                 String
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(created_at)
+ORDER BY (user_key, created_at, id);
+
+-- Secondary keys of a sign-in (correlationId, requestId, UPN) pointing at
+-- its primary key, so an id lookup reads a few index granules, not every
+-- sign-in.
+CREATE TABLE IF NOT EXISTS {{db}}.signin_keys
+(
+    kind       String,
+    key        String,
+    user_key   String,
+    created_at DateTime('UTC'),
+    signin_id  String
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(created_at)
+ORDER BY (kind, key, user_key, signin_id);
+
+-- Findings: the id is deterministic, so a replay writes the same row again
+-- and ReplacingMergeTree collapses it.
+CREATE TABLE IF NOT EXISTS {{db}}.findings
+(
+    user_key       String,
+    occurred_at    DateTime('UTC'),
+    id             String,
+    signin_id      String,
+    correlation_id String,
+    scenario       String,
+    severity       String,
+    error_code     Int32,
+    failures_48h   UInt32,
+    version        UInt64,
+    doc            String
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (user_key, occurred_at, id);
+
+-- Flag events. A sign-in is flagged when it says so itself or when a flag
+-- names it; the join happens at read time, so flag and sign-in may arrive
+-- in either order.
+CREATE TABLE IF NOT EXISTS {{db}}.flags
+(
+    user_key       String,
+    flagged_at     DateTime('UTC'),
+    id             String,
+    signin_id      String,
+    correlation_id String,
+    request_id     String,
+    flagged_by     String,
+    version        UInt64,
+    doc            String
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(flagged_at)
+ORDER BY (user_key, flagged_at, id);

@@ -1,0 +1,33 @@
+package clickhouse
+
+import (
+	"errors"
+	"fmt"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// permanentCodes are server exceptions that a retry cannot fix: the
+// schema and the statement disagree.
+var permanentCodes = map[int32]string{
+	16:  "NO_SUCH_COLUMN_IN_TABLE",
+	47:  "UNKNOWN_IDENTIFIER",
+	53:  "TYPE_MISMATCH",
+	60:  "UNKNOWN_TABLE",
+	62:  "SYNTAX_ERROR",
+	81:  "UNKNOWN_DATABASE",
+	516: "AUTHENTICATION_FAILED",
+}
+
+// classify wraps permanent server errors with sinks.ErrPermanent.
+func classify(err error) error {
+	var ex *ch.Exception
+	if errors.As(err, &ex) {
+		if name, ok := permanentCodes[ex.Code]; ok {
+			return fmt.Errorf("%w (%s): %w", sinks.ErrPermanent, name, err)
+		}
+	}
+	return err
+}

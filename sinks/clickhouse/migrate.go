@@ -1,0 +1,103 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	chschema "github.com/signindiag/signindiag/schemas/clickhouse"
+)
+
+// Migrate applies the embedded migrations that the database has not
+// recorded yet, in order. Running it again is a no-op: applied versions
+// are recorded in schema_migrations, and every statement is IF NOT EXISTS,
+// so two processes migrating at once are harmless too.
+func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 4*s.cfg.QueryTimeout)
+	defer cancel()
+	boot := []string{
+		"CREATE DATABASE IF NOT EXISTS {{db}}",
+		`CREATE TABLE IF NOT EXISTS {{db}}.schema_migrations
+		 (version UInt32, name String, applied_at DateTime('UTC'))
+		 ENGINE = ReplacingMergeTree ORDER BY version`,
+	}
+	for _, stmt := range boot {
+		if err := s.conn.Exec(ctx, s.sql(stmt)); err != nil {
+			return nil, fmt.Errorf("clickhouse: prepare migrations: %w", err)
+		}
+	}
+	done, err := s.appliedVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files, err := fs.Glob(chschema.Migrations, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: list migrations: %w", err)
+	}
+	sort.Strings(files)
+	for _, name := range files {
+		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return applied, fmt.Errorf("clickhouse: migration %s: name must start with a number", name)
+		}
+		if done[uint32(version)] {
+			continue
+		}
+		body, err := fs.ReadFile(chschema.Migrations, name)
+		if err != nil {
+			return applied, fmt.Errorf("clickhouse: read migration %s: %w", name, err)
+		}
+		for i, stmt := range splitStatements(string(body)) {
+			if err := s.conn.Exec(ctx, s.sql(stmt)); err != nil {
+				return applied, fmt.Errorf("clickhouse: migration %s, statement %d: %w", name, i+1, err)
+			}
+		}
+		// INSERT … SELECT: INSERT … VALUES through Exec hangs on 18.16.
+		if err := s.conn.Exec(ctx, s.sql("INSERT INTO {{db}}.schema_migrations (version, name, applied_at) SELECT ?, ?, now()"),
+			uint32(version), name); err != nil {
+			return applied, fmt.Errorf("clickhouse: record migration %s: %w", name, err)
+		}
+		applied = append(applied, name)
+	}
+	return applied, nil
+}
+
+func (s *Store) appliedVersions(ctx context.Context) (map[uint32]bool, error) {
+	rows, err := s.conn.Query(ctx, s.sql("SELECT DISTINCT version FROM {{db}}.schema_migrations"))
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read applied migrations: %w", err)
+	}
+	defer rows.Close()
+	done := make(map[uint32]bool)
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("clickhouse: read applied migrations: %w", err)
+		}
+		done[v] = true
+	}
+	return done, rows.Err()
+}
+
+// splitStatements cuts a migration at semicolons, after dropping comment
+// lines; our DDL has no semicolons inside literals.
+func splitStatements(body string) []string {
+	var b strings.Builder
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	var out []string
+	for _, stmt := range strings.Split(b.String(), ";") {
+		if stmt = strings.TrimSpace(stmt); stmt != "" {
+			out = append(out, stmt)
+		}
+	}
+	return out
+}

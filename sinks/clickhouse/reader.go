@@ -1,0 +1,313 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// maxRows bounds every result, whatever the caller asked for.
+const maxRows = 1000
+
+// SignIns implements sinks.Reader.
+func (s *Store) SignIns(ctx context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	limit := q.Limit
+	if limit <= 0 || limit > maxRows {
+		limit = maxRows
+	}
+	var out []schemas.SignIn
+	var err error
+	switch {
+	case q.CorrelationID != "":
+		out, err = s.signInsByKey(ctx, keyCorrelation, q.CorrelationID, limit)
+	case q.RequestID != "":
+		out, err = s.signInsByKey(ctx, keyRequest, q.RequestID, limit)
+	case q.User != "":
+		out, err = s.signInsByUser(ctx, q, limit)
+	default:
+		return nil, fmt.Errorf("%w: a correlationId, requestId or user is required", sinks.ErrInvalidQuery)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.markFlagged(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// signInsByKey resolves a secondary key to primary keys first, so the
+// sign-in read touches only the granules of those users and times.
+func (s *Store) signInsByKey(ctx context.Context, kind, key string, limit int) ([]schemas.SignIn, error) {
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		"SELECT DISTINCT user_key, created_at, signin_id FROM %s WHERE kind = ? AND key = ? LIMIT %d",
+		s.table("signin_keys"), limit), kind, strings.ToLower(key))
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: look up %s: %w", kind, err)
+	}
+	defer rows.Close()
+	var users, ids []any
+	var lo, hi time.Time
+	for rows.Next() {
+		var userKey, id string
+		var at time.Time
+		if err := rows.Scan(&userKey, &at, &id); err != nil {
+			return nil, fmt.Errorf("clickhouse: look up %s: %w", kind, err)
+		}
+		users, ids = append(users, userKey), append(ids, id)
+		if lo.IsZero() || at.Before(lo) {
+			lo = at
+		}
+		if at.After(hi) {
+			hi = at
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: look up %s: %w", kind, err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.selectSignIns(ctx, fmt.Sprintf(
+		"SELECT doc FROM %s FINAL WHERE user_key IN ? AND created_at >= ? AND created_at <= ? AND id IN ? ORDER BY created_at DESC, id LIMIT %d",
+		s.table("signins"), limit), ch.GroupSet{Value: users}, lo, hi, ch.GroupSet{Value: ids})
+}
+
+func (s *Store) signInsByUser(ctx context.Context, q sinks.SignInQuery, limit int) ([]schemas.SignIn, error) {
+	users, err := s.resolveUser(ctx, q.User)
+	if err != nil {
+		return nil, err
+	}
+	query := fmt.Sprintf("SELECT doc FROM %s FINAL WHERE user_key IN ? AND created_at >= ? AND created_at <= ?", s.table("signins"))
+	args := []any{ch.GroupSet{Value: users}, q.From.Truncate(time.Second), q.To}
+	if q.App != "" {
+		query += " AND (app_id = ? OR lower(app_display_name) = ?)"
+		args = append(args, strings.ToLower(q.App), strings.ToLower(q.App))
+	}
+	query += fmt.Sprintf(" ORDER BY created_at DESC, id LIMIT %d", limit)
+	return s.selectSignIns(ctx, query, args...)
+}
+
+// resolveUser maps a UPN or object id to the user keys it may stand for:
+// itself (an object id, or the UPN of a sign-in without one) and the keys of
+// sign-ins that carried it as their UPN.
+func (s *Store) resolveUser(ctx context.Context, user string) ([]any, error) {
+	user = strings.ToLower(user)
+	users := []any{user}
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		"SELECT DISTINCT user_key FROM %s WHERE kind = ? AND key = ? LIMIT 100", s.table("signin_keys")), keyUPN, user)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: resolve user: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("clickhouse: resolve user: %w", err)
+		}
+		if k != user {
+			users = append(users, k)
+		}
+	}
+	return users, rows.Err()
+}
+
+func (s *Store) selectSignIns(ctx context.Context, query string, args ...any) ([]schemas.SignIn, error) {
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: select sign-ins: %w", err)
+	}
+	defer rows.Close()
+	var out []schemas.SignIn
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("clickhouse: select sign-ins: %w", err)
+		}
+		var si schemas.SignIn
+		if err := json.Unmarshal([]byte(doc), &si); err != nil {
+			return nil, fmt.Errorf("clickhouse: decode stored sign-in: %w", err)
+		}
+		out = append(out, si)
+	}
+	return out, rows.Err()
+}
+
+// markFlagged sets FlaggedForReview on sign-ins that a flag event names.
+// Flags are keyed by the user as the flag named them (object id or UPN),
+// so both candidates of every sign-in are looked up.
+func (s *Store) markFlagged(ctx context.Context, signIns []schemas.SignIn) error {
+	if len(signIns) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var users []any
+	for i := range signIns {
+		for _, k := range []string{signIns[i].UserKey(), strings.ToLower(signIns[i].UserPrincipalName)} {
+			if k != "" && !seen[k] {
+				seen[k] = true
+				users = append(users, k)
+			}
+		}
+	}
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		"SELECT DISTINCT signin_id, correlation_id, request_id FROM %s WHERE user_key IN ?", s.table("flags")),
+		ch.GroupSet{Value: users})
+	if err != nil {
+		return fmt.Errorf("clickhouse: read flags: %w", err)
+	}
+	defer rows.Close()
+	flaggedIDs, flaggedCorrelations := map[string]bool{}, map[string]bool{}
+	for rows.Next() {
+		var signInID, correlationID, requestID string
+		if err := rows.Scan(&signInID, &correlationID, &requestID); err != nil {
+			return fmt.Errorf("clickhouse: read flags: %w", err)
+		}
+		flaggedIDs[signInID], flaggedIDs[requestID] = true, true
+		flaggedCorrelations[correlationID] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("clickhouse: read flags: %w", err)
+	}
+	delete(flaggedIDs, "")
+	delete(flaggedCorrelations, "")
+	for i := range signIns {
+		si := &signIns[i]
+		if flaggedIDs[strings.ToLower(si.ID)] || flaggedCorrelations[strings.ToLower(si.CorrelationID)] {
+			si.FlaggedForReview = true
+		}
+	}
+	return nil
+}
+
+// Findings implements sinks.Reader.
+func (s *Store) Findings(ctx context.Context, signIns []schemas.SignIn) ([]schemas.Finding, error) {
+	if len(signIns) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	var users, ids []any
+	flagged := map[string]bool{}
+	seenUser := map[string]bool{}
+	lo, hi := signIns[0].CreatedDateTime, signIns[0].CreatedDateTime
+	for _, si := range signIns {
+		if k := si.UserKey(); !seenUser[k] {
+			seenUser[k] = true
+			users = append(users, k)
+		}
+		ids = append(ids, si.ID)
+		flagged[si.ID] = si.FlaggedForReview
+		if si.CreatedDateTime.Before(lo) {
+			lo = si.CreatedDateTime
+		}
+		if si.CreatedDateTime.After(hi) {
+			hi = si.CreatedDateTime
+		}
+	}
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		"SELECT doc FROM %s FINAL WHERE user_key IN ? AND occurred_at >= ? AND occurred_at <= ? AND signin_id IN ? LIMIT %d",
+		s.table("findings"), maxRows),
+		ch.GroupSet{Value: users}, lo.Truncate(time.Second), hi, ch.GroupSet{Value: ids})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: select findings: %w", err)
+	}
+	defer rows.Close()
+	var out []schemas.Finding
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("clickhouse: select findings: %w", err)
+		}
+		var f schemas.Finding
+		if err := json.Unmarshal([]byte(doc), &f); err != nil {
+			return nil, fmt.Errorf("clickhouse: decode stored finding: %w", err)
+		}
+		f.Flagged = f.Flagged || flagged[f.SignInID]
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: select findings: %w", err)
+	}
+	sortFindings(out)
+	return out, nil
+}
+
+// sortFindings orders newest first, then by scenario and id, so responses
+// are stable.
+func sortFindings(fs []schemas.Finding) {
+	sort.Slice(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if !a.OccurredAt.Equal(b.OccurredAt) {
+			return a.OccurredAt.After(b.OccurredAt)
+		}
+		if a.Scenario != b.Scenario {
+			return a.Scenario < b.Scenario
+		}
+		return a.ID < b.ID
+	})
+}
+
+// FailureCount implements sinks.Reader: distinct failed sign-in ids in
+// (from, to], compared on the millisecond column so it agrees exactly with
+// the live windows.
+func (s *Store) FailureCount(ctx context.Context, user string, from, to time.Time) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	users, err := s.resolveUser(ctx, user)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	err = s.conn.QueryRow(ctx, fmt.Sprintf(
+		`SELECT uniqExact(id) FROM %s WHERE user_key IN ? AND is_failure = 1
+		 AND created_at >= ? AND created_at <= ? AND created_ms > ? AND created_ms <= ?`, s.table("signins")),
+		ch.GroupSet{Value: users}, from.Truncate(time.Second), to, from.UnixMilli(), to.UnixMilli()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("clickhouse: count failures: %w", err)
+	}
+	return int(n), nil
+}
+
+// RecentFailures implements sinks.FailureSource. It reads raw rows, not
+// FINAL: a row stored before the committed offset is what the window saw,
+// whatever later versions say; duplicates are the window's to drop.
+func (s *Store) RecentFailures(ctx context.Context, shard int, beforeOffset int64, span time.Duration) ([]sinks.FailureRecord, error) {
+	if beforeOffset <= 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 4*s.cfg.QueryTimeout)
+	defer cancel()
+	t := s.table("signins")
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		`SELECT user_key, id, created_ms FROM %s
+		 WHERE shard = ? AND kafka_offset < ? AND is_failure = 1
+		   AND created_ms > (SELECT max(created_ms) FROM %s WHERE shard = ? AND kafka_offset < ?) - ?
+		 ORDER BY created_ms`, t, t),
+		uint16(shard), beforeOffset, uint16(shard), beforeOffset, span.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read recent failures of shard %d: %w", shard, err)
+	}
+	defer rows.Close()
+	var out []sinks.FailureRecord
+	for rows.Next() {
+		var r sinks.FailureRecord
+		var ms int64
+		if err := rows.Scan(&r.UserKey, &r.SignInID, &ms); err != nil {
+			return nil, fmt.Errorf("clickhouse: read recent failures: %w", err)
+		}
+		r.At = time.UnixMilli(ms).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

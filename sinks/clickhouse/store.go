@@ -1,0 +1,70 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Store is the ClickHouse implementation of sinks.Writer, sinks.Reader and
+// sinks.FailureSource.
+type Store struct {
+	conn driver.Conn
+	cfg  Config
+	log  *slog.Logger
+}
+
+// Open connects and pings. Tables are qualified with the database name in
+// every statement, so the connection itself uses the default database and
+// works before the migrations created ours.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	conn, err := ch.Open(&ch.Options{
+		Addr:        []string{cfg.Addr},
+		Auth:        ch.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
+		DialTimeout: cfg.DialTimeout,
+		Compression: &ch.Compression{Method: ch.CompressionLZ4},
+		// One connection per partition worker plus the API's readers.
+		MaxOpenConns: 16,
+		MaxIdleConns: 8,
+		ClientInfo: ch.ClientInfo{Products: []struct {
+			Name    string
+			Version string
+		}{{Name: "signindiag", Version: "0.1"}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: open %s: %w", cfg.Addr, err)
+	}
+	s := &Store{conn: conn, cfg: cfg, log: log}
+	if err := s.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	if err := s.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("clickhouse: ping %s: %w", s.cfg.Addr, err)
+	}
+	return nil
+}
+
+// Close releases the connections.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// table qualifies a table name with the configured database (validated as
+// an identifier, so it is safe to splice).
+func (s *Store) table(name string) string { return s.cfg.Database + "." + name }
+
+// sql fills {{db}} in a statement.
+func (s *Store) sql(stmt string) string { return strings.ReplaceAll(stmt, "{{db}}", s.cfg.Database) }

@@ -1,0 +1,151 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// Write stores a batch: sign-ins (with their secondary keys), flags and
+// findings, one PrepareBatch per table with explicit column lists (a batch
+// without them silently stores nothing on 18.16). Rows carry a version
+// taken from the write time, so a later version of a sign-in replaces an
+// earlier one, and identical replays collapse.
+func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	version := uint64(time.Now().UnixNano())
+	if len(b.SignIns) > 0 {
+		if err := s.writeSignIns(ctx, b.SignIns, version); err != nil {
+			return err
+		}
+		if err := s.writeSignInKeys(ctx, b.SignIns); err != nil {
+			return err
+		}
+	}
+	if len(b.Flags) > 0 {
+		if err := s.writeFlags(ctx, b, version); err != nil {
+			return err
+		}
+	}
+	if len(b.Findings) > 0 {
+		if err := s.writeFindings(ctx, b, version); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) send(ctx context.Context, table, columns string, fill func(driver.Batch) error) error {
+	batch, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s (%s)", s.table(table), columns))
+	if err != nil {
+		return fmt.Errorf("clickhouse: prepare insert into %s: %w", table, classify(err))
+	}
+	defer batch.Close()
+	if err := fill(batch); err != nil {
+		return fmt.Errorf("clickhouse: append to %s: %w", table, err)
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("clickhouse: insert into %s: %w", table, classify(err))
+	}
+	return nil
+}
+
+func (s *Store) writeSignIns(ctx context.Context, rows []sinks.SignInRecord, version uint64) error {
+	const cols = "user_key, created_at, id, created_ms, category, correlation_id, user_id, user_principal_name, " +
+		"app_id, app_display_name, ip_address, error_code, is_failure, flagged_for_review, shard, kafka_offset, version, doc"
+	return s.send(ctx, "signins", cols, func(batch driver.Batch) error {
+		for _, r := range rows {
+			si := &r.SignIn
+			doc, err := json.Marshal(si)
+			if err != nil {
+				return fmt.Errorf("encode sign-in %s: %w", si.ID, err)
+			}
+			if err := batch.Append(si.UserKey(), si.CreatedDateTime, si.ID, si.CreatedDateTime.UnixMilli(),
+				si.Category, si.CorrelationID, si.UserID, strings.ToLower(si.UserPrincipalName),
+				si.AppID, si.AppDisplayName, si.IPAddress, int32(si.Status.ErrorCode),
+				boolByte(r.IsFailure), boolByte(si.FlaggedForReview), uint16(r.Shard), r.Offset, version, string(doc)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Secondary key kinds in signin_keys.
+const (
+	keyCorrelation = "correlationId"
+	keyRequest     = "requestId"
+	keyUPN         = "upn"
+)
+
+func (s *Store) writeSignInKeys(ctx context.Context, rows []sinks.SignInRecord) error {
+	return s.send(ctx, "signin_keys", "kind, key, user_key, created_at, signin_id", func(batch driver.Batch) error {
+		for _, r := range rows {
+			si := &r.SignIn
+			keys := [][2]string{{keyRequest, strings.ToLower(si.ID)}}
+			if si.CorrelationID != "" {
+				keys = append(keys, [2]string{keyCorrelation, strings.ToLower(si.CorrelationID)})
+			}
+			if si.UserPrincipalName != "" {
+				keys = append(keys, [2]string{keyUPN, strings.ToLower(si.UserPrincipalName)})
+			}
+			for _, k := range keys {
+				if err := batch.Append(k[0], k[1], si.UserKey(), si.CreatedDateTime, si.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) writeFlags(ctx context.Context, b *sinks.Batch, version uint64) error {
+	const cols = "user_key, flagged_at, id, signin_id, correlation_id, request_id, flagged_by, version, doc"
+	return s.send(ctx, "flags", cols, func(batch driver.Batch) error {
+		for _, f := range b.Flags {
+			doc, err := json.Marshal(f)
+			if err != nil {
+				return fmt.Errorf("encode flag %s: %w", f.ID, err)
+			}
+			if err := batch.Append(f.UserKey(), f.FlaggedAt, f.ID, strings.ToLower(f.SignInID),
+				strings.ToLower(f.CorrelationID), strings.ToLower(f.RequestID), f.FlaggedBy, version, string(doc)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) writeFindings(ctx context.Context, b *sinks.Batch, version uint64) error {
+	const cols = "user_key, occurred_at, id, signin_id, correlation_id, scenario, severity, error_code, failures_48h, version, doc"
+	return s.send(ctx, "findings", cols, func(batch driver.Batch) error {
+		for _, f := range b.Findings {
+			doc, err := json.Marshal(f)
+			if err != nil {
+				return fmt.Errorf("encode finding %s: %w", f.ID, err)
+			}
+			if err := batch.Append(f.UserKey, f.OccurredAt, f.ID, f.SignInID, f.CorrelationID, f.Scenario,
+				f.Severity, int32(f.ErrorCode), uint32(f.Failures48h), version, string(doc)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func boolByte(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,85 @@
+// Package sinks declares how the pipeline stores what it learns and how the
+// query API reads it back. The interfaces name no backend: ClickHouse
+// implements them (sinks/clickhouse), and so does an in-memory store
+// (sinks/memory) used as the reference in tests.
+package sinks
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/signindiag/signindiag/schemas"
+)
+
+// ErrInvalidQuery marks a query the store cannot answer as asked.
+var ErrInvalidQuery = errors.New("invalid query")
+
+// ErrPermanent marks a write error that retrying cannot fix (a missing
+// table or column, a rejected statement): the pipeline stops on it rather
+// than retrying forever, and never commits past it.
+var ErrPermanent = errors.New("permanent storage error")
+
+// SignInRecord is a sign-in as the diagnose stage stores it: with the
+// catalogue's failure verdict and its position in the user-keyed topic,
+// which lets a restarted worker rebuild its window from storage.
+type SignInRecord struct {
+	SignIn    schemas.SignIn
+	IsFailure bool
+	Shard     int   // partition of the user-keyed topic
+	Offset    int64 // offset in that partition
+}
+
+// Batch is what one flush makes durable.
+type Batch struct {
+	SignIns  []SignInRecord
+	Flags    []schemas.Flag
+	Findings []schemas.Finding
+}
+
+// Len counts the rows of a batch.
+func (b *Batch) Len() int { return len(b.SignIns) + len(b.Flags) + len(b.Findings) }
+
+// Writer stores batches. Write is synchronous: nil means every row is
+// durable. It is idempotent: writing the same rows again (a replay after a
+// crash) leaves the store as if they had been written once.
+type Writer interface {
+	Write(ctx context.Context, b *Batch) error
+}
+
+// FailureRecord is one stored failed sign-in, as a window needs it.
+type FailureRecord struct {
+	UserKey  string
+	SignInID string
+	At       time.Time
+}
+
+// FailureSource lets a worker that takes over a partition rebuild its
+// window: the failed sign-ins stored from that shard before offset, within
+// span of the latest such sign-in.
+type FailureSource interface {
+	RecentFailures(ctx context.Context, shard int, beforeOffset int64, span time.Duration) ([]FailureRecord, error)
+}
+
+// SignInQuery selects sign-ins. Either an id (CorrelationID, RequestID, the
+// sign-in id), or a User with an optional App, within [From, To].
+type SignInQuery struct {
+	CorrelationID string
+	RequestID     string
+	User          string // UPN or object id
+	App           string // display name or application id
+	From, To      time.Time
+	Limit         int
+}
+
+// Reader answers the query API. Results are deduplicated: a sign-in or
+// finding written twice is returned once.
+type Reader interface {
+	// SignIns returns matching sign-ins, newest first, with
+	// FlaggedForReview set when a flag event names them.
+	SignIns(ctx context.Context, q SignInQuery) ([]schemas.SignIn, error)
+	// Findings returns the findings of the given sign-ins.
+	Findings(ctx context.Context, signIns []schemas.SignIn) ([]schemas.Finding, error)
+	// FailureCount counts the user's distinct failed sign-ins in (from, to].
+	FailureCount(ctx context.Context, user string, from, to time.Time) (int, error)
+}
