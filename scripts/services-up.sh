@@ -18,7 +18,14 @@
 #   SIGNINDIAG_KAFKA_HEAP_OPTS         JVM heap options           (default "-Xms256m -Xmx512m")
 #   SIGNINDIAG_CLICKHOUSE_PORT         ClickHouse native port     (default 19000)
 #   SIGNINDIAG_CLICKHOUSE_HTTP_PORT    ClickHouse HTTP port       (default 18123)
-#   SIGNINDIAG_SERVICES_TIMEOUT        seconds to wait per service (default 180)
+#   SIGNINDIAG_SERVICES_TIMEOUT        seconds to wait for readiness (default 180)
+#
+# Kafka: runs `java -cp '<jars>/*' kafka.Kafka server.properties` after
+# `kafka.tools.StorageTool format` (static quorum controller.quorum.voters, so
+# the same config works on Kafka 3.9 and 4.x). Ready = log line "Kafka Server
+# started" + a FindCoordinator round trip that succeeds (see below).
+# ClickHouse: runs the Debian 18.16 binary as the current user (root is fine
+# for 18.16) with generated config.xml/users.xml under $SERVICES_DIR/clickhouse.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -125,7 +132,7 @@ kafka_start() {
   fi
   rm -f "$KAFKA_RUN/kafka.pid"
   for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-    port_open "$p" && die "kafka: port $HOST:$p is already in use by another process (set SIGNINDIAG_KAFKA_PORT / SIGNINDIAG_KAFKA_CONTROLLER_PORT)"
+    if port_open "$p"; then die "kafka: port $HOST:$p is already in use by another process (set SIGNINDIAG_KAFKA_PORT / SIGNINDIAG_KAFKA_CONTROLLER_PORT)"; fi
   done
 
   local java; java="$(java_bin)"
@@ -235,7 +242,7 @@ ch_install() {
   if [ -n "$CH_SERVER" ] && [ -n "$CH_CLIENT" ]; then return 0; fi
   local t0 sudo="" policy=/usr/sbin/policy-rc.d added_policy="" aptlog="$SERVICES_DIR/apt-clickhouse.log"
   t0="$(now)"
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   log "clickhouse: installing Debian packages clickhouse-server clickhouse-client (log: $aptlog)"
   # The package's postinst would start the system service (/etc/init.d or systemd,
   # as user clickhouse on :9000/:8123/:9009). We never use it, so forbid service
@@ -245,7 +252,8 @@ ch_install() {
     printf '#!/bin/sh\n# temporary, from signindiag scripts/services-up.sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
     $sudo chmod 755 "$policy"
     added_policy=1
-    trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+    # shellcheck disable=SC2064 # expand $sudo now
+    trap "$sudo rm -f $policy" EXIT
   fi
   if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
       && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -282,7 +290,7 @@ ch_start() {
   fi
   rm -f "$CH_RUN/clickhouse.pid"
   for p in "$CH_PORT" "$CH_HTTP_PORT"; do
-    port_open "$p" && die "clickhouse: port $HOST:$p is already in use by another process (set SIGNINDIAG_CLICKHOUSE_PORT / SIGNINDIAG_CLICKHOUSE_HTTP_PORT)"
+    if port_open "$p"; then die "clickhouse: port $HOST:$p is already in use by another process (set SIGNINDIAG_CLICKHOUSE_PORT / SIGNINDIAG_CLICKHOUSE_HTTP_PORT)"; fi
   done
 
   mkdir -p "$CH_RUN/data" "$CH_RUN/tmp" "$CH_RUN/user_files" "$CH_RUN/format_schemas" "$CH_RUN/log"

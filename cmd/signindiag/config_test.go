@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig(context.Background(), envconfig.MapLookuper(map[string]string{
+		"SIGNINDIAG_KAFKA_BROKERS": "127.0.0.1:9092,127.0.0.2:9092",
+	}), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Kafka.Brokers) != 2 || cfg.Kafka.SignInTopic != "signin-events" || cfg.Kafka.FlagTopic != "signin-flags" ||
+		cfg.Kafka.DLQTopic != "signin-deadletter" || cfg.Kafka.Group != "signindiag" || cfg.Kafka.Partitions != 6 || !cfg.Kafka.CreateTopics {
+		t.Errorf("kafka defaults: %+v", cfg.Kafka)
+	}
+	if cfg.ClickHouse.Addr != "127.0.0.1:9000" || cfg.ClickHouse.Database != "signindiag" || cfg.HTTPAddr != ":8080" ||
+		cfg.Window != 48*time.Hour || cfg.AllowedLateness != 48*time.Hour || cfg.FailureThreshold != 10 {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+func TestConfigErrorsNameTheVariable(t *testing.T) {
+	cases := []struct {
+		env       map[string]string
+		needKafka bool
+		want      string
+	}{
+		{map[string]string{"SIGNINDIAG_KAFKA_PARTITIONS": "six"}, true, "SIGNINDIAG_KAFKA_PARTITIONS: expected a whole number"},
+		{map[string]string{"SIGNINDIAG_WINDOW": "two days"}, false, "SIGNINDIAG_WINDOW: expected a Go duration"},
+		{map[string]string{"SIGNINDIAG_KAFKA_CREATE_TOPICS": "maybe"}, false, "SIGNINDIAG_KAFKA_CREATE_TOPICS: expected true or false"},
+		{map[string]string{"SIGNINDIAG_CLICKHOUSE_DIAL_TIMEOUT": "soon"}, false, "SIGNINDIAG_CLICKHOUSE_DIAL_TIMEOUT: expected a Go duration"},
+		{map[string]string{}, true, "SIGNINDIAG_KAFKA_BROKERS: expected a comma-separated list"},
+		{map[string]string{"SIGNINDIAG_KAFKA_BROKERS": "nohost"}, true, `SIGNINDIAG_KAFKA_BROKERS: expected host:port, got "nohost"`},
+		{map[string]string{"SIGNINDIAG_FAILURE_THRESHOLD": "0"}, false, "SIGNINDIAG_FAILURE_THRESHOLD: expected a whole number of at least 1"},
+		{map[string]string{"SIGNINDIAG_WINDOW": "-1h"}, false, "SIGNINDIAG_WINDOW: expected a positive duration"},
+		{map[string]string{"SIGNINDIAG_CLICKHOUSE_DATABASE": "x; DROP"}, false, "SIGNINDIAG_CLICKHOUSE_DATABASE: expected letters"},
+		{map[string]string{"SIGNINDIAG_HTTP_ADDR": "8080"}, false, "SIGNINDIAG_HTTP_ADDR: expected [host]:port"},
+	}
+	for _, c := range cases {
+		_, err := loadConfig(context.Background(), envconfig.MapLookuper(c.env), c.needKafka)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("env %v: err = %v, want %q", c.env, err, c.want)
+		}
+	}
+	// Serving needs no Kafka.
+	if _, err := loadConfig(context.Background(), envconfig.MapLookuper(nil), false); err != nil {
+		t.Errorf("serve without Kafka: %v", err)
+	}
+}
+
+func TestRulesFileExtendsTheCatalogue(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/rules.json"
+	writeFile(t, good, `[{"code": 4242424, "name": "TenantSpecificError", "meaning": "ours", "category": "custom", "kind": "I", "remediation": "Nothing to do."}]`)
+	cat, err := loadCatalog(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cat.IsFailure(4242424) {
+		t.Error("the override made 4242424 an interrupt, yet it counts as a failure")
+	}
+	bad := dir + "/bad.json"
+	writeFile(t, bad, `[{"code": 1, "kind": "X"}]`)
+	if _, err := loadCatalog(bad); err == nil || !strings.Contains(err.Error(), "SIGNINDIAG_RULES_FILE") {
+		t.Errorf("malformed rules file: err = %v", err)
+	}
+	if _, err := loadCatalog(dir + "/missing.json"); err == nil {
+		t.Error("missing rules file accepted")
+	}
+}
+
+func TestCommandLineHelpAndUnknownCommands(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := run([]string{"--help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "migrate") {
+		t.Errorf("--help: %d %q", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"ingest", "--help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "signindiag ingest") {
+		t.Errorf("ingest --help: %d %q", code, out.String())
+	}
+	if code := run([]string{"frobnicate"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "unknown command") {
+		t.Errorf("unknown command: %d %q", code, errOut.String())
+	}
+}

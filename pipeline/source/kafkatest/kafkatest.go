@@ -1,0 +1,179 @@
+// Package kafkatest gives integration tests a real Kafka broker and helpers
+// to create, fill and read topics. The broker is SIGNINDIAG_KAFKA_BROKERS
+// when set, else an apache/kafka container started once per test binary.
+package kafkatest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/segmentio/kafka-go"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/signindiag/signindiag/internal/testenv"
+	"github.com/signindiag/signindiag/pipeline/source"
+)
+
+// Image is the broker image for the container path.
+const Image = "apache/kafka:4.1.0"
+
+var (
+	once    sync.Once
+	brokers []string
+	runErr  error
+)
+
+// Brokers returns a reachable broker list or fails the test.
+func Brokers(t testing.TB) []string {
+	t.Helper()
+	testenv.Integration(t)
+	if v := testenv.Lookup("SIGNINDIAG_KAFKA_BROKERS"); v != "" {
+		return strings.Split(v, ",")
+	}
+	testenv.RequireDocker(t, "SIGNINDIAG_KAFKA_BROKERS")
+	once.Do(func() { brokers, runErr = runContainer() })
+	if runErr != nil {
+		t.Fatalf("start Kafka container: %v", runErr)
+	}
+	return brokers
+}
+
+// runContainer starts a single-node KRaft broker. The advertised listener
+// must name the host port, so the port is chosen before the start and
+// bound explicitly. Ryuk removes the container when the test binary ends.
+func runContainer() ([]string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, err = testcontainers.Run(ctx, Image,
+		testcontainers.WithExposedPorts("9092/tcp"),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.PortBindings = network.PortMap{network.MustParsePort("9092/tcp"): {
+				{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: fmt.Sprint(port)}}}
+		}),
+		testcontainers.WithEnv(map[string]string{
+			"KAFKA_NODE_ID":                                  "1",
+			"KAFKA_PROCESS_ROLES":                            "broker,controller",
+			"KAFKA_LISTENERS":                                "PLAINTEXT://:9092,CONTROLLER://:9093",
+			"KAFKA_ADVERTISED_LISTENERS":                     fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", port),
+			"KAFKA_CONTROLLER_LISTENER_NAMES":                "CONTROLLER",
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":           "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+			"KAFKA_CONTROLLER_QUORUM_VOTERS":                 "1@localhost:9093",
+			"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR":         "1",
+			"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS":             "1",
+			"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+			"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR":            "1",
+			"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS":         "0",
+		}),
+		testcontainers.WithWaitStrategy(wait.ForLog("Kafka Server started").WithStartupTimeout(2*time.Minute)),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return []string{fmt.Sprintf("127.0.0.1:%d", port)}, nil
+}
+
+// UniqueName returns prefix plus a random suffix, so tests sharing a broker
+// never share a topic or group.
+func UniqueName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// CreateTopics creates topics and deletes them when the test ends.
+func CreateTopics(t testing.TB, brokers []string, partitions int, names ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var specs []source.TopicSpec
+	for _, n := range names {
+		specs = append(specs, source.TopicSpec{Name: n, Partitions: partitions})
+	}
+	if err := source.EnsureTopics(ctx, brokers, specs); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { DeleteTopics(brokers, names...) })
+}
+
+// DeleteTopics removes topics, ignoring errors (cleanup only).
+func DeleteTopics(brokers []string, names ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: names})
+}
+
+// Produce writes values to topic without keys, spread round-robin over
+// the partitions as Event Hubs does, acknowledged by all replicas.
+func Produce(t testing.TB, brokers []string, topic string, values ...[]byte) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.RoundRobin{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000}
+	defer w.Close()
+	msgs := make([]kafka.Message, len(values))
+	for i, v := range values {
+		msgs[i] = kafka.Message{Value: v}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("produce to %s: %v", topic, err)
+	}
+}
+
+// ReadAll reads every message of every partition of topic that exists now.
+func ReadAll(t testing.TB, brokers []string, topic string) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := source.PartitionCount(ctx, brokers, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	for p := range n {
+		conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, last, err := conn.ReadOffsets()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last == first {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		if err := r.SetOffset(first); err != nil {
+			t.Fatal(err)
+		}
+		for off := first; off < last; off++ {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				r.Close()
+				t.Fatalf("read %s/%d: %v", topic, p, err)
+			}
+			out = append(out, m)
+		}
+		r.Close()
+	}
+	return out
+}

@@ -1,0 +1,126 @@
+package queryapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// fakeReader records the queries it is asked.
+type fakeReader struct {
+	queries  []sinks.SignInQuery
+	counted  [][2]time.Time
+	signIns  []schemas.SignIn
+	findings []schemas.Finding
+	failures int
+}
+
+func (f *fakeReader) SignIns(_ context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
+	f.queries = append(f.queries, q)
+	return f.signIns, nil
+}
+
+func (f *fakeReader) Findings(context.Context, []schemas.SignIn) ([]schemas.Finding, error) {
+	return f.findings, nil
+}
+
+func (f *fakeReader) FailureCount(_ context.Context, _ string, from, to time.Time) (int, error) {
+	f.counted = append(f.counted, [2]time.Time{from, to})
+	return f.failures, nil
+}
+
+var now = time.Date(2025, 3, 5, 12, 0, 0, 0, time.UTC)
+
+func serve(t *testing.T, r sinks.Reader, target string) (int, map[string]any) {
+	t.Helper()
+	mux := http.NewServeMux()
+	New(Config{Window: 48 * time.Hour, Now: func() time.Time { return now }}, r, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	var body map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("%s: body is not JSON: %q", target, rec.Body.String())
+	}
+	return rec.Code, body
+}
+
+func TestDiagnoseRejectsMissingOrMalformedCriteria(t *testing.T) {
+	cases := []struct{ target, param string }{
+		{"/v1/diagnose", "user"},
+		{"/v1/diagnose?app=Teams", "app"},
+		{"/v1/diagnose?user=a@b.c&at=yesterday", "at"},
+		{"/v1/diagnose?signInId=a&requestId=b", "signInId"},
+	}
+	for _, c := range cases {
+		r := &fakeReader{}
+		code, body := serve(t, r, c.target)
+		if code != http.StatusBadRequest || body["parameter"] != c.param || body["error"] == "" {
+			t.Errorf("%s: %d %v, want 400 naming %s", c.target, code, body, c.param)
+		}
+		if len(r.queries) != 0 {
+			t.Errorf("%s: the store was queried", c.target)
+		}
+	}
+}
+
+func TestDiagnoseSearchesAroundAt(t *testing.T) {
+	r := &fakeReader{
+		signIns:  []schemas.SignIn{{ID: "s1", UserID: "u"}},
+		findings: []schemas.Finding{{ID: "f1", SignInID: "s1", Scenario: "invalid_credentials"}},
+	}
+	code, body := serve(t, r, "/v1/diagnose?user=Ana@contoso.example&app=Teams&at=2025-03-04T09:00:00%2B01:00")
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %v", code, body)
+	}
+	q := r.queries[0]
+	at := time.Date(2025, 3, 4, 8, 0, 0, 0, time.UTC)
+	if q.User != "Ana@contoso.example" || q.App != "Teams" || !q.From.Equal(at.Add(-48*time.Hour)) || !q.To.Equal(at.Add(48*time.Hour)) || q.Limit != 100 {
+		t.Errorf("query = %+v", q)
+	}
+	if len(body["authenticationSummary"].([]any)) != 1 || len(body["diagnosticResults"].([]any)) != 1 {
+		t.Errorf("body = %v", body)
+	}
+}
+
+func TestDiagnoseByIDsAndEmptyResults(t *testing.T) {
+	r := &fakeReader{}
+	code, body := serve(t, r, "/v1/diagnose?correlationId=c1")
+	if code != http.StatusOK || r.queries[0].CorrelationID != "c1" {
+		t.Fatalf("%d %v %+v", code, body, r.queries)
+	}
+	if s, ok := body["authenticationSummary"].([]any); !ok || len(s) != 0 {
+		t.Errorf("empty result should be an empty list, got %v", body["authenticationSummary"])
+	}
+	serve(t, r, "/v1/diagnose?signInId=s1")
+	serve(t, r, "/v1/diagnose?requestId=s2")
+	if r.queries[1].RequestID != "s1" || r.queries[2].RequestID != "s2" {
+		t.Errorf("signInId/requestId not passed: %+v", r.queries)
+	}
+}
+
+func TestFailuresCountsTheWindowEndingAtAt(t *testing.T) {
+	r := &fakeReader{failures: 7}
+	code, body := serve(t, r, "/v1/users/ana@contoso.example/failures?at=2025-03-04T10:00:00Z")
+	if code != http.StatusOK || body["failures48h"] != float64(7) || body["user"] != "ana@contoso.example" {
+		t.Fatalf("%d %v", code, body)
+	}
+	if body["windowStart"] != "2025-03-02T10:00:00Z" || body["windowEnd"] != "2025-03-04T10:00:00Z" {
+		t.Errorf("window = %v..%v", body["windowStart"], body["windowEnd"])
+	}
+	code, body = serve(t, r, "/v1/users/u/failures?at=notatime")
+	if code != http.StatusBadRequest || body["parameter"] != "at" {
+		t.Errorf("bad at: %d %v", code, body)
+	}
+	_, body = serve(t, r, "/v1/users/u/failures")
+	if body["windowEnd"] != "2025-03-05T12:00:00Z" {
+		t.Errorf("default at should be now: %v", body)
+	}
+}

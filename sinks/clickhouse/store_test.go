@@ -1,0 +1,236 @@
+package clickhouse_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/clickhouse"
+	"github.com/signindiag/signindiag/sinks/clickhouse/clickhousetest"
+)
+
+var t0 = time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)
+
+func open(t *testing.T) *clickhouse.Store {
+	t.Helper()
+	cfg := clickhousetest.Config(t)
+	ctx := context.Background()
+	s, err := clickhouse.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func signIn(id, user, upn string, at time.Time, code int) schemas.SignIn {
+	return schemas.SignIn{ID: id, CreatedDateTime: at, UserID: user, UserPrincipalName: upn,
+		AppID: "app-1", AppDisplayName: "Azure Portal", CorrelationID: "corr-" + id,
+		Status: schemas.Status{ErrorCode: code}, Category: schemas.CategoryInteractive}
+}
+
+func record(si schemas.SignIn, offset int64) sinks.SignInRecord {
+	return sinks.SignInRecord{SignIn: si, IsFailure: si.Status.ErrorCode != 0, Shard: 0, Offset: offset}
+}
+
+func ids(signIns []schemas.SignIn) []string {
+	var out []string
+	for _, s := range signIns {
+		out = append(out, s.ID)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestMigrateTwiceIsANoOp(t *testing.T) {
+	s := open(t) // applied once
+	applied, err := s.Migrate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 0 {
+		t.Fatalf("second migration applied %v, want nothing", applied)
+	}
+}
+
+func TestWriteIsIdempotentAndLookupsFindTheSignIn(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	si := signIn("S-1", "User-A", "Ana@Contoso.example", t0.Add(123*time.Millisecond), 50126)
+	f := schemas.Finding{ID: schemas.FindingID("invalid_credentials", si.ID), SignInID: si.ID, CorrelationID: si.CorrelationID,
+		UserID: si.UserID, OccurredAt: si.CreatedDateTime, Scenario: "invalid_credentials", Severity: "low",
+		Recommendations: []string{"retry"}, ErrorCode: 50126, Failures48h: 1, UserKey: si.UserKey()}
+	batch := &sinks.Batch{SignIns: []sinks.SignInRecord{record(si, 0)}, Findings: []schemas.Finding{f}}
+	for range 3 { // a replay writes the same rows again
+		if err := s.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, q := range map[string]sinks.SignInQuery{
+		"correlationId": {CorrelationID: "CORR-S-1"},
+		"requestId":     {RequestID: "s-1"},
+		"object id":     {User: "user-a", From: t0.Add(-time.Hour), To: t0.Add(time.Hour)},
+		"upn":           {User: "ana@contoso.example", From: t0.Add(-time.Hour), To: t0.Add(time.Hour)},
+		"upn and app":   {User: "ana@contoso.example", App: "azure portal", From: t0.Add(-time.Hour), To: t0.Add(time.Hour)},
+	} {
+		got, err := s.SignIns(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(got) != 1 || got[0].ID != "S-1" || !got[0].CreatedDateTime.Equal(si.CreatedDateTime) {
+			t.Fatalf("%s: got %+v, want S-1 once", name, got)
+		}
+		findings, err := s.Findings(ctx, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(findings) != 1 || findings[0].ID != f.ID || findings[0].Failures48h != 1 || findings[0].Recommendations[0] != "retry" {
+			t.Fatalf("%s: findings %+v, want the one finding once", name, findings)
+		}
+	}
+	for name, q := range map[string]sinks.SignInQuery{
+		"other app":     {User: "user-a", App: "Teams", From: t0.Add(-time.Hour), To: t0.Add(time.Hour)},
+		"other time":    {User: "user-a", From: t0.Add(time.Hour), To: t0.Add(2 * time.Hour)},
+		"unknown corr":  {CorrelationID: "nope"},
+		"injection try": {CorrelationID: "x' OR '1'='1"},
+	} {
+		got, err := s.SignIns(ctx, q)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("%s: got %v %v, want nothing", name, got, err)
+		}
+	}
+}
+
+func TestLaterVersionOfASignInReplacesTheEarlier(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	si := signIn("S-2", "u", "", t0, 50074)
+	if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{record(si, 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	si.Status.FailureReason = "completed later"
+	time.Sleep(2 * time.Millisecond) // versions are write times
+	if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{record(si, 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SignIns(ctx, sinks.SignInQuery{RequestID: "S-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Status.FailureReason != "completed later" {
+		t.Fatalf("got %+v, want the later version only", got)
+	}
+}
+
+func TestFlagsMarkSignInsWhicheverArrivesFirst(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	early := schemas.Flag{ID: "f1", SignInID: "S-3", UserPrincipalName: "bo@contoso.example", FlaggedAt: t0.Add(-time.Minute)}
+	if err := s.Write(ctx, &sinks.Batch{Flags: []schemas.Flag{early}}); err != nil {
+		t.Fatal(err)
+	}
+	a := signIn("S-3", "user-b", "bo@contoso.example", t0, 53003)
+	b := signIn("S-4", "user-b", "bo@contoso.example", t0.Add(time.Minute), 53003)
+	c := signIn("S-5", "user-b", "bo@contoso.example", t0.Add(2*time.Minute), 53003)
+	if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{record(a, 0), record(b, 1), record(c, 2)},
+		Findings: []schemas.Finding{{ID: "fa", SignInID: "S-3", OccurredAt: t0, Scenario: "blocked_by_conditional_access", UserKey: "user-b"}}}); err != nil {
+		t.Fatal(err)
+	}
+	late := schemas.Flag{ID: "f2", CorrelationID: "CORR-S-4", UserID: "user-b", FlaggedAt: t0.Add(time.Hour)}
+	if err := s.Write(ctx, &sinks.Batch{Flags: []schemas.Flag{late}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SignIns(ctx, sinks.SignInQuery{User: "user-b", From: t0.Add(-time.Hour), To: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagged := map[string]bool{}
+	for _, si := range got {
+		flagged[si.ID] = si.FlaggedForReview
+	}
+	if len(got) != 3 || !flagged["S-3"] || !flagged["S-4"] || flagged["S-5"] {
+		t.Fatalf("flagged = %v, want S-3 (flag first) and S-4 (flag later) only", flagged)
+	}
+	findings, err := s.Findings(ctx, got)
+	if err != nil || len(findings) != 1 || !findings[0].Flagged {
+		t.Fatalf("findings of a flagged sign-in: %+v %v, want flagged", findings, err)
+	}
+}
+
+func TestFailureCountIsExactToTheMillisecond(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	var rows []sinks.SignInRecord
+	add := func(id string, at time.Time, code int) {
+		rows = append(rows, record(signIn(id, "user-c", "cy@contoso.example", at, code), int64(len(rows))))
+	}
+	add("f1", t0.Add(500*time.Millisecond), 50126)
+	add("f2", t0.Add(time.Second+1*time.Millisecond), 50126)
+	add("ok", t0.Add(2*time.Second), 0)
+	add("f3", t0.Add(48*time.Hour), 50053)
+	rows = append(rows, rows[0]) // a duplicate delivery counts once
+	if err := s.Write(ctx, &sinks.Batch{SignIns: rows}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		from, to time.Time
+		want     int
+	}{
+		{t0, t0.Add(500 * time.Millisecond), 1},
+		{t0.Add(500 * time.Millisecond), t0.Add(time.Second + time.Millisecond), 1}, // (from, to]: f1 excluded
+		{t0.Add(499 * time.Millisecond), t0.Add(48 * time.Hour), 3},
+		{t0.Add(time.Second), t0.Add(time.Second), 0},
+	}
+	for _, c := range cases {
+		for _, user := range []string{"USER-C", "cy@contoso.example"} {
+			got, err := s.FailureCount(ctx, user, c.from, c.to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("%s (%s, %s] = %d, want %d", user, c.from.Sub(t0), c.to.Sub(t0), got, c.want)
+			}
+		}
+	}
+}
+
+func TestRecentFailuresRebuildsOnlyWhatWasCommitted(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	var rows []sinks.SignInRecord
+	for i, d := range []time.Duration{0, time.Hour, 50 * time.Hour, 60 * time.Hour, 61 * time.Hour} {
+		r := record(signIn("r"+string(rune('a'+i)), "user-d", "", t0.Add(d), 50126), int64(i))
+		rows = append(rows, r)
+	}
+	other := record(signIn("other-shard", "user-e", "", t0.Add(61*time.Hour), 50126), 3)
+	other.Shard = 1
+	rows = append(rows, other)
+	if err := s.Write(ctx, &sinks.Batch{SignIns: rows}); err != nil {
+		t.Fatal(err)
+	}
+	// Committed offset 4: rows 0-3 of shard 0; the latest is at +60h, so a
+	// 48h span keeps +50h and +60h only.
+	got, err := s.RecentFailures(ctx, 0, 4, 48*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range got {
+		names = append(names, r.SignInID)
+	}
+	sort.Strings(names)
+	if len(names) != 2 || names[0] != "rc" || names[1] != "rd" {
+		t.Fatalf("rebuilt %v, want [rc rd]", names)
+	}
+	if got, err := s.RecentFailures(ctx, 0, 0, 48*time.Hour); err != nil || len(got) != 0 {
+		t.Fatalf("nothing committed: got %v %v", got, err)
+	}
+}
