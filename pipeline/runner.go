@@ -26,6 +26,7 @@ type Config struct {
 	DeadLetterTopic string
 	KeyedTopic      string
 	Partitions      int
+	SessionTimeout  time.Duration
 	CreateTopics    bool
 	MaxMessageBytes int
 	Window          time.Duration
@@ -99,14 +100,14 @@ func (r *Runner) Run(ctx context.Context) error {
 		KeyedTopic: r.cfg.KeyedTopic, DeadLetterTopic: r.cfg.DeadLetterTopic, MaxMessageBytes: r.cfg.MaxMessageBytes}
 	g.Go(func() error {
 		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.Group,
-			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}}, r.log)
+			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)
 		return group.Run(ctx, func(ctx context.Context, c *source.Claim) error {
 			return consume(ctx, "rekey", c, rekey.NewProcessor(rekeyCfg, writer, r.metrics), r.cfg.Loop, r.log, r.metrics)
 		})
 	})
 	g.Go(func() error {
 		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.DiagnoseGroup(),
-			Topics: []string{r.cfg.KeyedTopic}}, r.log)
+			Topics: []string{r.cfg.KeyedTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)
 		return group.Run(ctx, r.diagnose)
 	})
 	return g.Wait()

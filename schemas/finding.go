@@ -33,10 +33,10 @@ type Finding struct {
 
 // Severities, from "nothing to do" to "act now".
 const (
-	SeverityInfo    = "info"
-	SeverityLow     = "low"
-	SeverityMedium  = "medium"
-	SeverityHigh    = "high"
+	SeverityInfo   = "info"
+	SeverityLow    = "low"
+	SeverityMedium = "medium"
+	SeverityHigh   = "high"
 )
 
 // FindingID derives a finding's id from the parts that make it unique.

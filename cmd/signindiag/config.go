@@ -42,14 +42,17 @@ type Config struct {
 
 // KafkaConfig names the broker, topics and group.
 type KafkaConfig struct {
-	Brokers      []string `env:"BROKERS"`
-	SignInTopic  string   `env:"SIGNIN_TOPIC, default=signin-events"`
-	FlagTopic    string   `env:"FLAG_TOPIC, default=signin-flags"`
-	DLQTopic     string   `env:"DLQ_TOPIC, default=signin-deadletter"`
-	KeyedTopic   string   `env:"KEYED_TOPIC, default=signindiag-keyed-events"`
-	Group        string   `env:"GROUP, default=signindiag"`
-	Partitions   int      `env:"PARTITIONS, default=6"`
-	CreateTopics bool     `env:"CREATE_TOPICS, default=true"`
+	Brokers     []string `env:"BROKERS"`
+	SignInTopic string   `env:"SIGNIN_TOPIC, default=signin-events"`
+	FlagTopic   string   `env:"FLAG_TOPIC, default=signin-flags"`
+	DLQTopic    string   `env:"DLQ_TOPIC, default=signin-deadletter"`
+	KeyedTopic  string   `env:"KEYED_TOPIC, default=signindiag-keyed-events"`
+	Group       string   `env:"GROUP, default=signindiag"`
+	Partitions  int      `env:"PARTITIONS, default=6"`
+	// SessionTimeout: how long the group waits for a silent member (a
+	// crashed process) before giving its partitions to another.
+	SessionTimeout time.Duration `env:"SESSION_TIMEOUT, default=30s"`
+	CreateTopics   bool          `env:"CREATE_TOPICS, default=true"`
 	// MaxMessageBytes: larger messages are dead-lettered undecoded.
 	MaxMessageBytes int `env:"MAX_MESSAGE_BYTES, default=4194304"`
 }
@@ -133,6 +136,9 @@ func (c *Config) validate(needKafka bool) error {
 		}
 		if c.Kafka.Partitions < 1 {
 			bad("KAFKA_PARTITIONS", "expected at least 1, got %d", c.Kafka.Partitions)
+		}
+		if c.Kafka.SessionTimeout < 6*time.Second || c.Kafka.SessionTimeout > 30*time.Minute {
+			bad("KAFKA_SESSION_TIMEOUT", "expected a duration between 6s and 30m (the broker's default bounds), got %s", c.Kafka.SessionTimeout)
 		}
 		if c.Kafka.MaxMessageBytes < 1024 {
 			bad("KAFKA_MAX_MESSAGE_BYTES", "expected at least 1024, got %d", c.Kafka.MaxMessageBytes)

@@ -68,6 +68,8 @@ type Config struct {
 	// MaxWait bounds how long a fetch waits for new data; short, so
 	// flush timers and shutdown are not held up.
 	MaxWait time.Duration
+	// SessionTimeout: a member silent for longer loses its partitions.
+	SessionTimeout time.Duration
 }
 
 // Group runs a consumer group.
@@ -80,6 +82,9 @@ type Group struct {
 func NewGroup(cfg Config, log *slog.Logger) *Group {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 250 * time.Millisecond
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 30 * time.Second
 	}
 	return &Group{cfg: cfg, log: log.With("group", cfg.GroupID)}
 }
@@ -94,7 +99,7 @@ func (g *Group) Run(ctx context.Context, handle Handler) error {
 		Topics:            g.cfg.Topics,
 		StartOffset:       kafka.FirstOffset,
 		HeartbeatInterval: 3 * time.Second,
-		SessionTimeout:    30 * time.Second,
+		SessionTimeout:    g.cfg.SessionTimeout,
 		RebalanceTimeout:  30 * time.Second,
 		JoinGroupBackoff:  time.Second,
 		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { g.log.Debug(fmt.Sprintf(msg, args...)) }),
