@@ -34,6 +34,16 @@ type Processor interface {
 	Flush(ctx context.Context) error
 }
 
+// Claim is what the loop needs of a partition; *source.Claim is the real
+// one, tests use a fake.
+type Claim interface {
+	Fetch(ctx context.Context) (source.Record, error)
+	// Commit records next as the offset to resume from.
+	Commit(next int64) error
+	// Position names the partition and its committed offset.
+	Position() (topic string, partition int, committed int64)
+}
+
 // LoopConfig tunes batching.
 type LoopConfig struct {
 	FlushInterval   time.Duration
@@ -44,7 +54,7 @@ type LoopConfig struct {
 
 type loop struct {
 	stage   string
-	claim   *source.Claim
+	claim   Claim
 	proc    Processor
 	cfg     LoopConfig
 	log     *slog.Logger
@@ -55,9 +65,10 @@ type loop struct {
 }
 
 // consume runs the loop on one claim until ctx ends.
-func consume(ctx context.Context, stage string, claim *source.Claim, proc Processor, cfg LoopConfig, log *slog.Logger, m *Metrics) error {
-	l := &loop{stage: stage, claim: claim, proc: proc, cfg: cfg, metrics: m, lastOffset: -1, committed: claim.Committed,
-		log: log.With("stage", stage, "topic", claim.Topic, "partition", claim.Partition)}
+func consume(ctx context.Context, stage string, claim Claim, proc Processor, cfg LoopConfig, log *slog.Logger, m *Metrics) error {
+	topic, partition, committed := claim.Position()
+	l := &loop{stage: stage, claim: claim, proc: proc, cfg: cfg, metrics: m, lastOffset: -1, committed: committed,
+		log: log.With("stage", stage, "topic", topic, "partition", partition)}
 	m.PartitionsHeld.WithLabelValues(stage).Inc()
 	defer m.PartitionsHeld.WithLabelValues(stage).Dec()
 

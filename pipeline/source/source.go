@@ -47,6 +47,11 @@ func (c *Claim) Fetch(ctx context.Context) (Record, error) {
 	return Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}, nil
 }
 
+// Position names the partition and the offset it resumed from.
+func (c *Claim) Position() (topic string, partition int, committed int64) {
+	return c.Topic, c.Partition, c.Committed
+}
+
 // Commit records next as the offset to resume from. Call it only once
 // everything before next is durable downstream.
 func (c *Claim) Commit(next int64) error {

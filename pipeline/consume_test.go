@@ -1,0 +1,188 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/signindiag/signindiag/pipeline/source"
+	"github.com/signindiag/signindiag/sinks"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeClaim serves records from a slice, then blocks like an idle
+// partition; it records commits.
+type fakeClaim struct {
+	mu      sync.Mutex
+	records []source.Record
+	commits []int64
+}
+
+func (c *fakeClaim) Fetch(ctx context.Context) (source.Record, error) {
+	c.mu.Lock()
+	if len(c.records) > 0 {
+		r := c.records[0]
+		c.records = c.records[1:]
+		c.mu.Unlock()
+		return r, nil
+	}
+	c.mu.Unlock()
+	<-ctx.Done()
+	return source.Record{}, ctx.Err()
+}
+
+func (c *fakeClaim) Commit(next int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.commits = append(c.commits, next)
+	return nil
+}
+
+func (c *fakeClaim) Position() (string, int, int64) { return "t", 0, 0 }
+
+func (c *fakeClaim) committed() []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int64(nil), c.commits...)
+}
+
+// flakyProcessor fails its first failures flushes with err; it records
+// which offsets each successful flush made durable.
+type flakyProcessor struct {
+	mu       sync.Mutex
+	pending  []int64
+	durable  []int64
+	failures int
+	err      error
+}
+
+func (p *flakyProcessor) Process(_ context.Context, rec source.Record) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pending = append(p.pending, rec.Offset)
+	return nil
+}
+
+func (p *flakyProcessor) Pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pending)
+}
+
+func (p *flakyProcessor) Flush(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failures > 0 {
+		p.failures--
+		return p.err
+	}
+	p.durable = append(p.durable, p.pending...)
+	p.pending = nil
+	return nil
+}
+
+func (p *flakyProcessor) durableUpTo() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var max int64 = -1
+	for _, o := range p.durable {
+		if o > max {
+			max = o
+		}
+	}
+	return max
+}
+
+func records(n int) []source.Record {
+	out := make([]source.Record, n)
+	for i := range out {
+		out[i] = source.Record{Topic: "t", Offset: int64(i), Value: []byte(fmt.Sprint(i))}
+	}
+	return out
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestCommitNeverPassesAFailedWrite(t *testing.T) {
+	claim := &fakeClaim{records: records(10)}
+	proc := &flakyProcessor{failures: 3, err: errors.New("clickhouse: connection refused")}
+	m := NewMetrics(prometheus.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- consume(ctx, "test", claim, proc, LoopConfig{FlushInterval: time.Hour, FlushMaxRecords: 4, ShutdownTimeout: time.Second}, quiet, m)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for proc.durableUpTo() < 7 && time.Now().Before(deadline) {
+		// While flushes fail, nothing may be committed.
+		for _, c := range claim.committed() {
+			if c-1 > proc.durableUpTo() {
+				t.Fatalf("committed %d while only offsets up to %d were durable", c, proc.durableUpTo())
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("consume: %v", err)
+	}
+	commits := claim.committed()
+	if len(commits) == 0 || commits[len(commits)-1] != 10 {
+		t.Fatalf("commits = %v, want the last to be 10 after the final flush", commits)
+	}
+	for _, c := range commits {
+		if c-1 > proc.durableUpTo() {
+			t.Fatalf("commit %d beyond durable offset %d", c, proc.durableUpTo())
+		}
+	}
+	if got := testutil.ToFloat64(m.FlushErrors.WithLabelValues("test")); got != 3 {
+		t.Errorf("flush errors = %v, want 3", got)
+	}
+}
+
+func TestPermanentErrorStopsTheWorkerWithoutCommitting(t *testing.T) {
+	claim := &fakeClaim{records: records(5)}
+	proc := &flakyProcessor{failures: 1, err: fmt.Errorf("insert: %w", sinks.ErrPermanent)}
+	err := consume(context.Background(), "test", claim, proc,
+		LoopConfig{FlushInterval: time.Hour, FlushMaxRecords: 5, ShutdownTimeout: time.Second}, quiet, NewMetrics(prometheus.NewRegistry()))
+	if !errors.Is(err, ErrPermanent) {
+		t.Fatalf("err = %v, want ErrPermanent", err)
+	}
+	if c := claim.committed(); len(c) != 0 {
+		t.Fatalf("committed %v after a permanent failure", c)
+	}
+}
+
+func TestTimerCommitsEvenWithoutFindings(t *testing.T) {
+	claim := &fakeClaim{records: records(3)}
+	proc := &flakyProcessor{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- consume(ctx, "test", claim, proc, LoopConfig{FlushInterval: 10 * time.Millisecond, FlushMaxRecords: 1000, ShutdownTimeout: time.Second}, quiet, NewMetrics(prometheus.NewRegistry()))
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if c := claim.committed(); len(c) > 0 && c[len(c)-1] == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no timed commit; commits %v", claim.committed())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

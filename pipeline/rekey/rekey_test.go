@@ -1,0 +1,124 @@
+package rekey
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/signindiag/signindiag/pipeline/deadletter"
+	"github.com/signindiag/signindiag/pipeline/source"
+	"github.com/signindiag/signindiag/schemas"
+)
+
+type recordingProducer struct {
+	written []kafka.Message
+	fail    error
+}
+
+func (p *recordingProducer) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	if p.fail != nil {
+		return p.fail
+	}
+	p.written = append(p.written, msgs...)
+	return nil
+}
+
+type reasons map[string]int
+
+func (r reasons) DeadLetter(reason string) { r[reason]++ }
+
+var cfg = Config{SignInTopic: "in", FlagTopic: "flags", KeyedTopic: "keyed", DeadLetterTopic: "dlq", MaxMessageBytes: 2048}
+
+func TestRekeySplitsBatchesByUserAndDeadLettersBadRecords(t *testing.T) {
+	out, counted := &recordingProducer{}, reasons{}
+	p := NewProcessor(cfg, out, counted)
+	batch := `{"records":[
+	  {"category":"SignInLogs","properties":{"id":"a","createdDateTime":"2025-03-04T09:00:00Z","userId":"U1","status":{"errorCode":50126}}},
+	  {"category":"SignInLogs","properties":{"id":"b","createdDateTime":"2025-03-04T09:01:00Z"}},
+	  {"category":"SignInLogs","properties":{"id":"c","createdDateTime":"2025-03-04T09:02:00Z","userId":"U2"}}]}`
+	ctx := context.Background()
+	steps := []source.Record{
+		{Topic: "in", Partition: 2, Offset: 7, Value: []byte(batch)},
+		{Topic: "in", Partition: 2, Offset: 8, Value: []byte("not json")},
+		{Topic: "in", Partition: 2, Offset: 9, Value: []byte(strings.Repeat("x", 4096))},
+		{Topic: "flags", Partition: 0, Offset: 1, Value: []byte(`{"signInId":"a","userId":"U1","flaggedAt":"2025-03-04T09:05:00Z"}`)},
+	}
+	for _, r := range steps {
+		if err := p.Process(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.Pending() != 4 || len(out.written) != 0 {
+		t.Fatalf("pending %d, written %d before flush", p.Pending(), len(out.written))
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var keyed, dead []kafka.Message
+	for _, m := range out.written {
+		switch m.Topic {
+		case "keyed":
+			keyed = append(keyed, m)
+		case "dlq":
+			dead = append(dead, m)
+		default:
+			t.Fatalf("message to unexpected topic %q", m.Topic)
+		}
+	}
+	if len(keyed) != 3 || string(keyed[0].Key) != "u1" || string(keyed[1].Key) != "u2" || string(keyed[2].Key) != "u1" {
+		t.Fatalf("keyed messages: %v", keys(keyed))
+	}
+	var ev schemas.Event
+	if err := json.Unmarshal(keyed[2].Value, &ev); err != nil || ev.Flag == nil || ev.Flag.SignInID != "a" {
+		t.Fatalf("flag event: %+v %v", ev, err)
+	}
+	if len(dead) != 3 {
+		t.Fatalf("dead letters: %d, want 3", len(dead))
+	}
+	if r := deadletter.Header(dead[0], deadletter.HeaderReason); r != schemas.ReasonMissingUser ||
+		deadletter.Header(dead[0], deadletter.HeaderSourceOffset) != "7" || deadletter.Header(dead[0], deadletter.HeaderSourcePartition) != "2" ||
+		!strings.Contains(string(dead[0].Value), `"id":"b"`) {
+		t.Errorf("bad record in a batch: reason %q, value %s", r, dead[0].Value)
+	}
+	if deadletter.Header(dead[1], deadletter.HeaderReason) != schemas.ReasonInvalidJSON || string(dead[1].Value) != "not json" {
+		t.Errorf("invalid JSON dead letter: %v", dead[1].Headers)
+	}
+	if deadletter.Header(dead[2], deadletter.HeaderReason) != schemas.ReasonTooLarge || len(dead[2].Value) != 4096 {
+		t.Errorf("oversized dead letter: %v", dead[2].Headers)
+	}
+	if counted[schemas.ReasonMissingUser] != 1 || counted[schemas.ReasonInvalidJSON] != 1 || counted[schemas.ReasonTooLarge] != 1 {
+		t.Errorf("counted %v", counted)
+	}
+	if p.Pending() != 0 {
+		t.Errorf("pending after flush: %d", p.Pending())
+	}
+}
+
+func TestFailedPublishKeepsTheBatchForTheRetry(t *testing.T) {
+	out := &recordingProducer{fail: errors.New("broker down")}
+	p := NewProcessor(cfg, out, reasons{})
+	ctx := context.Background()
+	_ = p.Process(ctx, source.Record{Topic: "in", Value: []byte(`{"id":"a","createdDateTime":"2025-03-04T09:00:00Z","userId":"u"}`)})
+	if err := p.Flush(ctx); err == nil {
+		t.Fatal("flush succeeded while the broker was down")
+	}
+	out.fail = nil
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.written) != 1 {
+		t.Fatalf("after the retry %d messages were published, want 1", len(out.written))
+	}
+}
+
+func keys(ms []kafka.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, string(m.Key))
+	}
+	return out
+}
