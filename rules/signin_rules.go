@@ -98,7 +98,7 @@ func (invalidCredentials) Evaluate(in Input) (schemas.Finding, bool) {
 		(si.ClientAppUsed != "" && !strings.EqualFold(si.ClientAppUsed, "Browser")))
 	if cachedPassword {
 		recs = append(recs,
-			fmt.Sprintf("Repeated failures from the client %q suggest an app or device that stored an old password: update the credential saved in %s on that device.", orUnknown(si.ClientAppUsed), app(si)))
+			fmt.Sprintf("Repeated failures from the client %q suggest an app or device that stored an old password: update the password saved for %s on that device or app.", orUnknown(si.ClientAppUsed), app(si)))
 	}
 	recs = append(recs,
 		"If the user mistyped, they retry; if they forgot the password, they reset it with self-service password reset.",

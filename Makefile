@@ -1,0 +1,55 @@
+# signindiag — see README.md. `make help` lists the targets.
+GO        ?= go
+BIN       ?= bin/signindiag
+# Tests read the local services' addresses from this file (make services-up).
+SERVICES_ENV := .services.env
+
+.PHONY: help build test test-unit test-integration bench services-up services-down demo run migrate fmt vet tidy up down
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+build: ## Build bin/signindiag
+	$(GO) build -o $(BIN) ./cmd/signindiag
+
+test: services-up ## Start local Kafka + ClickHouse, then run every test (unit and integration)
+	set -a; . ./$(SERVICES_ENV); set +a; $(GO) test -race -count=1 ./...
+
+test-unit: ## Unit tests only (no services)
+	$(GO) test -short -race -count=1 ./...
+
+test-integration: services-up ## Integration tests only
+	set -a; . ./$(SERVICES_ENV); set +a; $(GO) test -count=1 -run 'Test.*' ./sinks/... ./cmd/...
+
+bench: ## Benchmarks (window updates)
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./pipeline/window/
+
+services-up: ## Start local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package); writes .services.env
+	bash scripts/services-up.sh
+
+services-down: ## Stop the local services and remove their data
+	bash scripts/services-down.sh
+
+demo: ## Start local services, run signindiag on sample sign-ins and show the diagnosis
+	bash scripts/demo.sh
+
+run: build services-up ## Run `signindiag run` against the local services
+	set -a; . ./$(SERVICES_ENV); set +a; ./$(BIN) run
+
+migrate: build services-up ## Apply the ClickHouse schema to the local server
+	set -a; . ./$(SERVICES_ENV); set +a; ./$(BIN) migrate
+
+fmt: ## gofmt the tree
+	gofmt -w $$(git ls-files '*.go')
+
+vet: ## go vet
+	$(GO) vet ./...
+
+tidy: ## go mod tidy
+	$(GO) mod tidy
+
+up: ## docker compose up (needs Docker)
+	docker compose up --build --wait
+
+down: ## docker compose down
+	docker compose down
