@@ -89,11 +89,12 @@ func (e *Engine) Evaluate(in Input) []schemas.Finding {
 }
 
 // newFinding fills the fields every finding shares. The id hashes the
-// scenario and the sign-in id: one finding per scenario per sign-in.
+// scenario and the sign-in's identity (category, id): one finding per
+// scenario per sign-in.
 func newFinding(in Input, scenario, severity, title, summary string, recs []string) schemas.Finding {
 	si := in.SignIn
 	f := schemas.Finding{
-		ID:                schemas.FindingID(scenario, si.ID),
+		ID:                schemas.FindingID(scenario, si.Category, si.ID),
 		SignInID:          si.ID,
 		CorrelationID:     si.CorrelationID,
 		UserID:            si.UserID,

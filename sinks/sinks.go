@@ -49,8 +49,9 @@ type Writer interface {
 
 // FailureRecord is one stored failed sign-in, as a window needs it.
 type FailureRecord struct {
-	UserKey  string
-	SignInID string
+	UserKey string
+	// Identity is the sign-in's (category, id), as SignIn.Identity.
+	Identity string
 	At       time.Time
 }
 

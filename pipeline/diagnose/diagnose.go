@@ -73,7 +73,7 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 		return 0, fmt.Errorf("warm up window: %w", err)
 	}
 	for _, f := range recent {
-		p.win.ObserveFailure(f.UserKey, f.SignInID, f.At)
+		p.win.ObserveFailure(f.UserKey, f.Identity, f.At)
 	}
 	p.reportWindow(0)
 	return len(recent), nil
@@ -96,7 +96,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	isFailure := p.catalog.IsFailure(si.Status.ErrorCode)
 	in := rules.Input{SignIn: si, IsFailure: isFailure, Window: p.cfg.Window}
 	if isFailure {
-		c := p.win.ObserveFailure(si.UserKey(), si.ID, si.CreatedDateTime)
+		c := p.win.ObserveFailure(si.UserKey(), si.Identity(), si.CreatedDateTime)
 		in.FailuresBefore, in.Failures48h = c.Before, c.After
 		if c.Late {
 			p.counters.Late()

@@ -61,8 +61,8 @@ func newProcessor(store *fakeStore) *Processor {
 
 func TestWarmUpContinuesTheCountsOfThePreviousOwner(t *testing.T) {
 	store := &fakeStore{recent: []sinks.FailureRecord{
-		{UserKey: "u1", SignInID: "old-1", At: t0.Add(-2 * time.Hour)},
-		{UserKey: "u1", SignInID: "old-2", At: t0.Add(-time.Hour)},
+		{UserKey: "u1", Identity: "/old-1", At: t0.Add(-2 * time.Hour)},
+		{UserKey: "u1", Identity: "/old-2", At: t0.Add(-time.Hour)},
 	}}
 	p := newProcessor(store)
 	n, err := p.Warm(context.Background(), &source.Claim{Partition: 2, Committed: 40})

@@ -1,6 +1,9 @@
--- One row per sign-in version. ReplacingMergeTree keeps the latest version
--- of an id; readers use FINAL. ORDER BY serves lookups by user and time;
--- id lookups go through signin_keys first.
+-- One row per sign-in version. A sign-in is identified by (category, id);
+-- Entra re-emits a sign-in (e.g. an interrupt later completed) under the
+-- same id, sometimes with another createdDateTime, so readers take the
+-- highest version per (category, id) with LIMIT 1 BY; ReplacingMergeTree
+-- collapses exact replays in the background. ORDER BY serves lookups by
+-- user and time; id lookups go through signin_keys first.
 CREATE TABLE IF NOT EXISTS {{db}}.signins
 (
     user_key            String,
@@ -24,7 +27,7 @@ CREATE TABLE IF NOT EXISTS {{db}}.signins
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(created_at)
-ORDER BY (user_key, created_at, id);
+ORDER BY (user_key, created_at, category, id);
 
 -- Secondary keys of a sign-in (correlationId, requestId, UPN) pointing at
 -- its primary key, so an id lookup reads a few index granules, not every

@@ -2,7 +2,7 @@
 // reads them back. Every statement runs on the Debian 18.16 server used in
 // CI and on current ClickHouse: native protocol, explicit column lists in
 // every batch, client-side binding, DateTime('UTC') with a millisecond
-// column beside it, FINAL for deduplicated reads.
+// column beside it, the latest version per id at read time.
 package clickhouse
 
 import (

@@ -78,9 +78,8 @@ func (s *Store) signInsByKey(ctx context.Context, kind, key string, limit int) (
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return s.selectSignIns(ctx, fmt.Sprintf(
-		"SELECT doc FROM %s FINAL WHERE user_key IN ? AND created_at >= ? AND created_at <= ? AND id IN ? ORDER BY created_at DESC, id LIMIT %d",
-		s.table("signins"), limit), ch.GroupSet{Value: users}, lo, hi, ch.GroupSet{Value: ids})
+	return s.selectSignIns(ctx, latestSignIns(s.table("signins"), "user_key IN ? AND created_at >= ? AND created_at <= ? AND id IN ?", limit),
+		ch.GroupSet{Value: users}, lo, hi, ch.GroupSet{Value: ids})
 }
 
 func (s *Store) signInsByUser(ctx context.Context, q sinks.SignInQuery, limit int) ([]schemas.SignIn, error) {
@@ -88,14 +87,23 @@ func (s *Store) signInsByUser(ctx context.Context, q sinks.SignInQuery, limit in
 	if err != nil {
 		return nil, err
 	}
-	query := fmt.Sprintf("SELECT doc FROM %s FINAL WHERE user_key IN ? AND created_at >= ? AND created_at <= ?", s.table("signins"))
+	where := "user_key IN ? AND created_at >= ? AND created_at <= ?"
 	args := []any{ch.GroupSet{Value: users}, q.From.Truncate(time.Second), q.To}
 	if q.App != "" {
-		query += " AND (app_id = ? OR lower(app_display_name) = ?)"
+		where += " AND (app_id = ? OR lower(app_display_name) = ?)"
 		args = append(args, strings.ToLower(q.App), strings.ToLower(q.App))
 	}
-	query += fmt.Sprintf(" ORDER BY created_at DESC, id LIMIT %d", limit)
-	return s.selectSignIns(ctx, query, args...)
+	return s.selectSignIns(ctx, latestSignIns(s.table("signins"), where, limit), args...)
+}
+
+// latestSignIns selects the latest version of each matching sign-in,
+// newest first. LIMIT 1 BY rather than FINAL: versions of one sign-in may
+// differ in created_at, which is part of the sorting key.
+func latestSignIns(table, where string, limit int) string {
+	return fmt.Sprintf(`SELECT doc FROM (
+		SELECT doc, created_at, id FROM %s WHERE %s
+		ORDER BY category, id, version DESC LIMIT 1 BY category, id)
+	ORDER BY created_at DESC, id LIMIT %d`, table, where, limit)
 }
 
 // resolveUser maps a UPN or object id to the user keys it may stand for:
@@ -215,8 +223,11 @@ func (s *Store) Findings(ctx context.Context, signIns []schemas.SignIn) ([]schem
 			hi = si.CreatedDateTime
 		}
 	}
+	// Findings of one id may exist at two occurred_at values when a sign-in
+	// was re-emitted with another time: keep the latest version.
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT doc FROM %s FINAL WHERE user_key IN ? AND occurred_at >= ? AND occurred_at <= ? AND signin_id IN ? LIMIT %d",
+		`SELECT doc FROM %s WHERE user_key IN ? AND occurred_at >= ? AND occurred_at <= ? AND signin_id IN ?
+		 ORDER BY id, version DESC LIMIT 1 BY id LIMIT %d`,
 		s.table("findings"), maxRows),
 		ch.GroupSet{Value: users}, lo.Truncate(time.Second), hi, ch.GroupSet{Value: ids})
 	if err != nil {
@@ -290,7 +301,7 @@ func (s *Store) RecentFailures(ctx context.Context, shard int, beforeOffset int6
 	defer cancel()
 	t := s.table("signins")
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		`SELECT user_key, id, created_ms FROM %s
+		`SELECT user_key, category, id, created_ms FROM %s
 		 WHERE shard = ? AND kafka_offset < ? AND is_failure = 1
 		   AND created_ms > (SELECT max(created_ms) FROM %s WHERE shard = ? AND kafka_offset < ?) - ?
 		 ORDER BY created_ms`, t, t),
@@ -302,10 +313,12 @@ func (s *Store) RecentFailures(ctx context.Context, shard int, beforeOffset int6
 	var out []sinks.FailureRecord
 	for rows.Next() {
 		var r sinks.FailureRecord
+		var category, id string
 		var ms int64
-		if err := rows.Scan(&r.UserKey, &r.SignInID, &ms); err != nil {
+		if err := rows.Scan(&r.UserKey, &category, &id, &ms); err != nil {
 			return nil, fmt.Errorf("clickhouse: read recent failures: %w", err)
 		}
+		r.Identity = (&schemas.SignIn{Category: category, ID: id}).Identity()
 		r.At = time.UnixMilli(ms).UTC()
 		out = append(out, r)
 	}
