@@ -27,8 +27,44 @@ type Finding struct {
 	ErrorCodeURL      string    `json:"errorCodeUrl,omitempty"`
 	Failures48h       int       `json:"failures48h"`
 	Flagged           bool      `json:"flagged"`
+	// Policies are the applied Conditional Access policies that mattered
+	// to this finding (failed it, required MFA, …).
+	Policies []PolicySummary `json:"policies,omitempty"`
+	// Evidence backs windowed findings: the counts, and what the
+	// failures behind them have in common. Filled at read time from
+	// storage, so it is exact whatever order events arrived in.
+	Evidence *Evidence `json:"evidence,omitempty"`
 	// UserKey is the storage grouping key (see SignIn.UserKey).
 	UserKey string `json:"-"`
+}
+
+// PolicySummary is an applied Conditional Access policy as a finding
+// reports it.
+type PolicySummary struct {
+	ID            string   `json:"id,omitempty"`
+	DisplayName   string   `json:"displayName"`
+	Result        string   `json:"result"`
+	GrantControls []string `json:"grantControls,omitempty"`
+	// ConditionsSatisfied is the comma list Entra reports.
+	ConditionsSatisfied string `json:"conditionsSatisfied,omitempty"`
+}
+
+// Evidence summarises the failures in a finding's window.
+type Evidence struct {
+	Failures    int       `json:"failures"`
+	WindowStart time.Time `json:"windowStart"`
+	WindowEnd   time.Time `json:"windowEnd"`
+	TopApps     []Count   `json:"topApps,omitempty"`
+	TopIPs      []Count   `json:"topIpAddresses,omitempty"`
+	TopDevices  []Count   `json:"topDevices,omitempty"`
+	TopClients  []Count   `json:"topClientApps,omitempty"`
+	TopCodes    []Count   `json:"topErrorCodes,omitempty"`
+}
+
+// Count is one value and how often it occurred.
+type Count struct {
+	Value string `json:"value"`
+	Count int    `json:"count"`
 }
 
 // Severities, from "nothing to do" to "act now".
