@@ -23,6 +23,10 @@ type Config struct {
 	// SearchSpan is how far around `at` a user search looks: the Entra
 	// diagnostic finds events "within 48 hours" of the time given.
 	SearchSpan time.Duration
+	// SprayWindow and MFAFatigueWindow are the windows of those
+	// detections, for their evidence.
+	SprayWindow      time.Duration
+	MFAFatigueWindow time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -42,6 +46,12 @@ func New(cfg Config, reader sinks.Reader, log *slog.Logger) *API {
 	if cfg.SearchSpan == 0 {
 		cfg.SearchSpan = cfg.Window
 	}
+	if cfg.SprayWindow == 0 {
+		cfg.SprayWindow = 20 * time.Minute
+	}
+	if cfg.MFAFatigueWindow == 0 {
+		cfg.MFAFatigueWindow = 10 * time.Minute
+	}
 	return &API{cfg: cfg, reader: reader, log: log}
 }
 
@@ -49,6 +59,7 @@ func New(cfg Config, reader sinks.Reader, log *slog.Logger) *API {
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/diagnose", a.diagnose)
 	mux.HandleFunc("GET /v1/users/{user}/failures", a.failures)
+	mux.HandleFunc("GET /v1/flagged", a.flagged)
 }
 
 // Diagnosis is the answer of /v1/diagnose.
@@ -114,7 +125,7 @@ func (a *API) diagnose(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	findings, err := a.reader.Findings(r.Context(), signIns)
+	findings, err := a.findingsWithEvidence(r, signIns)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -21,6 +21,10 @@ type fakeReader struct {
 	signIns  []schemas.SignIn
 	findings []schemas.Finding
 	failures int
+
+	flagged        []sinks.FlaggedSignIn
+	flaggedQueries []sinks.FlaggedQuery
+	evidence       []sinks.EvidenceQuery
 }
 
 func (f *fakeReader) SignIns(_ context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
@@ -30,6 +34,16 @@ func (f *fakeReader) SignIns(_ context.Context, q sinks.SignInQuery) ([]schemas.
 
 func (f *fakeReader) Findings(context.Context, []schemas.SignIn) ([]schemas.Finding, error) {
 	return f.findings, nil
+}
+
+func (f *fakeReader) Flagged(_ context.Context, q sinks.FlaggedQuery) ([]sinks.FlaggedSignIn, error) {
+	f.flaggedQueries = append(f.flaggedQueries, q)
+	return f.flagged, nil
+}
+
+func (f *fakeReader) Evidence(_ context.Context, q sinks.EvidenceQuery) (*schemas.Evidence, error) {
+	f.evidence = append(f.evidence, q)
+	return &schemas.Evidence{Failures: 3, WindowStart: q.From, WindowEnd: q.To}, nil
 }
 
 func (f *fakeReader) FailureCount(_ context.Context, _ string, from, to time.Time) (int, error) {
@@ -122,5 +136,62 @@ func TestFailuresCountsTheWindowEndingAtAt(t *testing.T) {
 	_, body = serve(t, r, "/v1/users/u/failures")
 	if body["windowEnd"] != "2025-03-05T12:00:00Z" {
 		t.Errorf("default at should be now: %v", body)
+	}
+}
+
+func TestFlaggedPagesAndAttachesDiagnostics(t *testing.T) {
+	flaggedAt := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+	r := &fakeReader{
+		flagged:  []sinks.FlaggedSignIn{{SignIn: schemas.SignIn{ID: "s1", FlaggedForReview: true}, FlaggedAt: flaggedAt, FlaggedBy: "user"}},
+		findings: []schemas.Finding{{ID: "f1", SignInID: "s1", Scenario: "blocked_by_conditional_access"}},
+	}
+	code, body := serve(t, r, "/v1/flagged?limit=1&before=2025-03-05T00:00:00Z")
+	if code != http.StatusOK {
+		t.Fatalf("%d %v", code, body)
+	}
+	q := r.flaggedQueries[0]
+	if q.Limit != 1 || !q.Before.Equal(time.Date(2025, 3, 5, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("query = %+v", q)
+	}
+	items := body["flagged"].([]any)
+	item := items[0].(map[string]any)
+	if len(items) != 1 || item["flaggedBy"] != "user" || len(item["diagnosticResults"].([]any)) != 1 {
+		t.Errorf("body = %v", body)
+	}
+	if body["next"] != "2025-03-04T10:00:00Z" {
+		t.Errorf("a full page should name the next cursor: %v", body["next"])
+	}
+	_, body = serve(t, r, "/v1/flagged")
+	if r.flaggedQueries[1].Limit != 100 || body["next"] != nil {
+		t.Errorf("default page: %+v, next %v", r.flaggedQueries[1], body["next"])
+	}
+	for _, bad := range []struct{ target, param string }{
+		{"/v1/flagged?limit=101", "limit"}, {"/v1/flagged?limit=x", "limit"}, {"/v1/flagged?before=yesterday", "before"},
+	} {
+		code, body := serve(t, r, bad.target)
+		if code != http.StatusBadRequest || body["parameter"] != bad.param {
+			t.Errorf("%s: %d %v", bad.target, code, body)
+		}
+	}
+}
+
+func TestWindowedFindingsCarryEvidence(t *testing.T) {
+	at := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+	r := &fakeReader{
+		signIns: []schemas.SignIn{{ID: "s1", UserID: "u", IPAddress: "198.51.100.7"}},
+		findings: []schemas.Finding{
+			{ID: "f1", SignInID: "s1", Scenario: "excessive_failures_48h", UserKey: "u", OccurredAt: at},
+			{ID: "f2", SignInID: "s1", Scenario: "blocked_by_conditional_access", UserKey: "u", OccurredAt: at},
+			{ID: "f3", SignInID: "s1", Scenario: "password_spray", UserKey: "u", OccurredAt: at},
+		},
+	}
+	_, body := serve(t, r, "/v1/diagnose?requestId=s1")
+	results := body["diagnosticResults"].([]any)
+	if results[0].(map[string]any)["evidence"] == nil || results[1].(map[string]any)["evidence"] != nil {
+		t.Errorf("evidence on the windowed finding only: %v", results)
+	}
+	if len(r.evidence) != 2 || r.evidence[0].UserKey != "u" || !r.evidence[0].From.Equal(at.Add(-48*time.Hour)) ||
+		r.evidence[1].IP != "198.51.100.7" || !r.evidence[1].From.Equal(at.Add(-20*time.Minute)) {
+		t.Errorf("evidence queries = %+v", r.evidence)
 	}
 }

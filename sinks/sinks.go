@@ -83,4 +83,32 @@ type Reader interface {
 	Findings(ctx context.Context, signIns []schemas.SignIn) ([]schemas.Finding, error)
 	// FailureCount counts the user's distinct failed sign-ins in (from, to].
 	FailureCount(ctx context.Context, user string, from, to time.Time) (int, error)
+	// Flagged returns flagged sign-ins (flaggedForReview, or named by a
+	// flag event), the most recently flagged first.
+	Flagged(ctx context.Context, q FlaggedQuery) ([]FlaggedSignIn, error)
+	// Evidence summarises the failures behind a windowed finding.
+	Evidence(ctx context.Context, q EvidenceQuery) (*schemas.Evidence, error)
+}
+
+// FlaggedQuery pages the flagged sign-ins: those flagged before Before
+// (zero: now), at most Limit.
+type FlaggedQuery struct {
+	Before time.Time
+	Limit  int
+}
+
+// FlaggedSignIn is a sign-in with its latest flag.
+type FlaggedSignIn struct {
+	SignIn    schemas.SignIn
+	FlaggedAt time.Time
+	FlaggedBy string
+}
+
+// EvidenceQuery selects the failures in (From, To] of one user (UserKey)
+// or from one IP address, optionally of some error codes only.
+type EvidenceQuery struct {
+	UserKey  string
+	IP       string
+	From, To time.Time
+	Codes    []int
 }

@@ -110,6 +110,14 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 		p.counters.Finding(f.Scenario)
 	}
 	p.batch.SignIns = append(p.batch.SignIns, sinks.SignInRecord{SignIn: *si, IsFailure: isFailure, Shard: p.shard, Offset: rec.Offset})
+	if si.FlaggedForReview {
+		// The user flagged it while signing in: the flagged queue lists it
+		// like any flag event.
+		p.batch.Flags = append(p.batch.Flags, schemas.Flag{
+			ID: schemas.FindingID("flaggedForReview", si.Identity()), SignInID: si.ID, CorrelationID: si.CorrelationID,
+			UserID: si.UserID, UserPrincipalName: si.UserPrincipalName, FlaggedAt: si.CreatedDateTime, FlaggedBy: "user",
+			Reason: "flagged for review during sign-in"})
+	}
 	p.batch.Findings = append(p.batch.Findings, findings...)
 	p.counters.SignIn()
 	return nil

@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS {{db}}.signins
     app_id              String,
     app_display_name    String,
     ip_address          String,
+    client_app_used     String,
+    device              String,
     error_code          Int32,
     is_failure          UInt8,
     flagged_for_review  UInt8,

@@ -226,7 +226,7 @@ func (s *Store) Findings(ctx context.Context, signIns []schemas.SignIn) ([]schem
 	// Findings of one id may exist at two occurred_at values when a sign-in
 	// was re-emitted with another time: keep the latest version.
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		`SELECT doc FROM %s WHERE user_key IN ? AND occurred_at >= ? AND occurred_at <= ? AND signin_id IN ?
+		`SELECT user_key, doc FROM %s WHERE user_key IN ? AND occurred_at >= ? AND occurred_at <= ? AND signin_id IN ?
 		 ORDER BY id, version DESC LIMIT 1 BY id LIMIT %d`,
 		s.table("findings"), maxRows),
 		ch.GroupSet{Value: users}, lo.Truncate(time.Second), hi, ch.GroupSet{Value: ids})
@@ -236,14 +236,15 @@ func (s *Store) Findings(ctx context.Context, signIns []schemas.SignIn) ([]schem
 	defer rows.Close()
 	var out []schemas.Finding
 	for rows.Next() {
-		var doc string
-		if err := rows.Scan(&doc); err != nil {
+		var userKey, doc string
+		if err := rows.Scan(&userKey, &doc); err != nil {
 			return nil, fmt.Errorf("clickhouse: select findings: %w", err)
 		}
 		var f schemas.Finding
 		if err := json.Unmarshal([]byte(doc), &f); err != nil {
 			return nil, fmt.Errorf("clickhouse: decode stored finding: %w", err)
 		}
+		f.UserKey = userKey
 		f.Flagged = f.Flagged || flagged[f.SignInID]
 		out = append(out, f)
 	}

@@ -2,6 +2,7 @@ package clickhouse_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sort"
@@ -240,5 +241,87 @@ func TestRecentFailuresRebuildsOnlyWhatWasCommitted(t *testing.T) {
 	}
 	if got, err := s.RecentFailures(ctx, 0, 0, 48*time.Hour); err != nil || len(got) != 0 {
 		t.Fatalf("nothing committed: got %v %v", got, err)
+	}
+}
+
+func TestFlaggedListsMostRecentlyFlaggedFirstWithPaging(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	a := signIn("F-A", "user-f", "fa@contoso.example", t0, 53003)
+	b := signIn("F-B", "user-f", "fa@contoso.example", t0.Add(time.Minute), 50126)
+	c := signIn("F-C", "user-g", "gb@contoso.example", t0.Add(2*time.Minute), 0)
+	unflagged := signIn("F-D", "user-g", "gb@contoso.example", t0.Add(3*time.Minute), 0)
+	flags := []schemas.Flag{
+		{ID: "1", SignInID: "F-A", UserID: "user-f", FlaggedAt: t0.Add(10 * time.Minute), FlaggedBy: "helpdesk"},
+		{ID: "2", CorrelationID: "corr-F-B", UserID: "user-f", FlaggedAt: t0.Add(30 * time.Minute), FlaggedBy: "user"},
+		{ID: "3", RequestID: "F-C", UserPrincipalName: "gb@contoso.example", FlaggedAt: t0.Add(20 * time.Minute), FlaggedBy: "admin:x@contoso.example"},
+		{ID: "4", SignInID: "F-A", UserID: "user-f", FlaggedAt: t0.Add(5 * time.Minute), FlaggedBy: "user"}, // older flag of F-A
+		{ID: "5", SignInID: "not-stored-yet", UserID: "user-f", FlaggedAt: t0.Add(40 * time.Minute)},
+	}
+	if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{record(a, 0), record(b, 1), record(c, 2), record(unflagged, 3)}, Flags: flags}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Flagged(ctx, sinks.FlaggedQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, f := range got {
+		order = append(order, f.SignIn.ID+"@"+f.FlaggedBy)
+		if !f.SignIn.FlaggedForReview {
+			t.Errorf("%s not marked flagged", f.SignIn.ID)
+		}
+	}
+	if strings.Join(order, ",") != "F-B@user,F-C@admin:x@contoso.example,F-A@helpdesk" {
+		t.Fatalf("flagged order = %v", order)
+	}
+	page, err := s.Flagged(ctx, sinks.FlaggedQuery{Limit: 100, Before: t0.Add(20 * time.Minute)})
+	if err != nil || len(page) != 1 || page[0].SignIn.ID != "F-A" {
+		t.Fatalf("page before +20m: %+v %v, want F-A only", page, err)
+	}
+}
+
+func TestEvidenceSummarisesTheWindowsFailures(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	var rows []sinks.SignInRecord
+	add := func(id string, at time.Time, code int, ip, client string) {
+		si := signIn(id, "user-h", "hu@contoso.example", at, code)
+		si.IPAddress, si.ClientAppUsed = ip, client
+		si.DeviceDetail.OperatingSystem = "Windows10"
+		rows = append(rows, record(si, int64(len(rows))))
+	}
+	for i := range 4 {
+		add(fmt.Sprint("e", i), t0.Add(time.Duration(i)*time.Minute), 50126, "198.51.100.7", "IMAP4")
+	}
+	add("e4", t0.Add(5*time.Minute), 50053, "203.0.113.9", "Browser")
+	add("ok", t0.Add(6*time.Minute), 0, "203.0.113.9", "Browser")
+	add("old", t0.Add(-49*time.Hour), 50126, "192.0.2.1", "Browser")
+	rows = append(rows, rows[0]) // a replayed row counts once
+	if err := s.Write(ctx, &sinks.Batch{SignIns: rows}); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.Evidence(ctx, sinks.EvidenceQuery{UserKey: "user-h", From: t0.Add(-48 * time.Hour), To: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Failures != 5 {
+		t.Fatalf("failures = %d, want 5", ev.Failures)
+	}
+	if len(ev.TopIPs) != 2 || ev.TopIPs[0] != (schemas.Count{Value: "198.51.100.7", Count: 4}) {
+		t.Errorf("top IPs = %v", ev.TopIPs)
+	}
+	if len(ev.TopClients) != 2 || ev.TopClients[0] != (schemas.Count{Value: "IMAP4", Count: 4}) {
+		t.Errorf("top clients = %v", ev.TopClients)
+	}
+	if len(ev.TopCodes) != 2 || ev.TopCodes[0] != (schemas.Count{Value: "50126", Count: 4}) || ev.TopCodes[1] != (schemas.Count{Value: "50053", Count: 1}) {
+		t.Errorf("top codes = %v", ev.TopCodes)
+	}
+	if len(ev.TopApps) != 1 || ev.TopApps[0].Count != 5 || len(ev.TopDevices) != 1 {
+		t.Errorf("apps %v devices %v", ev.TopApps, ev.TopDevices)
+	}
+	byIP, err := s.Evidence(ctx, sinks.EvidenceQuery{IP: "203.0.113.9", From: t0, To: t0.Add(time.Hour), Codes: []int{50053}})
+	if err != nil || byIP.Failures != 1 {
+		t.Fatalf("by IP: %+v %v", byIP, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
 )
 
@@ -62,7 +63,7 @@ func (s *Store) send(ctx context.Context, table, columns string, fill func(drive
 
 func (s *Store) writeSignIns(ctx context.Context, rows []sinks.SignInRecord, version uint64) error {
 	const cols = "user_key, created_at, id, created_ms, category, correlation_id, user_id, user_principal_name, " +
-		"app_id, app_display_name, ip_address, error_code, is_failure, flagged_for_review, shard, kafka_offset, version, doc"
+		"app_id, app_display_name, ip_address, client_app_used, device, error_code, is_failure, flagged_for_review, shard, kafka_offset, version, doc"
 	return s.send(ctx, "signins", cols, func(batch driver.Batch) error {
 		for _, r := range rows {
 			si := &r.SignIn
@@ -72,7 +73,7 @@ func (s *Store) writeSignIns(ctx context.Context, rows []sinks.SignInRecord, ver
 			}
 			if err := batch.Append(si.UserKey(), si.CreatedDateTime, si.ID, si.CreatedDateTime.UnixMilli(),
 				si.Category, si.CorrelationID, si.UserID, strings.ToLower(si.UserPrincipalName),
-				si.AppID, si.AppDisplayName, si.IPAddress, int32(si.Status.ErrorCode),
+				si.AppID, si.AppDisplayName, si.IPAddress, si.ClientAppUsed, deviceOf(si), int32(si.Status.ErrorCode),
 				boolByte(r.IsFailure), boolByte(si.FlaggedForReview), uint16(r.Shard), r.Offset, version, string(doc)); err != nil {
 				return err
 			}
@@ -141,6 +142,16 @@ func (s *Store) writeFindings(ctx context.Context, b *sinks.Batch, version uint6
 		}
 		return nil
 	})
+}
+
+// deviceOf names a device for evidence: its name when registered, else
+// its operating system and browser.
+func deviceOf(si *schemas.SignIn) string {
+	d := si.DeviceDetail
+	if d.DisplayName != "" {
+		return d.DisplayName
+	}
+	return strings.TrimSpace(d.OperatingSystem + " " + d.Browser)
 }
 
 func boolByte(b bool) uint8 {

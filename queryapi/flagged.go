@@ -1,0 +1,83 @@
+package queryapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// flaggedPage is the portal's limit: "a list of up to 100" flagged sign-ins.
+const flaggedPage = 100
+
+// FlaggedList is the answer of /v1/flagged.
+type FlaggedList struct {
+	Flagged []FlaggedItem `json:"flagged"`
+	// Next, when set, is the `before` value of the next page.
+	Next string `json:"next,omitempty"`
+}
+
+// FlaggedItem is one flagged sign-in with its diagnosis.
+type FlaggedItem struct {
+	FlaggedAt         time.Time         `json:"flaggedAt"`
+	FlaggedBy         string            `json:"flaggedBy,omitempty"`
+	SignIn            schemas.SignIn    `json:"signIn"`
+	DiagnosticResults []schemas.Finding `json:"diagnosticResults"`
+}
+
+// flagged lists flagged sign-ins, the most recently flagged first, with
+// their findings. Paging: ?limit (1-100) and ?before (RFC 3339, the
+// previous page's next).
+func (a *API) flagged(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	fq := sinks.FlaggedQuery{Limit: flaggedPage}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > flaggedPage {
+			badRequest(w, "limit", fmt.Sprintf("expected a whole number from 1 to %d, got %q", flaggedPage, s))
+			return
+		}
+		fq.Limit = n
+	}
+	if s := q.Get("before"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			badRequest(w, "before", fmt.Sprintf("expected an RFC 3339 time (the previous page's next), got %q", s))
+			return
+		}
+		fq.Before = t
+	}
+	items, err := a.reader.Flagged(r.Context(), fq)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	signIns := make([]schemas.SignIn, len(items))
+	for i, it := range items {
+		signIns[i] = it.SignIn
+	}
+	findings, err := a.findingsWithEvidence(r, signIns)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	bySignIn := map[string][]schemas.Finding{}
+	for _, f := range findings {
+		bySignIn[f.SignInID] = append(bySignIn[f.SignInID], f)
+	}
+	out := FlaggedList{Flagged: []FlaggedItem{}}
+	for _, it := range items {
+		fs := bySignIn[it.SignIn.ID]
+		if fs == nil {
+			fs = []schemas.Finding{}
+		}
+		out.Flagged = append(out.Flagged, FlaggedItem{FlaggedAt: it.FlaggedAt, FlaggedBy: it.FlaggedBy, SignIn: it.SignIn, DiagnosticResults: fs})
+	}
+	if len(items) == fq.Limit {
+		out.Next = items[len(items)-1].FlaggedAt.Format(time.RFC3339Nano)
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,149 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// flagTarget is what one or more flags point at, with the latest flag.
+type flagTarget struct {
+	signInID, correlationID, requestID string
+	at                                 time.Time
+	by                                 string
+}
+
+// Flagged implements sinks.Reader. Flags are few next to sign-ins, so the
+// page of flags is read first and resolved to sign-ins through signin_keys.
+func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.FlaggedSignIn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	limit := q.Limit
+	if limit <= 0 || limit > maxRows {
+		limit = maxRows
+	}
+	before := q.Before
+	if before.IsZero() {
+		before = time.Now().Add(time.Hour)
+	}
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		`SELECT signin_id, correlation_id, request_id, max(flagged_at) AS at, argMax(flagged_by, flagged_at)
+		 FROM %s WHERE flagged_at < ?
+		 GROUP BY signin_id, correlation_id, request_id
+		 ORDER BY at DESC LIMIT %d`, s.table("flags"), limit), before)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read flags: %w", err)
+	}
+	var targets []flagTarget
+	var requestKeys, correlationKeys []any
+	for rows.Next() {
+		var t flagTarget
+		if err := rows.Scan(&t.signInID, &t.correlationID, &t.requestID, &t.at, &t.by); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("clickhouse: read flags: %w", err)
+		}
+		targets = append(targets, t)
+		for _, k := range []string{t.signInID, t.requestID} {
+			if k != "" {
+				requestKeys = append(requestKeys, k)
+			}
+		}
+		if t.correlationID != "" {
+			correlationKeys = append(correlationKeys, t.correlationID)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: read flags: %w", err)
+	}
+	signIns, err := s.signInsByKeys(ctx, requestKeys, correlationKeys, limit)
+	if err != nil {
+		return nil, err
+	}
+	// Each sign-in is listed once, under the latest flag naming it.
+	var out []sinks.FlaggedSignIn
+	for _, si := range signIns {
+		var best *flagTarget
+		for i := range targets {
+			t := &targets[i]
+			id, corr := strings.ToLower(si.ID), strings.ToLower(si.CorrelationID)
+			if (t.signInID != "" && t.signInID == id) || (t.requestID != "" && t.requestID == id) ||
+				(t.correlationID != "" && t.correlationID == corr) {
+				if best == nil || t.at.After(best.at) {
+					best = t
+				}
+			}
+		}
+		if best == nil {
+			continue
+		}
+		si.FlaggedForReview = true
+		out = append(out, sinks.FlaggedSignIn{SignIn: si, FlaggedAt: best.at, FlaggedBy: best.by})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].FlaggedAt.Equal(out[j].FlaggedAt) {
+			return out[i].FlaggedAt.After(out[j].FlaggedAt)
+		}
+		return out[i].SignIn.CreatedDateTime.After(out[j].SignIn.CreatedDateTime)
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// signInsByKeys resolves request ids and correlation ids to the latest
+// versions of their sign-ins.
+func (s *Store) signInsByKeys(ctx context.Context, requestKeys, correlationKeys []any, limit int) ([]schemas.SignIn, error) {
+	var conds []string
+	var args []any
+	if len(requestKeys) > 0 {
+		conds = append(conds, "(kind = ? AND key IN ?)")
+		args = append(args, keyRequest, ch.GroupSet{Value: requestKeys})
+	}
+	if len(correlationKeys) > 0 {
+		conds = append(conds, "(kind = ? AND key IN ?)")
+		args = append(args, keyCorrelation, ch.GroupSet{Value: correlationKeys})
+	}
+	if len(conds) == 0 {
+		return nil, nil
+	}
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		"SELECT DISTINCT user_key, created_at, signin_id FROM %s WHERE %s LIMIT %d",
+		s.table("signin_keys"), strings.Join(conds, " OR "), 4*limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: resolve flagged sign-ins: %w", err)
+	}
+	defer rows.Close()
+	var users, ids []any
+	var lo, hi time.Time
+	for rows.Next() {
+		var userKey, id string
+		var at time.Time
+		if err := rows.Scan(&userKey, &at, &id); err != nil {
+			return nil, fmt.Errorf("clickhouse: resolve flagged sign-ins: %w", err)
+		}
+		users, ids = append(users, userKey), append(ids, id)
+		if lo.IsZero() || at.Before(lo) {
+			lo = at
+		}
+		if at.After(hi) {
+			hi = at
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: resolve flagged sign-ins: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.selectSignIns(ctx, latestSignIns(s.table("signins"), "user_key IN ? AND created_at >= ? AND created_at <= ? AND id IN ?", 4*limit),
+		ch.GroupSet{Value: users}, lo, hi, ch.GroupSet{Value: ids})
+}
