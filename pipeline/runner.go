@@ -13,6 +13,7 @@ import (
 	"github.com/signindiag/signindiag/pipeline/diagnose"
 	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/pipeline/source"
+	"github.com/signindiag/signindiag/pipeline/spray"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
 )
@@ -25,23 +26,29 @@ type Config struct {
 	FlagTopic       string
 	DeadLetterTopic string
 	KeyedTopic      string
+	IPTopic         string
 	Partitions      int
 	SessionTimeout  time.Duration
 	CreateTopics    bool
 	MaxMessageBytes int
 	Window          time.Duration
 	AllowedLateness time.Duration
+	Fatigue         rules.FatigueConfig
+	Spray           rules.SprayConfig
 	Loop            LoopConfig
 }
 
-// DiagnoseGroup is the consumer group of the second stage.
+// DiagnoseGroup is the consumer group of the per-user stage.
 func (c Config) DiagnoseGroup() string { return c.Group + "-diagnose" }
+
+// SprayGroup is the consumer group of the per-IP stage.
+func (c Config) SprayGroup() string { return c.Group + "-spray" }
 
 // Runner runs both stages in one process; several processes with the same
 // Config share the work through the consumer groups.
 type Runner struct {
 	cfg     Config
-	store   diagnose.Store
+	store   Store
 	engine  *rules.Engine
 	catalog *catalog.Catalog
 	metrics *Metrics
@@ -51,8 +58,14 @@ type Runner struct {
 	joined  atomic.Bool
 }
 
+// Store is what the stages need from storage.
+type Store interface {
+	diagnose.Store
+	spray.Store
+}
+
 // NewRunner wires the stages.
-func NewRunner(cfg Config, store diagnose.Store, engine *rules.Engine, cat *catalog.Catalog, m *Metrics, log *slog.Logger) *Runner {
+func NewRunner(cfg Config, store Store, engine *rules.Engine, cat *catalog.Catalog, m *Metrics, log *slog.Logger) *Runner {
 	return &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log}
 }
 
@@ -77,6 +90,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			{Name: r.cfg.FlagTopic, Partitions: r.cfg.Partitions},
 			{Name: r.cfg.DeadLetterTopic, Partitions: r.cfg.Partitions},
 			{Name: r.cfg.KeyedTopic, Partitions: r.cfg.Partitions},
+			{Name: r.cfg.IPTopic, Partitions: r.cfg.Partitions},
 		}
 		if err := source.EnsureTopics(ctx, r.cfg.Brokers, specs); err != nil {
 			return err
@@ -96,8 +110,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.joined.Store(true)
 
 	g, ctx := errgroup.WithContext(ctx)
+	sprayRule := rules.NewSprayRule(r.cfg.Spray)
 	rekeyCfg := rekey.Config{SignInTopic: r.cfg.SignInTopic, FlagTopic: r.cfg.FlagTopic,
-		KeyedTopic: r.cfg.KeyedTopic, DeadLetterTopic: r.cfg.DeadLetterTopic, MaxMessageBytes: r.cfg.MaxMessageBytes}
+		KeyedTopic: r.cfg.KeyedTopic, DeadLetterTopic: r.cfg.DeadLetterTopic, MaxMessageBytes: r.cfg.MaxMessageBytes,
+		IPTopic: r.cfg.IPTopic, SprayCandidate: sprayRule.Candidate}
 	g.Go(func() error {
 		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.Group,
 			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)
@@ -110,11 +126,24 @@ func (r *Runner) Run(ctx context.Context) error {
 			Topics: []string{r.cfg.KeyedTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)
 		return group.Run(ctx, r.diagnose)
 	})
+	g.Go(func() error {
+		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.SprayGroup(),
+			Topics: []string{r.cfg.IPTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)
+		return group.Run(ctx, r.spray)
+	})
 	return g.Wait()
 }
 
+func (r *Runner) spray(ctx context.Context, c *source.Claim) error {
+	proc := spray.NewProcessor(r.cfg.Spray, r.cfg.AllowedLateness, c.Partition, r.store, r.metrics)
+	if err := r.warm(ctx, c, proc); err != nil {
+		return err
+	}
+	return consume(ctx, "spray", c, proc, r.cfg.Loop, r.log, r.metrics)
+}
+
 func (r *Runner) diagnose(ctx context.Context, c *source.Claim) error {
-	proc := diagnose.NewProcessor(diagnose.Config{Window: r.cfg.Window, AllowedLateness: r.cfg.AllowedLateness},
+	proc := diagnose.NewProcessor(diagnose.Config{Window: r.cfg.Window, AllowedLateness: r.cfg.AllowedLateness, Fatigue: r.cfg.Fatigue},
 		c.Partition, r.store, r.engine, r.catalog, r.metrics)
 	defer proc.Close()
 	if err := r.warm(ctx, c, proc); err != nil {
@@ -123,9 +152,14 @@ func (r *Runner) diagnose(ctx context.Context, c *source.Claim) error {
 	return consume(ctx, "diagnose", c, proc, r.cfg.Loop, r.log, r.metrics)
 }
 
-// warm rebuilds the partition's window, retrying while storage is away;
+// warmer rebuilds a partition's windows from storage.
+type warmer interface {
+	Warm(ctx context.Context, c *source.Claim) (int, error)
+}
+
+// warm rebuilds the partition's windows, retrying while storage is away;
 // the partition reports not ready until it is done.
-func (r *Runner) warm(ctx context.Context, c *source.Claim, proc *diagnose.Processor) error {
+func (r *Runner) warm(ctx context.Context, c *source.Claim, proc warmer) error {
 	r.warming.Add(1)
 	r.metrics.PartitionsWarming.Inc()
 	defer func() {

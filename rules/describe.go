@@ -33,6 +33,16 @@ func app(si *schemas.SignIn) string {
 	return "an application"
 }
 
+// appAndResource names the app and, when it differs, the resource it asked
+// a token for.
+func appAndResource(si *schemas.SignIn) string {
+	a := app(si)
+	if r := si.ResourceDisplayName; r != "" && !strings.EqualFold(r, si.AppDisplayName) {
+		return a + " (resource " + r + ")"
+	}
+	return a
+}
+
 func from(si *schemas.SignIn) string {
 	var parts []string
 	if si.IPAddress != "" {
@@ -61,37 +71,66 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// failingPolicies lists the applied Conditional Access policies that failed
-// the sign-in, with their grant controls.
-func failingPolicies(si *schemas.SignIn) (names []string, described []string) {
-	for _, p := range si.AppliedConditionalAccessPolicies {
-		if !strings.EqualFold(p.Result, "failure") {
-			continue
-		}
-		name := p.DisplayName
-		if name == "" {
-			name = p.ID
-		}
-		names = append(names, fmt.Sprintf("%q", name))
-		d := fmt.Sprintf("%q (result: failure", name)
-		if len(p.EnforcedGrantControls) > 0 {
-			d += ", grant controls: " + strings.Join(p.EnforcedGrantControls, ", ")
-		}
-		described = append(described, d+")")
+// failures48h: "3 failed sign-ins in the last 48 hours".
+func failures48h(in Input) string {
+	hours := 48
+	if in.Window > 0 {
+		hours = int(in.Window.Hours())
 	}
-	return names, described
+	return fmt.Sprintf("%s in the last %d hours", plural(in.Failures48h, "failed sign-in", "failed sign-ins"), hours)
 }
 
-// legacyClients are the clientAppUsed values of basic-auth protocols, which
-// cannot do MFA (domain spec §2 #15).
-var legacyClients = map[string]bool{
-	"exchange activesync": true, "imap4": true, "pop3": true, "authenticated smtp": true,
-	"mapi over http": true, "autodiscover": true, "exchange online powershell": true,
-	"exchange web services": true, "offline address book": true,
-	"outlook anywhere (rpc over http)": true, "outlook service": true,
-	"reporting web services": true, "other clients": true,
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
 }
 
-func isLegacyClient(si *schemas.SignIn) bool {
-	return legacyClients[strings.ToLower(si.ClientAppUsed)]
+// entraSaid appends Entra's own failure reason and additional details.
+func entraSaid(si *schemas.SignIn) string {
+	var s string
+	if r := strings.TrimSpace(si.Status.FailureReason); r != "" && !strings.EqualFold(r, "Other.") && !strings.EqualFold(r, "Other") {
+		s += " Entra's failure reason: " + quote(r)
+	}
+	if d := strings.TrimSpace(si.Status.AdditionalDetails); d != "" {
+		s += " Additional details: " + quote(d)
+	}
+	return s
+}
+
+// quote quotes a sentence Entra wrote and ends it with one full stop.
+func quote(s string) string {
+	q := fmt.Sprintf("%q", s)
+	if strings.HasSuffix(s, ".") {
+		return q
+	}
+	return q + "."
+}
+
+// device phrases the device state Conditional Access looked at.
+func device(si *schemas.SignIn) string {
+	d := si.DeviceDetail
+	var parts []string
+	if d.DisplayName != "" {
+		parts = append(parts, "device "+d.DisplayName)
+	} else if d.DeviceID == "" {
+		parts = append(parts, "an unregistered device")
+	}
+	if d.OperatingSystem != "" {
+		parts = append(parts, d.OperatingSystem)
+	}
+	if d.TrustType != "" {
+		parts = append(parts, "trust type "+d.TrustType)
+	}
+	parts = append(parts, fmt.Sprintf("compliant: %t, managed: %t", d.IsCompliant, d.IsManaged))
+	return strings.Join(parts, ", ")
+}
+
+// noun picks the singular or plural form, without the count.
+func noun(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

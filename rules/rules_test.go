@@ -55,7 +55,7 @@ func TestScenarioPerErrorCode(t *testing.T) {
 		want   []string
 	}{
 		{"success", signIn(0), 0, 0, nil},
-		{"interrupt 50074 is no finding", signIn(50074), 0, 0, nil},
+		{"bare interrupt 50074 (nothing says who asked for MFA) is no finding", signIn(50074), 0, 0, nil},
 		{"keep me signed in 50140", signIn(50140), 0, 0, nil},
 		{"benign 70043", signIn(70043), 0, 0, nil},
 		{"CA block", signIn(53003), 0, 1, []string{ScenarioBlockedByConditionalAccess}},

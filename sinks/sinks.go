@@ -32,13 +32,16 @@ type SignInRecord struct {
 
 // Batch is what one flush makes durable.
 type Batch struct {
-	SignIns  []SignInRecord
-	Flags    []schemas.Flag
-	Findings []schemas.Finding
+	SignIns    []SignInRecord
+	Flags      []schemas.Flag
+	Findings   []schemas.Finding
+	IPFailures []IPFailureRecord
 }
 
 // Len counts the rows of a batch.
-func (b *Batch) Len() int { return len(b.SignIns) + len(b.Flags) + len(b.Findings) }
+func (b *Batch) Len() int {
+	return len(b.SignIns) + len(b.Flags) + len(b.Findings) + len(b.IPFailures)
+}
 
 // Writer stores batches. Write is synchronous: nil means every row is
 // durable. It is idempotent: writing the same rows again (a replay after a
@@ -51,8 +54,26 @@ type Writer interface {
 type FailureRecord struct {
 	UserKey string
 	// Identity is the sign-in's (category, id), as SignIn.Identity.
+	Identity  string
+	At        time.Time
+	ErrorCode int
+}
+
+// IPFailureRecord is a failed sign-in as the per-IP (password spray)
+// stage stores it, with its position in the IP-keyed topic.
+type IPFailureRecord struct {
+	IP       string
+	UserKey  string
 	Identity string
 	At       time.Time
+	Shard    int
+	Offset   int64
+}
+
+// IPFailureSource lets a spray worker rebuild its per-IP windows, as
+// FailureSource does for users.
+type IPFailureSource interface {
+	RecentIPFailures(ctx context.Context, shard int, beforeOffset int64, span time.Duration) ([]IPFailureRecord, error)
 }
 
 // FailureSource lets a worker that takes over a partition rebuild its

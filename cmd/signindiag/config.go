@@ -30,6 +30,15 @@ type Config struct {
 	AllowedLateness time.Duration `env:"ALLOWED_LATENESS"`
 	// FailureThreshold raises excessive_failures_48h.
 	FailureThreshold int `env:"FAILURE_THRESHOLD, default=10"`
+	// SprayWindow, SprayThreshold and SprayCodes tune password_spray
+	// (defaults: Sentinel's SigninPasswordSpray, detections.md M1).
+	SprayWindow    time.Duration `env:"SPRAY_WINDOW, default=20m"`
+	SprayThreshold int           `env:"SPRAY_THRESHOLD, default=5"`
+	SprayCodes     []int         `env:"SPRAY_CODES, default=50053,50126,50055"`
+	// MFAFatigueWindow and MFAFatigueThreshold tune mfa_fatigue
+	// (defaults: Splunk's multiple denied MFA requests, detections.md S8).
+	MFAFatigueWindow    time.Duration `env:"MFA_FATIGUE_WINDOW, default=10m"`
+	MFAFatigueThreshold int           `env:"MFA_FATIGUE_THRESHOLD, default=10"`
 	// RulesFile extends or overrides the embedded error-code catalogue.
 	RulesFile string `env:"RULES_FILE"`
 	// FlushInterval and BatchSize bound how long and how many records a
@@ -47,6 +56,7 @@ type KafkaConfig struct {
 	FlagTopic   string   `env:"FLAG_TOPIC, default=signin-flags"`
 	DLQTopic    string   `env:"DLQ_TOPIC, default=signin-deadletter"`
 	KeyedTopic  string   `env:"KEYED_TOPIC, default=signindiag-keyed-events"`
+	IPTopic     string   `env:"IP_TOPIC, default=signindiag-keyed-by-ip"`
 	Group       string   `env:"GROUP, default=signindiag"`
 	Partitions  int      `env:"PARTITIONS, default=6"`
 	// SessionTimeout: how long the group waits for a silent member (a
@@ -128,7 +138,8 @@ func (c *Config) validate(needKafka bool) error {
 			}
 		}
 		topics := map[string]string{"KAFKA_SIGNIN_TOPIC": c.Kafka.SignInTopic, "KAFKA_FLAG_TOPIC": c.Kafka.FlagTopic,
-			"KAFKA_DLQ_TOPIC": c.Kafka.DLQTopic, "KAFKA_KEYED_TOPIC": c.Kafka.KeyedTopic, "KAFKA_GROUP": c.Kafka.Group}
+			"KAFKA_DLQ_TOPIC": c.Kafka.DLQTopic, "KAFKA_KEYED_TOPIC": c.Kafka.KeyedTopic, "KAFKA_IP_TOPIC": c.Kafka.IPTopic,
+			"KAFKA_GROUP": c.Kafka.Group}
 		for name, v := range topics {
 			if v == "" {
 				bad(name, "expected a name, got an empty value")
@@ -155,6 +166,19 @@ func (c *Config) validate(needKafka bool) error {
 	}
 	if c.AllowedLateness < 0 {
 		bad("ALLOWED_LATENESS", "expected a duration of 0 or more, got %s", c.AllowedLateness)
+	}
+	for name, d := range map[string]time.Duration{"SPRAY_WINDOW": c.SprayWindow, "MFA_FATIGUE_WINDOW": c.MFAFatigueWindow} {
+		if d <= 0 {
+			bad(name, "expected a positive duration, got %s", d)
+		}
+	}
+	for name, n := range map[string]int{"SPRAY_THRESHOLD": c.SprayThreshold, "MFA_FATIGUE_THRESHOLD": c.MFAFatigueThreshold} {
+		if n < 2 {
+			bad(name, "expected a whole number of at least 2, got %d", n)
+		}
+	}
+	if len(c.SprayCodes) == 0 {
+		bad("SPRAY_CODES", "expected a comma-separated list of error codes such as 50053,50126,50055")
 	}
 	if c.FailureThreshold < 1 {
 		bad("FAILURE_THRESHOLD", "expected a whole number of at least 1, got %d", c.FailureThreshold)

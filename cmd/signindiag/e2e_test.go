@@ -26,9 +26,19 @@ func mkSignIn(id, user string, at time.Time, code int) schemas.SignIn {
 	return schemas.SignIn{
 		ID: id, CreatedDateTime: at, UserID: "id-" + user, UserPrincipalName: user + "@contoso.example",
 		UserDisplayName: user, AppID: "c44b4083-3bb0-49c1-b47d-974e53cbdf3c", AppDisplayName: "Azure Portal",
-		IPAddress: "203.0.113.24", ClientAppUsed: "Browser", IsInteractive: true, CorrelationID: "corr-" + id,
+		IPAddress: ipOf(user), ClientAppUsed: "Browser", IsInteractive: true, CorrelationID: "corr-" + id,
 		Status: schemas.Status{ErrorCode: code},
 	}
+}
+
+// ipOf gives each user an address of their own, so per-IP windows only
+// see the spray the test stages.
+func ipOf(user string) string {
+	n := 0
+	for _, c := range user {
+		n = (n*31 + int(c)) % 200
+	}
+	return fmt.Sprintf("203.0.113.%d", n+1)
 }
 
 func graphJSON(t *testing.T, si schemas.SignIn) []byte {
@@ -108,6 +118,7 @@ func TestEndToEnd(t *testing.T) {
 	// carol: blocked by a Conditional Access policy.
 	carol := mkSignIn("carol-0", "carol", at(30), 53003)
 	carol.ConditionalAccessStatus = "failure"
+	carol.FlaggedForReview = true // she flagged it while signing in
 	carol.AppliedConditionalAccessPolicies = []schemas.AppliedPolicy{{DisplayName: "Block access outside FR/DE",
 		EnforcedGrantControls: []string{"Block"}, Result: "failure"}}
 	messages = append(messages, graphJSON(t, carol))
@@ -121,13 +132,35 @@ func TestEndToEnd(t *testing.T) {
 		ServicePrincipalID: "33333333-aaaa-4bbb-8ccc-000000000033", ServicePrincipalName: "nightly-export",
 		CorrelationID: "corr-erin-0", Status: schemas.Status{ErrorCode: 7000222, FailureReason: "The provided client secret keys are expired."}}
 	messages = append(messages, envelope(t, schemas.CategoryServicePrincipal, erin))
+	// A password spray: six users failing from one IP within 20 minutes,
+	// in one Event Hubs batch; the fifth distinct user crosses the
+	// threshold of 5.
+	var spray []schemas.SignIn
+	for i := range 6 {
+		si := mkSignIn(fmt.Sprintf("spray-%d", i), fmt.Sprintf("sprayed%d", i), at(60+i), 50126)
+		si.IPAddress = "198.51.100.99"
+		spray = append(spray, si)
+	}
+	messages = append(messages, envelope(t, schemas.CategoryInteractive, spray...))
+	// MFA fatigue: fay declines ten prompts in nine minutes.
+	var fay []schemas.SignIn
+	for i := range 10 {
+		si := mkSignIn(fmt.Sprintf("fay-%d", i), "fay", at(70+i), 500121)
+		si.Status.AdditionalDetails = "MFA denied; user declined the authentication"
+		si.AuthenticationRequirement = "multiFactorAuthentication"
+		fay = append(fay, si)
+	}
+	messages = append(messages, envelope(t, schemas.CategoryInteractive, fay...))
 
 	proc := startProcess(t, "run", processEnv(brokers, chCfg, prefix, nil))
 	proc.waitReady(t)
 	kafkatest.Produce(t, brokers, prefix+"-signins", messages...)
+	kafkatest.Produce(t, brokers, prefix+"-flags",
+		[]byte(`{"requestId":"dave-1","userPrincipalName":"dave@contoso.example","flaggedAt":"2025-03-04T12:00:00Z","flaggedBy":"helpdesk:ticket-4711"}`),
+		[]byte(`{"signInId":"dave-0","flaggedAt":"2025-03-04T12:00:00Z"}`))
 
 	conn := rawConn(t, chCfg)
-	const wantSignIns = 3 + 12 + 1 + 3 + 1
+	const wantSignIns = 3 + 12 + 1 + 3 + 1 + 6 + 10
 	eventually(t, 60*time.Second, "all sign-ins stored", func() bool {
 		return countDistinct(t, conn, chCfg.Database, "signins") == wantSignIns
 	})
@@ -206,16 +239,67 @@ func TestEndToEnd(t *testing.T) {
 	eventually(t, 30*time.Second, "dead letters", func() bool {
 		reasons = reasons[:0]
 		for _, m := range kafkatest.ReadAll(t, brokers, prefix+"-dlq") {
-			reasons = append(reasons, deadletter.Header(m, deadletter.HeaderReason))
-			if deadletter.Header(m, deadletter.HeaderSourceTopic) != prefix+"-signins" || deadletter.Header(m, deadletter.HeaderSourceOffset) == "" {
-				t.Errorf("dead letter without its source: %v", m.Headers)
+			reason := deadletter.Header(m, deadletter.HeaderReason)
+			reasons = append(reasons, reason)
+			wantTopic := prefix + "-signins"
+			if reason == "missing_user" {
+				wantTopic = prefix + "-flags"
+			}
+			if deadletter.Header(m, deadletter.HeaderSourceTopic) != wantTopic || deadletter.Header(m, deadletter.HeaderSourceOffset) == "" {
+				t.Errorf("dead letter %s without its source %s: %s=%s", reason, wantTopic,
+					deadletter.HeaderSourceTopic, deadletter.Header(m, deadletter.HeaderSourceTopic))
 			}
 		}
-		return len(reasons) == 2
+		return len(reasons) == 3
 	})
 	sort.Strings(reasons)
-	if strings.Join(reasons, ",") != "invalid_json,missing_id" {
-		t.Errorf("dead-letter reasons = %v, want invalid_json and missing_id", reasons)
+	if strings.Join(reasons, ",") != "invalid_json,missing_id,missing_user" {
+		t.Errorf("dead-letter reasons = %v, want invalid_json, missing_id and missing_user (the flag)", reasons)
+	}
+
+	// The spray: one finding, on the fifth distinct user, with the IP's
+	// evidence.
+	d = diagnose("requestId=spray-4")
+	var sprays []schemas.Finding
+	for _, f := range d.DiagnosticResults {
+		if f.Scenario == "password_spray" {
+			sprays = append(sprays, f)
+		}
+	}
+	if len(sprays) != 1 || !strings.Contains(sprays[0].Summary, "5 distinct users") || sprays[0].Evidence == nil ||
+		sprays[0].Evidence.Failures != 5 || len(sprays[0].Evidence.TopIPs) != 1 || sprays[0].Evidence.TopIPs[0].Value != "198.51.100.99" {
+		t.Errorf("password spray on spray-4: %+v", sprays)
+	}
+	for _, id := range []string{"spray-3", "spray-5"} {
+		for _, f := range diagnose("requestId=" + id).DiagnosticResults {
+			if f.Scenario == "password_spray" {
+				t.Errorf("%s also raised password_spray", id)
+			}
+		}
+	}
+	// MFA fatigue on fay's tenth denial.
+	d = diagnose("requestId=fay-9")
+	var fatigue *schemas.Finding
+	for i, f := range d.DiagnosticResults {
+		if f.Scenario == "mfa_fatigue" {
+			fatigue = &d.DiagnosticResults[i]
+		}
+	}
+	if fatigue == nil || fatigue.Evidence == nil || fatigue.Evidence.Failures != 10 {
+		t.Errorf("mfa_fatigue on fay-9: %+v", d.DiagnosticResults)
+	}
+
+	// The flagged queue: dave-1 (flagged by the help desk, later) first,
+	// then carol's, flagged while signing in.
+	var flagged queryapi.FlaggedList
+	eventually(t, 30*time.Second, "flagged sign-ins", func() bool {
+		code, err := proc.getJSON("/v1/flagged", &flagged)
+		return err == nil && code == http.StatusOK && len(flagged.Flagged) == 2
+	})
+	if flagged.Flagged[0].SignIn.ID != "dave-1" || flagged.Flagged[0].FlaggedBy != "helpdesk:ticket-4711" ||
+		flagged.Flagged[1].SignIn.ID != "carol-0" || len(flagged.Flagged[1].DiagnosticResults) != 1 ||
+		!flagged.Flagged[1].DiagnosticResults[0].Flagged {
+		t.Errorf("flagged queue: %+v", flagged.Flagged)
 	}
 
 	// Errors, metrics and a clean SIGTERM.
@@ -231,8 +315,10 @@ func TestEndToEnd(t *testing.T) {
 	_, _ = fmt.Fprint(&metrics, readAll(resp))
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`signindiag_records_deadlettered_total\{reason="invalid_json"\} 1`),
-		regexp.MustCompile(`signindiag_findings_total\{scenario="excessive_failures_48h"\} 1`),
-		regexp.MustCompile(`signindiag_signins_diagnosed_total 20`),
+		regexp.MustCompile(`signindiag_findings_total\{scenario="excessive_failures_48h"\} 2`),
+		regexp.MustCompile(`signindiag_signins_diagnosed_total 36`),
+		regexp.MustCompile(`signindiag_findings_total\{scenario="password_spray"\} 1`),
+		regexp.MustCompile(`signindiag_findings_total\{scenario="mfa_fatigue"\} 1`),
 	} {
 		if !want.MatchString(metrics.String()) {
 			t.Errorf("metrics lack %s", want)

@@ -162,11 +162,13 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		runner = pipeline.NewRunner(pipeline.Config{
 			Brokers: cfg.Kafka.Brokers, Group: cfg.Kafka.Group,
 			SignInTopic: cfg.Kafka.SignInTopic, FlagTopic: cfg.Kafka.FlagTopic,
-			DeadLetterTopic: cfg.Kafka.DLQTopic, KeyedTopic: cfg.Kafka.KeyedTopic,
+			DeadLetterTopic: cfg.Kafka.DLQTopic, KeyedTopic: cfg.Kafka.KeyedTopic, IPTopic: cfg.Kafka.IPTopic,
 			Partitions: cfg.Kafka.Partitions, CreateTopics: cfg.Kafka.CreateTopics,
 			SessionTimeout:  cfg.Kafka.SessionTimeout,
 			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
 			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness,
+			Fatigue: rules.FatigueConfig{Window: cfg.MFAFatigueWindow, Threshold: cfg.MFAFatigueThreshold},
+			Spray:   rules.SprayConfig{Window: cfg.SprayWindow, Threshold: cfg.SprayThreshold, Codes: cfg.SprayCodes},
 			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize,
 				ShutdownTimeout: cfg.ShutdownTimeout},
 		}, store, engine, cat, pipeline.NewMetrics(reg), log)
@@ -174,7 +176,8 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		checks["pipeline"] = func(context.Context) error { return runner.Ready() }
 	}
 	if serve {
-		queryapi.New(queryapi.Config{Window: cfg.Window}, store, log).Register(mux)
+		queryapi.New(queryapi.Config{Window: cfg.Window, SprayWindow: cfg.SprayWindow, MFAFatigueWindow: cfg.MFAFatigueWindow},
+			store, log).Register(mux)
 	}
 	health.Register(mux, checks)
 

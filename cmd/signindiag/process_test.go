@@ -184,6 +184,7 @@ func processEnv(brokers []string, cfg clickhouse.Config, prefix string, extra ma
 		"SIGNINDIAG_KAFKA_FLAG_TOPIC":    prefix + "-flags",
 		"SIGNINDIAG_KAFKA_DLQ_TOPIC":     prefix + "-dlq",
 		"SIGNINDIAG_KAFKA_KEYED_TOPIC":   prefix + "-keyed",
+		"SIGNINDIAG_KAFKA_IP_TOPIC":      prefix + "-byip",
 		"SIGNINDIAG_KAFKA_GROUP":         prefix,
 		"SIGNINDIAG_KAFKA_PARTITIONS":    "3",
 		"SIGNINDIAG_CLICKHOUSE_ADDR":     cfg.Addr,
@@ -203,7 +204,7 @@ func processEnv(brokers []string, cfg clickhouse.Config, prefix string, extra ma
 }
 
 func topicNames(prefix string) []string {
-	return []string{prefix + "-signins", prefix + "-flags", prefix + "-dlq", prefix + "-keyed"}
+	return []string{prefix + "-signins", prefix + "-flags", prefix + "-dlq", prefix + "-keyed", prefix + "-byip"}
 }
 
 // rawConn opens a driver connection to inspect a test database directly.

@@ -30,6 +30,7 @@ type Store interface {
 type Config struct {
 	Window          time.Duration
 	AllowedLateness time.Duration
+	Fatigue         rules.FatigueConfig
 }
 
 // Counters the stage reports to; implemented by pipeline.Metrics.
@@ -53,7 +54,9 @@ type Processor struct {
 	counters Counters
 	shard    int
 	win      *window.Window
-	keys     int // window keys last reported
+	fatigue  *rules.FatigueRule
+	prompts  *window.Window // failed MFA prompts per user
+	keys     int            // window keys last reported
 	batch    sinks.Batch
 	records  int
 }
@@ -62,7 +65,8 @@ type Processor struct {
 // window; call Warm before Process.
 func NewProcessor(cfg Config, shard int, store Store, engine *rules.Engine, cat *catalog.Catalog, counters Counters) *Processor {
 	return &Processor{cfg: cfg, store: store, engine: engine, catalog: cat, counters: counters,
-		shard: shard, win: window.New(cfg.Window, cfg.AllowedLateness)}
+		shard: shard, win: window.New(cfg.Window, cfg.AllowedLateness),
+		fatigue: rules.NewFatigueRule(cfg.Fatigue), prompts: window.New(cfg.Fatigue.Window, cfg.AllowedLateness)}
 }
 
 // Warm rebuilds the window from the failures stored from this shard before
@@ -74,6 +78,9 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 	}
 	for _, f := range recent {
 		p.win.ObserveFailure(f.UserKey, f.Identity, f.At)
+		if p.fatigue.Candidate(&schemas.SignIn{Status: schemas.Status{ErrorCode: f.ErrorCode}}) {
+			p.prompts.ObserveFailure(f.UserKey, f.Identity, f.At)
+		}
 	}
 	p.reportWindow(0)
 	return len(recent), nil
@@ -106,6 +113,12 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 		in.FailuresBefore, in.Failures48h = n, n
 	}
 	findings := p.engine.Evaluate(in)
+	if p.fatigue.Candidate(si) {
+		c := p.prompts.ObserveFailure(si.UserKey(), si.Identity(), si.CreatedDateTime)
+		if f, ok := p.fatigue.Evaluate(rules.FatigueInput{SignIn: si, Prompts: c.After, PromptsBefore: c.Before, Failures48h: in.Failures48h}); ok {
+			findings = append(findings, f)
+		}
+	}
 	for _, f := range findings {
 		p.counters.Finding(f.Scenario)
 	}
@@ -133,7 +146,7 @@ func (p *Processor) Flush(ctx context.Context) error {
 	}
 	p.batch = sinks.Batch{}
 	p.records = 0
-	p.reportWindow(p.win.Evict())
+	p.reportWindow(p.win.Evict() + p.prompts.Evict())
 	return nil
 }
 

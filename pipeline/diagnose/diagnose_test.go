@@ -126,3 +126,37 @@ func TestSuccessesAndInterruptsDoNotCount(t *testing.T) {
 		t.Fatalf("findings: %+v", b.Findings)
 	}
 }
+
+func TestMFAFatigueAcrossARestart(t *testing.T) {
+	var recent []sinks.FailureRecord
+	for i := range 6 { // six denials before the restart
+		recent = append(recent, sinks.FailureRecord{UserKey: "u1", Identity: fmt.Sprint("/old", i), At: t0.Add(time.Duration(i) * 30 * time.Second), ErrorCode: 500121})
+	}
+	store := &fakeStore{recent: recent}
+	cat := catalog.Default()
+	p := NewProcessor(Config{Window: 48 * time.Hour, AllowedLateness: 48 * time.Hour, Fatigue: rules.DefaultFatigueConfig()}, 0, store,
+		rules.NewEngine(rules.Config{FailureThreshold: 100}, cat), cat, noCounters{})
+	if _, err := p.Warm(context.Background(), &source.Claim{Committed: 6}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 4 {
+		si := &schemas.SignIn{ID: fmt.Sprint("new", i), CreatedDateTime: t0.Add(3*time.Minute + time.Duration(i)*30*time.Second), UserID: "u1",
+			Status: schemas.Status{ErrorCode: 500121, AdditionalDetails: "MFA denied; user declined the authentication"}}
+		if err := p.Process(ctx, event(t, schemas.Event{SignIn: si}, int64(6+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var fatigue []string
+	for _, f := range store.batches[0].Findings {
+		if f.Scenario == rules.ScenarioMFAFatigue {
+			fatigue = append(fatigue, f.SignInID)
+		}
+	}
+	if fmt.Sprint(fatigue) != "[new3]" {
+		t.Fatalf("mfa_fatigue on %v, want the tenth denial (new3)", fatigue)
+	}
+}

@@ -31,6 +31,10 @@ type Config struct {
 	FlagTopic       string
 	KeyedTopic      string
 	DeadLetterTopic string
+	// IPTopic receives, keyed by source IP, the sign-ins for which
+	// SprayCandidate is true (for the per-IP password-spray stage).
+	IPTopic        string
+	SprayCandidate func(*schemas.SignIn) bool
 	// MaxMessageBytes: larger messages are dead-lettered undecoded.
 	MaxMessageBytes int
 }
@@ -68,7 +72,12 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 			p.deadLetter(rec, rec.Value, err)
 			return nil
 		}
-		return p.emit(flag.UserKey(), schemas.Event{Flag: flag})
+		value, err := json.Marshal(schemas.Event{Flag: flag})
+		if err != nil {
+			return fmt.Errorf("encode flag: %w", err)
+		}
+		p.emit(p.cfg.KeyedTopic, flag.UserKey(), value)
+		return nil
 	}
 	decoded, err := schemas.DecodeSignIns(rec.Value)
 	if err != nil {
@@ -80,20 +89,20 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 			p.deadLetter(rec, d.Raw, d.Err)
 			continue
 		}
-		if err := p.emit(d.SignIn.UserKey(), schemas.Event{SignIn: d.SignIn}); err != nil {
-			return err
+		value, err := json.Marshal(schemas.Event{SignIn: d.SignIn})
+		if err != nil {
+			return fmt.Errorf("encode event: %w", err)
+		}
+		p.emit(p.cfg.KeyedTopic, d.SignIn.UserKey(), value)
+		if p.cfg.IPTopic != "" && p.cfg.SprayCandidate != nil && p.cfg.SprayCandidate(d.SignIn) {
+			p.emit(p.cfg.IPTopic, d.SignIn.IPAddress, value)
 		}
 	}
 	return nil
 }
 
-func (p *Processor) emit(key string, ev schemas.Event) error {
-	value, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
-	}
-	p.pending = append(p.pending, kafka.Message{Topic: p.cfg.KeyedTopic, Key: []byte(key), Value: value})
-	return nil
+func (p *Processor) emit(topic, key string, value []byte) {
+	p.pending = append(p.pending, kafka.Message{Topic: topic, Key: []byte(key), Value: value})
 }
 
 func (p *Processor) deadLetter(rec source.Record, value []byte, err error) {

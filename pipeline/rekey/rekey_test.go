@@ -122,3 +122,30 @@ func keys(ms []kafka.Message) []string {
 	}
 	return out
 }
+
+func TestSprayCandidatesAreAlsoKeyedByIP(t *testing.T) {
+	out := &recordingProducer{}
+	c := cfg
+	c.IPTopic = "byip"
+	c.SprayCandidate = func(si *schemas.SignIn) bool { return si.Status.ErrorCode == 50126 }
+	p := NewProcessor(c, out, reasons{})
+	ctx := context.Background()
+	for _, v := range []string{
+		`{"id":"a","createdDateTime":"2025-03-04T09:00:00Z","userId":"u1","ipAddress":"198.51.100.7","status":{"errorCode":50126}}`,
+		`{"id":"b","createdDateTime":"2025-03-04T09:00:00Z","userId":"u2","ipAddress":"198.51.100.7","status":{"errorCode":0}}`,
+	} {
+		if err := p.Process(ctx, source.Record{Topic: "in", Value: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var topics []string
+	for _, m := range out.written {
+		topics = append(topics, m.Topic+":"+string(m.Key))
+	}
+	if strings.Join(topics, ",") != "keyed:u1,byip:198.51.100.7,keyed:u2" {
+		t.Fatalf("published %v", topics)
+	}
+}

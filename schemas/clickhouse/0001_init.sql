@@ -84,3 +84,20 @@ CREATE TABLE IF NOT EXISTS {{db}}.flags
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(flagged_at)
 ORDER BY (user_key, flagged_at, id);
+
+-- Failed sign-ins as the per-IP (password spray) stage saw them: its
+-- windows are rebuilt from here after a restart, like the user windows
+-- from signins. ORDER BY serves that rebuild and per-IP evidence.
+CREATE TABLE IF NOT EXISTS {{db}}.ip_failures
+(
+    ip           String,
+    created_at   DateTime('UTC'),
+    identity     String,
+    created_ms   Int64,
+    user_key     String,
+    shard        UInt16,
+    kafka_offset Int64
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(created_at)
+ORDER BY (shard, created_at, ip, identity);

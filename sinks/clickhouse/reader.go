@@ -302,7 +302,7 @@ func (s *Store) RecentFailures(ctx context.Context, shard int, beforeOffset int6
 	defer cancel()
 	t := s.table("signins")
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		`SELECT user_key, category, id, created_ms FROM %s
+		`SELECT user_key, category, id, created_ms, error_code FROM %s
 		 WHERE shard = ? AND kafka_offset < ? AND is_failure = 1
 		   AND created_ms > (SELECT max(created_ms) FROM %s WHERE shard = ? AND kafka_offset < ?) - ?
 		 ORDER BY created_ms`, t, t),
@@ -316,10 +316,44 @@ func (s *Store) RecentFailures(ctx context.Context, shard int, beforeOffset int6
 		var r sinks.FailureRecord
 		var category, id string
 		var ms int64
-		if err := rows.Scan(&r.UserKey, &category, &id, &ms); err != nil {
+		var code int32
+		if err := rows.Scan(&r.UserKey, &category, &id, &ms, &code); err != nil {
 			return nil, fmt.Errorf("clickhouse: read recent failures: %w", err)
 		}
 		r.Identity = (&schemas.SignIn{Category: category, ID: id}).Identity()
+		r.ErrorCode = int(code)
+		r.At = time.UnixMilli(ms).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// RecentIPFailures implements sinks.IPFailureSource, as RecentFailures
+// does for users.
+func (s *Store) RecentIPFailures(ctx context.Context, shard int, beforeOffset int64, span time.Duration) ([]sinks.IPFailureRecord, error) {
+	if beforeOffset <= 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 4*s.cfg.QueryTimeout)
+	defer cancel()
+	t := s.table("ip_failures")
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		`SELECT ip, user_key, identity, created_ms, kafka_offset FROM %s
+		 WHERE shard = ? AND kafka_offset < ?
+		   AND created_ms > (SELECT max(created_ms) FROM %s WHERE shard = ? AND kafka_offset < ?) - ?
+		 ORDER BY created_ms`, t, t),
+		uint16(shard), beforeOffset, uint16(shard), beforeOffset, span.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read recent IP failures of shard %d: %w", shard, err)
+	}
+	defer rows.Close()
+	var out []sinks.IPFailureRecord
+	for rows.Next() {
+		r := sinks.IPFailureRecord{Shard: shard}
+		var ms int64
+		if err := rows.Scan(&r.IP, &r.UserKey, &r.Identity, &ms, &r.Offset); err != nil {
+			return nil, fmt.Errorf("clickhouse: read recent IP failures: %w", err)
+		}
 		r.At = time.UnixMilli(ms).UTC()
 		out = append(out, r)
 	}

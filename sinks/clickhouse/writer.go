@@ -43,7 +43,23 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 			return err
 		}
 	}
+	if len(b.IPFailures) > 0 {
+		if err := s.writeIPFailures(ctx, b.IPFailures); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+func (s *Store) writeIPFailures(ctx context.Context, rows []sinks.IPFailureRecord) error {
+	return s.send(ctx, "ip_failures", "ip, created_at, identity, created_ms, user_key, shard, kafka_offset", func(batch driver.Batch) error {
+		for _, r := range rows {
+			if err := batch.Append(r.IP, r.At, r.Identity, r.At.UnixMilli(), r.UserKey, uint16(r.Shard), r.Offset); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Store) send(ctx context.Context, table, columns string, fill func(driver.Batch) error) error {

@@ -1,0 +1,76 @@
+package spray
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/signindiag/signindiag/pipeline/source"
+	"github.com/signindiag/signindiag/rules"
+	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/sinks"
+)
+
+type fakeStore struct {
+	batches []sinks.Batch
+	recent  []sinks.IPFailureRecord
+}
+
+func (s *fakeStore) Write(_ context.Context, b *sinks.Batch) error {
+	s.batches = append(s.batches, *b)
+	return nil
+}
+
+func (s *fakeStore) RecentIPFailures(context.Context, int, int64, time.Duration) ([]sinks.IPFailureRecord, error) {
+	return s.recent, nil
+}
+
+type counters struct{ findings, late, malformed int }
+
+func (c *counters) Finding(string) { c.findings++ }
+func (c *counters) Late()          { c.late++ }
+func (c *counters) Malformed()     { c.malformed++ }
+
+var t0 = time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)
+
+func failure(t *testing.T, i int, user string, at time.Time) source.Record {
+	si := &schemas.SignIn{ID: fmt.Sprint("s", i), Category: schemas.CategoryInteractive, UserID: user, IPAddress: "198.51.100.99",
+		CreatedDateTime: at, Status: schemas.Status{ErrorCode: 50126}}
+	b, err := json.Marshal(schemas.Event{SignIn: si})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return source.Record{Offset: int64(i), Value: b}
+}
+
+func TestSprayCrossesOnTheFifthUserIncludingWarmedUpOnes(t *testing.T) {
+	store := &fakeStore{recent: []sinks.IPFailureRecord{
+		{IP: "198.51.100.99", UserKey: "a", Identity: "x/1", At: t0.Add(-5 * time.Minute)},
+		{IP: "198.51.100.99", UserKey: "b", Identity: "x/2", At: t0.Add(-4 * time.Minute)},
+		{IP: "198.51.100.99", UserKey: "old", Identity: "x/3", At: t0.Add(-30 * time.Minute)}, // outside 20m
+	}}
+	c := &counters{}
+	p := NewProcessor(rules.DefaultSprayConfig(), time.Hour, 1, store, c)
+	if n, err := p.Warm(context.Background(), &source.Claim{Committed: 10}); err != nil || n != 3 {
+		t.Fatalf("warm: %d %v", n, err)
+	}
+	ctx := context.Background()
+	for i, user := range []string{"c", "c", "d", "e", "f"} {
+		if err := p.Process(ctx, failure(t, 10+i, user, t0.Add(time.Duration(i)*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := store.batches[0]
+	if len(b.IPFailures) != 5 || b.IPFailures[0].Shard != 1 || b.IPFailures[0].Offset != 10 {
+		t.Fatalf("stored IP failures: %+v", b.IPFailures)
+	}
+	// a, b (warmed up), c, d, e: the fifth distinct user is e (offset 13).
+	if len(b.Findings) != 1 || b.Findings[0].SignInID != "s13" || c.findings != 1 {
+		t.Fatalf("findings: %+v", b.Findings)
+	}
+}
