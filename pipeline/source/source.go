@@ -105,7 +105,7 @@ func (g *Group) Run(ctx context.Context, handle Handler) error {
 		StartOffset:       kafka.FirstOffset,
 		HeartbeatInterval: 3 * time.Second,
 		SessionTimeout:    g.cfg.SessionTimeout,
-		RebalanceTimeout:  30 * time.Second,
+		RebalanceTimeout:  g.cfg.SessionTimeout,
 		JoinGroupBackoff:  time.Second,
 		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { g.log.Debug(fmt.Sprintf(msg, args...)) }),
 	})
