@@ -415,7 +415,7 @@ func pantherSignIn(t *testing.T, pt pantherTest) *schemas.SignIn {
 
 func loadPantherTests(t *testing.T) []pantherTest {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "panther_azure_signin_rule_tests.jsonl"))
+	f, err := os.Open(filepath.Join("..", "testdata", "entra", "panther_azure_signin_rule_tests.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}

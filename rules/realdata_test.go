@@ -24,7 +24,7 @@ import (
 // decoder rejects a Log Analytics row.
 func loadLogAnalytics(t *testing.T, name string) []*schemas.SignIn {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", name))
+	f, err := os.Open(filepath.Join("..", "testdata", "entra", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package schemas
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -40,7 +38,9 @@ func malformed(reason, format string, args ...any) *DecodeError {
 
 // Decoded is one record of a message: a sign-in, or the reason it was
 // rejected together with its raw bytes (for the dead-letter topic). One bad
-// record in a batch does not lose the good ones.
+// record in a batch does not lose the good ones. Raw is the record's exact
+// span of the message (it shares the message's memory); the SignIn shares
+// nothing with the message.
 type Decoded struct {
 	SignIn *SignIn
 	Raw    []byte
@@ -54,124 +54,31 @@ type Event struct {
 	Flag   *Flag   `json:"flag,omitempty"`
 }
 
-// DecodeSignIns reads one message of the sign-in topic. It accepts a Graph
-// signIn object, a Graph list response ({"value":[...]}) and the Azure
-// Monitor diagnostic-settings envelope ({"records":[...]}). An error means
-// the message as a whole is unreadable; per-record problems are reported in
-// the returned slice.
+// DecodeSignIns reads one message of the sign-in topic. It accepts every
+// shape Entra emits (see README.md in this directory):
+//
+//   - a Microsoft Graph signIn object (v1.0 or beta), or a Graph list
+//     response {"value":[…]};
+//   - the Azure Monitor diagnostic-settings envelope {"records":[…]} of any
+//     sign-in category, and a single record of it;
+//   - Log Analytics rows (PascalCase columns, "dynamic" columns as JSON or
+//     as JSON strings): one row, a JSON array of rows, or {"value":[rows]}.
+//
+// An error means the message as a whole is unreadable (invalid JSON, or
+// JSON that is neither an object nor an array of objects); per-record
+// problems are reported in the returned slice, each with the record's raw
+// bytes. Decoded sign-ins are validated (id, time, user) and normalised
+// (UTC millisecond times, Graph's enum casing, the record's category).
 func DecodeSignIns(value []byte) ([]Decoded, error) {
-	value = bytes.TrimSpace(value)
-	if len(value) == 0 || value[0] != '{' {
-		return nil, malformed(ReasonInvalidJSON, "message is not a JSON object")
-	}
-	var probe struct {
-		Records []json.RawMessage `json:"records"`
-		Value   []json.RawMessage `json:"value"`
-	}
-	if err := json.Unmarshal(value, &probe); err != nil {
-		return nil, malformed(ReasonInvalidJSON, "%v", err)
-	}
-	switch {
-	case probe.Records != nil:
-		out := make([]Decoded, 0, len(probe.Records))
-		for _, raw := range probe.Records {
-			si, err := decodeRecord(raw)
-			out = append(out, Decoded{SignIn: si, Raw: raw, Err: err})
-		}
-		return out, nil
-	case probe.Value != nil:
-		out := make([]Decoded, 0, len(probe.Value))
-		for _, raw := range probe.Value {
-			si, err := decodeGraph(raw)
-			out = append(out, Decoded{SignIn: si, Raw: raw, Err: err})
-		}
-		return out, nil
-	}
-	si, err := decodeGraph(value)
-	return []Decoded{{SignIn: si, Raw: value, Err: err}}, nil
-}
-
-func decodeGraph(raw []byte) (*SignIn, error) {
-	var si SignIn
-	if err := json.Unmarshal(raw, &si); err != nil {
-		return nil, malformed(ReasonInvalidJSON, "%v", err)
-	}
-	if si.ID == "" && si.CreatedDateTime.IsZero() && si.UserID == "" {
-		return nil, malformed(ReasonUnknownShape, "neither a Graph signIn nor a records/value envelope")
-	}
-	if si.Category == "" {
-		si.Category = categoryOf(&si)
-	}
-	return normalise(&si)
-}
-
-// diagnosticRecord is one record of the Azure Monitor envelope: the sign-in
-// sits in properties, the category and log time beside it.
-type diagnosticRecord struct {
-	Time          time.Time       `json:"time"`
-	Category      string          `json:"category"`
-	CorrelationID string          `json:"correlationId"`
-	Properties    json.RawMessage `json:"properties"`
-}
-
-func decodeRecord(raw []byte) (*SignIn, error) {
-	var rec diagnosticRecord
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return nil, malformed(ReasonInvalidJSON, "%v", err)
-	}
-	if len(rec.Properties) == 0 {
-		return nil, malformed(ReasonUnknownShape, "diagnostic record without properties")
-	}
-	var si SignIn
-	if err := json.Unmarshal(rec.Properties, &si); err != nil {
-		return nil, malformed(ReasonInvalidJSON, "properties: %v", err)
-	}
-	si.Category = rec.Category
-	if si.Category == "" {
-		si.Category = categoryOf(&si)
-	}
-	if si.CreatedDateTime.IsZero() {
-		si.CreatedDateTime = rec.Time
-	}
-	if si.CorrelationID == "" {
-		si.CorrelationID = rec.CorrelationID
-	}
-	return normalise(&si)
-}
-
-func categoryOf(si *SignIn) string {
-	switch {
-	case si.ServicePrincipalID != "" && si.UserID == "":
-		return CategoryServicePrincipal
-	case si.IsInteractive:
-		return CategoryInteractive
-	}
-	return CategoryNonInteractive
-}
-
-// normalise validates the fields every stage relies on and puts times on
-// millisecond precision in UTC: storage keeps milliseconds, and windows must
-// compare exactly what storage can answer.
-func normalise(si *SignIn) (*SignIn, error) {
-	if si.ID == "" {
-		return nil, malformed(ReasonMissingID, "sign-in has no id")
-	}
-	if si.CreatedDateTime.IsZero() {
-		return nil, malformed(ReasonMissingTime, "sign-in %s has no createdDateTime", si.ID)
-	}
-	if si.UserKey() == "" {
-		return nil, malformed(ReasonMissingUser, "sign-in %s names no user or service principal", si.ID)
-	}
-	si.CreatedDateTime = si.CreatedDateTime.UTC().Truncate(time.Millisecond)
-	return si, nil
+	return decodeMessage(value)
 }
 
 // DecodeFlag reads one message of the flag topic.
 func DecodeFlag(value []byte) (*Flag, error) {
-	var f Flag
-	if err := json.Unmarshal(bytes.TrimSpace(value), &f); err != nil {
-		return nil, malformed(ReasonInvalidJSON, "%v", err)
-	}
+	return decodeFlagMessage(value)
+}
+
+func finishFlag(f *Flag) (*Flag, error) {
 	if f.SignInID == "" && f.CorrelationID == "" && f.RequestID == "" {
 		return nil, malformed(ReasonMissingID, "flag names no signInId, correlationId or requestId")
 	}
@@ -185,7 +92,7 @@ func DecodeFlag(value []byte) (*Flag, error) {
 	if f.ID == "" {
 		f.ID = FindingID("flag", f.SignInID, f.CorrelationID, f.RequestID, f.UserKey(), f.FlaggedAt.Format(time.RFC3339Nano))
 	}
-	return &f, nil
+	return f, nil
 }
 
 // ReasonOf returns the dead-letter reason of a decode error.

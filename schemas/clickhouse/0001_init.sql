@@ -1,8 +1,9 @@
 -- One row per sign-in version. A sign-in is identified by (category, id);
 -- Entra re-emits a sign-in (e.g. an interrupt later completed) under the
--- same id, sometimes with another createdDateTime, so readers take the
--- highest version per (category, id) with LIMIT 1 BY; ReplacingMergeTree
--- collapses exact replays in the background. ORDER BY serves lookups by
+-- same id, with a later createdDateTime, so readers take per (category,
+-- id) the row with the latest created_ms, then the highest version (write
+-- time), with LIMIT 1 BY; ReplacingMergeTree collapses exact replays in
+-- the background. ORDER BY serves lookups by
 -- user and time; id lookups go through signin_keys first.
 CREATE TABLE IF NOT EXISTS {{db}}.signins
 (

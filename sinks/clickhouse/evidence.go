@@ -45,7 +45,7 @@ func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.E
 	}
 	// Distinct sign-ins only: a replayed row must not count twice.
 	inner := fmt.Sprintf(`(SELECT category, id, app_display_name, ip_address, device, client_app_used, error_code FROM %s
-		WHERE %s ORDER BY category, id, version DESC LIMIT 1 BY category, id)`, s.table("signins"), where)
+		WHERE %s ORDER BY category, id, created_ms DESC, version DESC LIMIT 1 BY category, id)`, s.table("signins"), where)
 	dims := []struct{ name, expr string }{
 		{"total", "''"}, {"app", "app_display_name"}, {"ip", "ip_address"}, {"device", "device"},
 		{"client", "client_app_used"}, {"code", "toString(error_code)"},

@@ -97,12 +97,15 @@ func (s *Store) signInsByUser(ctx context.Context, q sinks.SignInQuery, limit in
 }
 
 // latestSignIns selects the latest version of each matching sign-in,
-// newest first. LIMIT 1 BY rather than FINAL: versions of one sign-in may
-// differ in created_at, which is part of the sorting key.
+// newest first. The latest is the one with the latest createdDateTime
+// (Entra re-emits a completed sign-in with a later one), then the last
+// written: input partitions deliver in no particular order, so arrival
+// alone cannot tell which version is newer. LIMIT 1 BY rather than FINAL:
+// versions may differ in created_at, which is part of the sorting key.
 func latestSignIns(table, where string, limit int) string {
 	return fmt.Sprintf(`SELECT doc FROM (
 		SELECT doc, created_at, id FROM %s WHERE %s
-		ORDER BY category, id, version DESC LIMIT 1 BY category, id)
+		ORDER BY category, id, created_ms DESC, version DESC LIMIT 1 BY category, id)
 	ORDER BY created_at DESC, id LIMIT %d`, table, where, limit)
 }
 
@@ -227,7 +230,7 @@ func (s *Store) Findings(ctx context.Context, signIns []schemas.SignIn) ([]schem
 	// was re-emitted with another time: keep the latest version.
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
 		`SELECT user_key, doc FROM %s WHERE user_key IN ? AND occurred_at >= ? AND occurred_at <= ? AND signin_id IN ?
-		 ORDER BY id, version DESC LIMIT 1 BY id LIMIT %d`,
+		 ORDER BY id, occurred_at DESC, version DESC LIMIT 1 BY id LIMIT %d`,
 		s.table("findings"), maxRows),
 		ch.GroupSet{Value: users}, lo.Truncate(time.Second), hi, ch.GroupSet{Value: ids})
 	if err != nil {

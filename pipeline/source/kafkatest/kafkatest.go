@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -133,8 +134,16 @@ func Produce(t testing.TB, brokers []string, topic string, values ...[]byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatalf("produce to %s: %v", topic, err)
+	// A topic created a moment ago may not have a leader yet.
+	for {
+		err := w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil || !(errors.Is(err, kafka.UnknownTopicOrPartition) || errors.Is(err, kafka.LeaderNotAvailable)) {
+			t.Fatalf("produce to %s: %v", topic, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

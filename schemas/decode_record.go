@@ -1,0 +1,639 @@
+package schemas
+
+import (
+	"maps"
+	"time"
+)
+
+// Members of a sign-in record: Graph signIn fields, Azure Monitor record
+// fields and Log Analytics columns.
+const (
+	fUnknown uint8 = iota
+	fIgnore
+	fID
+	fCreatedDateTime
+	fCategory
+	fTenantID
+	fUserDisplayName
+	fUserPrincipalName
+	fUserID
+	fUserType
+	fSignInIdentifier
+	fSignInIdentifierType
+	fAlternateSignInName
+	fSignInEventTypes
+	fAppID
+	fAppDisplayName
+	fResourceID
+	fResourceDisplayName
+	fResourceServicePrincipalID
+	fResourceTenantID
+	fHomeTenantID
+	fHomeTenantName
+	fIPAddress
+	fIPAddressFromResourceProvider
+	fAutonomousSystemNumber
+	fLocation
+	fNetworkLocationDetails
+	fDeviceDetail
+	fUserAgent
+	fClientAppUsed
+	fClientCredentialType
+	fIsInteractive
+	fIsTenantRestricted
+	fCrossTenantAccessType
+	fStatus
+	fCorrelationID
+	fOriginalRequestID
+	fUniqueTokenID
+	fSessionID
+	fConditionalAccessStatus
+	fPolicies
+	fAuthenticationRequirement
+	fAuthenticationRequirementPolicies
+	fAuthenticationDetails
+	fAuthenticationMethodsUsed
+	fAuthenticationProcessingDetails
+	fAuthenticationProtocol
+	fIncomingTokenType
+	fSessionLifetimePolicies
+	fTokenIssuerName
+	fTokenIssuerType
+	fProcessingTime
+	fRiskDetail
+	fRiskLevelAggregated
+	fRiskLevelDuringSignIn
+	fRiskState
+	fRiskEventTypes
+	fRiskEventTypesV2
+	fServicePrincipalID
+	fServicePrincipalName
+	fServicePrincipalCredentialKeyID
+	fServicePrincipalCredentialThumbprint
+	fFederatedCredentialID
+	fManagedServiceIdentity
+	fAzureResourceID
+	fFlaggedForReview
+	// Azure Monitor record and Log Analytics row members.
+	fTime
+	fLAType
+	fResultType
+	fResultDescription
+	fCallerIPAddress
+	fIdentity
+	fCountry
+	fProperties
+	fBatch // records / value: a batch, at the top of a message
+)
+
+var graphFields = map[string]uint8{
+	"id": fID, "createdDateTime": fCreatedDateTime, "category": fCategory, "tenantId": fTenantID,
+	"userDisplayName": fUserDisplayName, "userPrincipalName": fUserPrincipalName, "userId": fUserID,
+	"userType": fUserType, "signInIdentifier": fSignInIdentifier, "signInIdentifierType": fSignInIdentifierType,
+	"alternateSignInName": fAlternateSignInName, "signInEventTypes": fSignInEventTypes,
+	"appId": fAppID, "appDisplayName": fAppDisplayName, "resourceId": fResourceID,
+	"resourceDisplayName": fResourceDisplayName, "resourceServicePrincipalId": fResourceServicePrincipalID,
+	"resourceTenantId": fResourceTenantID, "homeTenantId": fHomeTenantID, "homeTenantName": fHomeTenantName,
+	"ipAddress": fIPAddress, "ipAddressFromResourceProvider": fIPAddressFromResourceProvider,
+	"autonomousSystemNumber": fAutonomousSystemNumber, "location": fLocation,
+	"networkLocationDetails": fNetworkLocationDetails, "deviceDetail": fDeviceDetail, "userAgent": fUserAgent,
+	"clientAppUsed": fClientAppUsed, "clientCredentialType": fClientCredentialType, "isInteractive": fIsInteractive,
+	"isTenantRestricted": fIsTenantRestricted, "crossTenantAccessType": fCrossTenantAccessType,
+	"status": fStatus, "correlationId": fCorrelationID, "originalRequestId": fOriginalRequestID,
+	"uniqueTokenIdentifier": fUniqueTokenID, "sessionId": fSessionID,
+	"conditionalAccessStatus": fConditionalAccessStatus, "appliedConditionalAccessPolicies": fPolicies,
+	"authenticationRequirement":         fAuthenticationRequirement,
+	"authenticationRequirementPolicies": fAuthenticationRequirementPolicies,
+	"authenticationDetails":             fAuthenticationDetails, "authenticationMethodsUsed": fAuthenticationMethodsUsed,
+	"authenticationProcessingDetails": fAuthenticationProcessingDetails,
+	"authenticationProtocol":          fAuthenticationProtocol, "incomingTokenType": fIncomingTokenType,
+	"sessionLifetimePolicies": fSessionLifetimePolicies, "tokenIssuerName": fTokenIssuerName,
+	"tokenIssuerType": fTokenIssuerType, "processingTimeInMilliseconds": fProcessingTime,
+	"riskDetail": fRiskDetail, "riskLevelAggregated": fRiskLevelAggregated,
+	"riskLevelDuringSignIn": fRiskLevelDuringSignIn, "riskState": fRiskState, "riskEventTypes": fRiskEventTypes,
+	"riskEventTypes_v2": fRiskEventTypesV2, "servicePrincipalId": fServicePrincipalID,
+	"servicePrincipalName": fServicePrincipalName, "servicePrincipalCredentialKeyId": fServicePrincipalCredentialKeyID,
+	"servicePrincipalCredentialThumbprint": fServicePrincipalCredentialThumbprint,
+	"federatedCredentialId":                fFederatedCredentialID, "managedServiceIdentity": fManagedServiceIdentity,
+	"azureResourceId": fAzureResourceID, "flaggedForReview": fFlaggedForReview,
+}
+
+// Members of an Azure Monitor diagnostic record beside properties.
+var azureMonitorFields = map[string]uint8{
+	"time": fTime, "resultType": fResultType, "resultDescription": fResultDescription,
+	"callerIpAddress": fCallerIPAddress, "identity": fIdentity, "properties": fProperties,
+	"records": fBatch, "value": fBatch,
+}
+
+var signInFields = func() fields {
+	all := maps.Clone(graphFields)
+	maps.Copy(all, azureMonitorFields)
+	maps.Copy(all, logAnalyticsColumns)
+	return newFields(all, logAnalyticsExactColumns)
+}()
+
+// propertiesFields is signInFields with member-order hints of its own: an
+// Azure Monitor record and its properties list members in different orders.
+var propertiesFields = func() fields {
+	f := signInFields
+	f.idx = fieldSets
+	fieldSets++
+	return f
+}()
+
+// member decodes the value of the member id of a record into si and m.
+// Members of the record's properties go to rs.inner.
+func (d *decoder) member(rs *recordState, si *SignIn, m *recordMeta, id uint8) {
+	if id > fIgnore && id != fBatch {
+		m.known = true
+	}
+	switch id {
+	case fID:
+		d.readStr(&si.ID)
+	case fCreatedDateTime:
+		d.readTime(&si.CreatedDateTime, &m.created, &m.badCreated)
+	case fCategory:
+		d.readCategory(&m.category)
+	case fLAType:
+		d.readCategory(&m.laType)
+	case fTenantID:
+		d.readStr(&si.TenantID)
+	case fUserDisplayName:
+		d.readStr(&si.UserDisplayName)
+	case fUserPrincipalName:
+		d.readStr(&si.UserPrincipalName)
+	case fUserID:
+		d.readStr(&si.UserID)
+	case fUserType:
+		d.readEnum(&si.UserType, enumUserType)
+	case fSignInIdentifier:
+		d.readStr(&si.SignInIdentifier)
+	case fSignInIdentifierType:
+		d.readEnum(&si.SignInIdentifierType, enumSignInIdentifierType)
+	case fAlternateSignInName:
+		d.readStr(&si.AlternateSignInName)
+	case fSignInEventTypes:
+		d.readStrings("signInEventTypes", &si.SignInEventTypes, enumSignInEventType)
+	case fAppID:
+		d.readStr(&si.AppID)
+	case fAppDisplayName:
+		d.readStr(&si.AppDisplayName)
+	case fResourceID:
+		// Azure Monitor and Log Analytics call the log's own Azure
+		// resource path resourceId ("/tenants/…/providers/Microsoft.aadiam");
+		// Graph's resourceId is an application id.
+		var s string
+		if d.readStr(&s); len(s) == 0 || s[0] != '/' {
+			si.ResourceID = s
+		}
+	case fResourceDisplayName:
+		d.readStr(&si.ResourceDisplayName)
+	case fResourceServicePrincipalID:
+		d.readStr(&si.ResourceServicePrincipalID)
+	case fResourceTenantID:
+		d.readStr(&si.ResourceTenantID)
+	case fHomeTenantID:
+		d.readStr(&si.HomeTenantID)
+	case fHomeTenantName:
+		d.readStr(&si.HomeTenantName)
+	case fIPAddress:
+		d.readStr(&si.IPAddress)
+	case fIPAddressFromResourceProvider:
+		d.readStr(&si.IPAddressFromResourceProvider)
+	case fAutonomousSystemNumber:
+		d.readInt(&si.AutonomousSystemNumber)
+	case fLocation:
+		d.readLocation(&si.Location, m)
+	case fCountry:
+		d.readStr(&m.country)
+	case fNetworkLocationDetails:
+		d.readNetworks(&si.NetworkLocationDetails)
+	case fDeviceDetail:
+		d.readDevice(&si.DeviceDetail)
+	case fUserAgent:
+		d.readStr(&si.UserAgent)
+	case fClientAppUsed:
+		d.readStr(&si.ClientAppUsed)
+	case fClientCredentialType:
+		d.readEnum(&si.ClientCredentialType, enumClientCredentialType)
+	case fIsInteractive:
+		d.readBool(&si.IsInteractive)
+	case fIsTenantRestricted:
+		d.readBool(&si.IsTenantRestricted)
+	case fCrossTenantAccessType:
+		d.readEnum(&si.CrossTenantAccessType, enumCrossTenantAccessType)
+	case fStatus:
+		d.readStatus(&si.Status, m)
+	case fCorrelationID:
+		d.readStr(&si.CorrelationID)
+	case fOriginalRequestID:
+		d.readStr(&si.OriginalRequestID)
+	case fUniqueTokenID:
+		d.readStr(&si.UniqueTokenID)
+	case fSessionID:
+		d.readStr(&si.SessionID)
+	case fConditionalAccessStatus:
+		d.readCAStatus(&si.ConditionalAccessStatus)
+	case fPolicies:
+		d.readPolicies(&si.AppliedConditionalAccessPolicies)
+	case fAuthenticationRequirement:
+		d.readEnum(&si.AuthenticationRequirement, enumAuthenticationRequirement)
+	case fAuthenticationRequirementPolicies:
+		d.readRequirements(&si.AuthenticationRequirementPolicies)
+	case fAuthenticationDetails:
+		d.readDetails(&si.AuthenticationDetails)
+	case fAuthenticationMethodsUsed:
+		d.readStrings("authenticationMethodsUsed", &si.AuthenticationMethodsUsed, nil)
+	case fAuthenticationProcessingDetails:
+		d.readKeyValues(&si.AuthenticationProcessingDetails)
+	case fAuthenticationProtocol:
+		d.readEnum(&si.AuthenticationProtocol, enumAuthenticationProtocol)
+	case fIncomingTokenType:
+		d.readEnum(&si.IncomingTokenType, enumIncomingTokenType)
+	case fSessionLifetimePolicies:
+		d.readLifetimes(&si.SessionLifetimePolicies)
+	case fTokenIssuerName:
+		d.readStr(&si.TokenIssuerName)
+	case fTokenIssuerType:
+		d.readEnum(&si.TokenIssuerType, enumTokenIssuerType)
+	case fProcessingTime:
+		d.readInt(&si.ProcessingTimeInMilliseconds)
+	case fRiskDetail:
+		d.readEnum(&si.RiskDetail, enumRiskDetail)
+	case fRiskLevelAggregated:
+		d.readEnum(&si.RiskLevelAggregated, enumRiskLevel)
+	case fRiskLevelDuringSignIn:
+		d.readEnum(&si.RiskLevelDuringSignIn, enumRiskLevel)
+	case fRiskState:
+		d.readEnum(&si.RiskState, enumRiskState)
+	case fRiskEventTypes:
+		d.readStrings("riskEventTypes", &si.RiskEventTypes, nil)
+	case fRiskEventTypesV2:
+		d.readStrings("riskEventTypes_v2", &si.RiskEventTypesV2, nil)
+	case fServicePrincipalID:
+		d.readStr(&si.ServicePrincipalID)
+	case fServicePrincipalName:
+		d.readStr(&si.ServicePrincipalName)
+	case fServicePrincipalCredentialKeyID:
+		d.readStr(&si.ServicePrincipalCredentialKeyID)
+	case fServicePrincipalCredentialThumbprint:
+		d.readStr(&si.ServicePrincipalCredentialThumbprint)
+	case fFederatedCredentialID:
+		d.readStr(&si.FederatedCredentialID)
+	case fManagedServiceIdentity:
+		d.readManagedIdentity(&si.ManagedServiceIdentity)
+	case fAzureResourceID:
+		d.readStr(&si.AzureResourceID)
+	case fFlaggedForReview:
+		d.readBool(&si.FlaggedForReview)
+	case fTime:
+		d.readTime(&m.time, &m.timeState, &m.badTime)
+	case fResultType:
+		if d.readInt(&m.resultCode) {
+			m.resultCodeSet = true
+		}
+	case fResultDescription:
+		d.readStr(&m.resultDescription)
+	case fCallerIPAddress:
+		d.readStr(&m.callerIP)
+	case fIdentity:
+		d.readStr(&m.identity)
+	case fProperties:
+		if m != &rs.om {
+			d.skip() // properties inside properties mean nothing
+			return
+		}
+		if rs.inner == nil {
+			rs.inner, rs.im = new(SignIn), recordMeta{}
+		}
+		if d.object("properties", &propertiesFields, func(id uint8) { d.member(rs, rs.inner, &rs.im, id) }) == '{' {
+			rs.om.hasProps = true
+		}
+	default:
+		d.skip()
+	}
+}
+
+func (d *decoder) readCategory(dst *string) {
+	b, k := d.scalar()
+	if k != '"' {
+		return
+	}
+	if c := enumCategory.canon(b); c != "" {
+		*dst = c
+	} else if c := laTables.canon(b); c != "" {
+		*dst = normaliseCategory(c)
+	} else {
+		*dst = d.keep(b)
+	}
+}
+
+// record decodes one element of a batch.
+func (d *decoder) record(rs *recordState) (*SignIn, error) {
+	if d.peek() != '{' {
+		d.skip()
+		return nil, malformed(ReasonInvalidJSON, "record is not a JSON object")
+	}
+	rs.begin()
+	outer := d.soft
+	d.soft = nil
+	d.object("record", &signInFields, func(id uint8) { d.member(rs, &rs.outer, &rs.om, id) })
+	soft := d.soft
+	d.soft = outer
+	if d.err != nil {
+		return nil, nil
+	}
+	return finishRecord(rs, soft)
+}
+
+func (rs *recordState) begin() {
+	rs.outer, rs.om, rs.inner = SignIn{}, recordMeta{}, nil
+}
+
+// finishRecord applies the fallbacks between a record's parts, derives
+// the category, validates and normalises.
+func finishRecord(rs *recordState, soft *DecodeError) (*SignIn, error) {
+	if soft != nil {
+		return nil, soft
+	}
+	si, m := &rs.outer, &rs.om
+	if !m.known {
+		return nil, malformed(ReasonUnknownShape, "neither a Graph signIn, an Azure Monitor record, a Log Analytics row nor a records/value envelope")
+	}
+	if m.hasProps {
+		// An Azure Monitor record: the sign-in is properties; the
+		// record's own members fill what properties lacks.
+		out, in := rs.inner, &rs.im
+		if in.created == timeAbsent && m.created != timeAbsent {
+			out.CreatedDateTime, in.created, in.badCreated = si.CreatedDateTime, m.created, m.badCreated
+		}
+		if in.timeState == timeAbsent {
+			in.time, in.timeState, in.badTime = m.time, m.timeState, m.badTime
+		}
+		in.category = first(m.category, in.category)
+		in.laType = first(m.laType, in.laType)
+		if !in.codeSet && !in.resultCodeSet && m.resultCodeSet {
+			in.resultCode, in.resultCodeSet = m.resultCode, true
+		}
+		in.resultDescription = first(in.resultDescription, m.resultDescription)
+		in.callerIP = first(in.callerIP, m.callerIP)
+		in.country = first(in.country, m.country)
+		in.identity = first(in.identity, m.identity)
+		out.CorrelationID = first(out.CorrelationID, si.CorrelationID)
+		out.TenantID = first(out.TenantID, si.TenantID)
+		out.ID = first(out.ID, si.ID)
+		si, m = out, in
+	}
+	if m.created == timeBad {
+		return nil, malformed(ReasonInvalidJSON, "createdDateTime %q is not a time", m.badCreated)
+	}
+	if m.created == timeAbsent {
+		switch m.timeState {
+		case timeOK:
+			si.CreatedDateTime = m.time
+		case timeBad:
+			return nil, malformed(ReasonInvalidJSON, "time %q is not a time", m.badTime)
+		}
+	}
+	if !m.codeSet && m.resultCodeSet {
+		si.Status.ErrorCode = m.resultCode
+	}
+	if si.Status.FailureReason == "" && si.Status.ErrorCode != 0 {
+		si.Status.FailureReason = m.resultDescription
+	}
+	si.IPAddress = first(si.IPAddress, m.callerIP)
+	si.Location.CountryOrRegion = first(si.Location.CountryOrRegion, m.country)
+	si.UserDisplayName = first(si.UserDisplayName, m.identity)
+	si.Category = first(m.category, m.laType)
+	if si.Category == "" {
+		si.Category = deriveCategory(si)
+	}
+	if err := validate(si); err != nil {
+		return nil, err
+	}
+	// Properties were decoded into a fresh SignIn (si); a record's own
+	// members sit in rs.outer (si), on the caller's stack: copy them out.
+	var out *SignIn
+	if rs.om.hasProps {
+		out = rs.inner
+	} else {
+		out = new(SignIn)
+		*out = rs.outer
+	}
+	normaliseTimes(out)
+	return out, nil
+}
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// deriveCategory names the diagnostic-settings category of a Graph signIn,
+// which carries none.
+func deriveCategory(si *SignIn) string {
+	for _, t := range si.SignInEventTypes {
+		switch t {
+		case "interactiveUser":
+			return CategoryInteractive
+		case "nonInteractiveUser":
+			return CategoryNonInteractive
+		case "servicePrincipal":
+			return CategoryServicePrincipal
+		case "managedIdentity":
+			return CategoryManagedIdentity
+		}
+	}
+	if mi := si.ManagedServiceIdentity; mi != nil && ((mi.MsiType != "" && mi.MsiType != "none") || mi.AssociatedResourceID != "") {
+		return CategoryManagedIdentity
+	}
+	switch {
+	case si.ServicePrincipalID != "" && si.UserID == "":
+		return CategoryServicePrincipal
+	case si.IsInteractive:
+		return CategoryInteractive
+	}
+	return CategoryNonInteractive
+}
+
+// validate checks the fields every stage relies on.
+func validate(si *SignIn) error {
+	if si.ID == "" {
+		return malformed(ReasonMissingID, "sign-in has no id")
+	}
+	if si.CreatedDateTime.IsZero() {
+		return malformed(ReasonMissingTime, "sign-in %s has no createdDateTime", si.ID)
+	}
+	if si.UserKey() == "" {
+		return malformed(ReasonMissingUser, "sign-in %s names no user or service principal", si.ID)
+	}
+	return nil
+}
+
+// normaliseTimes puts times on millisecond precision in UTC: storage keeps
+// milliseconds, and windows must compare exactly what storage can answer.
+func normaliseTimes(si *SignIn) {
+	si.CreatedDateTime = si.CreatedDateTime.UTC().Truncate(time.Millisecond)
+	for i := range si.AuthenticationDetails {
+		a := &si.AuthenticationDetails[i]
+		if !a.AuthenticationStepDateTime.IsZero() {
+			a.AuthenticationStepDateTime = a.AuthenticationStepDateTime.UTC().Truncate(time.Millisecond)
+		}
+	}
+}
+
+// decodeMessage is DecodeSignIns.
+func decodeMessage(value []byte) ([]Decoded, error) {
+	value = trimSpace(value)
+	if len(value) == 0 {
+		return nil, malformed(ReasonInvalidJSON, "empty message")
+	}
+	d := getDecoder(value)
+	defer d.release()
+	switch d.peek() {
+	case '{':
+		return d.topObject()
+	case '[':
+		return d.topArray()
+	}
+	d.skip()
+	d.end()
+	if d.err != nil {
+		return nil, malformed(ReasonInvalidJSON, "%v", d.err)
+	}
+	return nil, malformed(ReasonInvalidJSON, "message is neither a JSON object nor an array of objects")
+}
+
+// topObject reads a message that is one object: a batch envelope
+// ({"records":[…]}, {"value":[…]}) or one record. Both are read in the same
+// pass; a batch array, when there is one, wins (the last one if repeated).
+func (d *decoder) topObject() ([]Decoded, error) {
+	var rs recordState
+	var batch []Decoded
+	isBatch := false
+	d.object("message", &signInFields, func(id uint8) {
+		if id == fBatch && d.peek() == '[' {
+			var elem recordState // zeroed only for batches
+			batch, _ = d.records(&elem, batch[:0])
+			isBatch = true
+			return
+		}
+		d.member(&rs, &rs.outer, &rs.om, id)
+	})
+	d.end()
+	if d.err != nil {
+		return nil, malformed(ReasonInvalidJSON, "%v", d.err)
+	}
+	if isBatch {
+		return batch, nil
+	}
+	si, err := finishRecord(&rs, d.soft)
+	return []Decoded{{SignIn: si, Raw: d.data, Err: err}}, nil
+}
+
+// topArray reads a message that is an array of records (Log Analytics rows).
+func (d *decoder) topArray() ([]Decoded, error) {
+	var elem recordState
+	out, objects := d.records(&elem, nil)
+	d.end()
+	if d.err != nil {
+		return nil, malformed(ReasonInvalidJSON, "%v", d.err)
+	}
+	if len(out) > 0 && objects == 0 {
+		return nil, malformed(ReasonInvalidJSON, "message is neither a JSON object nor an array of objects")
+	}
+	return out, nil
+}
+
+// records reads an array of records (peek returned '['); each element's
+// raw bytes are its exact span of the message.
+func (d *decoder) records(rs *recordState, out []Decoded) ([]Decoded, int) {
+	objects := 0
+	for more := d.beginArray(); more; more = d.nextElement() {
+		d.ws()
+		start := d.pos
+		if d.pos < len(d.data) && d.data[d.pos] == '{' {
+			objects++
+		}
+		si, err := d.record(rs)
+		if d.err != nil {
+			break
+		}
+		out = append(out, Decoded{SignIn: si, Raw: d.data[start:d.pos:d.pos], Err: err})
+	}
+	return out, objects
+}
+
+const (
+	_ uint8 = iota
+	flID
+	flSignInID
+	flCorrelationID
+	flRequestID
+	flUserID
+	flUserPrincipalName
+	flFlaggedAt
+	flFlaggedBy
+	flReason
+)
+
+var flagFields = newFields(map[string]uint8{
+	"id": flID, "signInId": flSignInID, "correlationId": flCorrelationID, "requestId": flRequestID,
+	"userId": flUserID, "userPrincipalName": flUserPrincipalName, "flaggedAt": flFlaggedAt,
+	"flaggedBy": flFlaggedBy, "reason": flReason,
+}, nil)
+
+// decodeFlagMessage is DecodeFlag.
+func decodeFlagMessage(value []byte) (*Flag, error) {
+	d := getDecoder(trimSpace(value))
+	defer d.release()
+	d.plain = true
+	if d.peek() != '{' {
+		if len(d.data) == 0 {
+			return nil, malformed(ReasonInvalidJSON, "empty message")
+		}
+		d.skip()
+		d.end()
+		if d.err != nil {
+			return nil, malformed(ReasonInvalidJSON, "%v", d.err)
+		}
+		return nil, malformed(ReasonInvalidJSON, "flag is not a JSON object")
+	}
+	var f Flag
+	var at timeState
+	var badAt string
+	d.object("flag", &flagFields, func(id uint8) {
+		switch id {
+		case flID:
+			d.readStr(&f.ID)
+		case flSignInID:
+			d.readStr(&f.SignInID)
+		case flCorrelationID:
+			d.readStr(&f.CorrelationID)
+		case flRequestID:
+			d.readStr(&f.RequestID)
+		case flUserID:
+			d.readStr(&f.UserID)
+		case flUserPrincipalName:
+			d.readStr(&f.UserPrincipalName)
+		case flFlaggedAt:
+			d.readTime(&f.FlaggedAt, &at, &badAt)
+		case flFlaggedBy:
+			d.readStr(&f.FlaggedBy)
+		case flReason:
+			d.readStr(&f.Reason)
+		default:
+			d.skip()
+		}
+	})
+	d.end()
+	if d.err != nil {
+		return nil, malformed(ReasonInvalidJSON, "%v", d.err)
+	}
+	if at == timeBad {
+		return nil, malformed(ReasonInvalidJSON, "flaggedAt %q is not a time", badAt)
+	}
+	return finishFlag(&f)
+}
