@@ -164,6 +164,7 @@ func TestEndToEnd(t *testing.T) {
 	eventually(t, 60*time.Second, "all sign-ins stored", func() bool {
 		return countDistinct(t, conn, chCfg.Database, "signins") == wantSignIns
 	})
+	waitDurable(t, brokers, prefix)
 
 	diagnose := func(query string) queryapi.Diagnosis {
 		t.Helper()
@@ -325,6 +326,16 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	proc.stop()
+}
+
+// waitDurable waits until every stage has committed all it read: its
+// batches (sign-ins, keys, flags, findings) are then all stored.
+func waitDurable(t *testing.T, brokers []string, prefix string) {
+	t.Helper()
+	eventually(t, 60*time.Second, "every stage committed", func() bool {
+		return kafkatest.Caught(t, brokers, prefix, prefix+"-signins") && kafkatest.Caught(t, brokers, prefix, prefix+"-flags") &&
+			kafkatest.Caught(t, brokers, prefix+"-diagnose", prefix+"-keyed") && kafkatest.Caught(t, brokers, prefix+"-spray", prefix+"-byip")
+	})
 }
 
 func assertOutcomes(t *testing.T, who string, got, want []outcome) {

@@ -145,5 +145,5 @@ func (s *Store) signInsByKeys(ctx context.Context, requestKeys, correlationKeys 
 		return nil, nil
 	}
 	return s.selectSignIns(ctx, latestSignIns(s.table("signins"), "user_key IN ? AND created_at >= ? AND created_at <= ? AND id IN ?", 4*limit),
-		ch.GroupSet{Value: users}, lo, hi, ch.GroupSet{Value: ids})
+		ch.GroupSet{Value: users}, lo, hi.Add(reemitSlack), ch.GroupSet{Value: ids})
 }

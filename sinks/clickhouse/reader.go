@@ -17,6 +17,12 @@ import (
 // maxRows bounds every result, whatever the caller asked for.
 const maxRows = 1000
 
+// reemitSlack widens id lookups past the latest time signin_keys knows:
+// Entra re-emits a completed sign-in a few seconds later, and a batch's
+// key rows are written just after its sign-ins, so for a moment the
+// newest version can exist before its key does.
+const reemitSlack = time.Hour
+
 // SignIns implements sinks.Reader.
 func (s *Store) SignIns(ctx context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
@@ -79,7 +85,7 @@ func (s *Store) signInsByKey(ctx context.Context, kind, key string, limit int) (
 		return nil, nil
 	}
 	return s.selectSignIns(ctx, latestSignIns(s.table("signins"), "user_key IN ? AND created_at >= ? AND created_at <= ? AND id IN ?", limit),
-		ch.GroupSet{Value: users}, lo, hi, ch.GroupSet{Value: ids})
+		ch.GroupSet{Value: users}, lo, hi.Add(reemitSlack), ch.GroupSet{Value: ids})
 }
 
 func (s *Store) signInsByUser(ctx context.Context, q sinks.SignInQuery, limit int) ([]schemas.SignIn, error) {

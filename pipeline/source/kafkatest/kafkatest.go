@@ -186,3 +186,41 @@ func ReadAll(t testing.TB, brokers []string, topic string) []kafka.Message {
 	}
 	return out
 }
+
+// Caught reports whether group has committed every message of topic that
+// exists now: everything a stage read is then durable downstream, since
+// stages commit only after their output is.
+func Caught(t testing.TB, brokers []string, group, topic string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := source.PartitionCount(ctx, brokers, topic)
+	if err != nil {
+		return false
+	}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	var parts []int
+	var reqs []kafka.OffsetRequest
+	for p := range n {
+		parts = append(parts, p)
+		reqs = append(reqs, kafka.LastOffsetOf(p))
+	}
+	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return false
+	}
+	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil || committed.Error != nil {
+		return false
+	}
+	done := map[int]int64{}
+	for _, p := range committed.Topics[topic] {
+		done[p.Partition] = p.CommittedOffset
+	}
+	for _, p := range ends.Topics[topic] {
+		if p.Error != nil || (p.LastOffset > 0 && done[p.Partition] < p.LastOffset) {
+			return false
+		}
+	}
+	return true
+}
