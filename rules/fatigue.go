@@ -43,7 +43,10 @@ func NewFatigueRule(cfg FatigueConfig) *FatigueRule { return &FatigueRule{cfg: c
 
 // Candidate reports whether a sign-in is a failed MFA prompt: error
 // 500121 (denied, timed out, fraud reported; additionalDetails says which).
-func (r *FatigueRule) Candidate(si *schemas.SignIn) bool { return si.Status.ErrorCode == 500121 }
+func (r *FatigueRule) Candidate(si *schemas.SignIn) bool { return r.PromptFailed(si.Status.ErrorCode) }
+
+// PromptFailed is Candidate for a stored error code (window rebuilds).
+func (r *FatigueRule) PromptFailed(code int) bool { return code == 500121 }
 
 // Evaluate returns the finding of a crossing.
 func (r *FatigueRule) Evaluate(in FatigueInput) (schemas.Finding, bool) {

@@ -78,7 +78,7 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 	}
 	for _, f := range recent {
 		p.win.ObserveFailure(f.UserKey, f.Identity, f.At)
-		if p.fatigue.Candidate(&schemas.SignIn{Status: schemas.Status{ErrorCode: f.ErrorCode}}) {
+		if p.fatigue.PromptFailed(f.ErrorCode) {
 			p.prompts.ObserveFailure(f.UserKey, f.Identity, f.At)
 		}
 	}

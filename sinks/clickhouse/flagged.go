@@ -63,7 +63,9 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("clickhouse: read flags: %w", err)
 	}
-	signIns, err := s.signInsByKeys(ctx, requestKeys, correlationKeys, limit)
+	// A flag by correlation id may name several sign-ins (every step of an
+	// attempt): read more than a page, then cut after ordering.
+	signIns, err := s.signInsByKeys(ctx, requestKeys, correlationKeys, 4*limit)
 	if err != nil {
 		return nil, err
 	}
@@ -99,8 +101,10 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 	return out, nil
 }
 
-// signInsByKeys resolves request ids and correlation ids to the latest
-// versions of their sign-ins.
+// signInsByKeys resolves request ids and correlation ids (lower-cased, as
+// signin_keys holds them) to the latest versions of their sign-ins: keys
+// first, so the sign-in read touches only the granules of those users and
+// times.
 func (s *Store) signInsByKeys(ctx context.Context, requestKeys, correlationKeys []any, limit int) ([]schemas.SignIn, error) {
 	var conds []string
 	var args []any
@@ -117,7 +121,7 @@ func (s *Store) signInsByKeys(ctx context.Context, requestKeys, correlationKeys 
 	}
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
 		"SELECT DISTINCT user_key, created_at, signin_id FROM %s WHERE %s LIMIT %d",
-		s.table("signin_keys"), strings.Join(conds, " OR "), 4*limit), args...)
+		s.table("signin_keys"), strings.Join(conds, " OR "), limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: resolve flagged sign-ins: %w", err)
 	}
@@ -144,6 +148,6 @@ func (s *Store) signInsByKeys(ctx context.Context, requestKeys, correlationKeys 
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return s.selectSignIns(ctx, latestSignIns(s.table("signins"), "user_key IN ? AND created_at >= ? AND created_at <= ? AND id IN ?", 4*limit),
+	return s.selectSignIns(ctx, latestSignIns(s.table("signins"), "user_key IN ? AND created_at >= ? AND created_at <= ? AND id IN ?", limit),
 		ch.GroupSet{Value: users}, lo, hi.Add(reemitSlack), ch.GroupSet{Value: ids})
 }

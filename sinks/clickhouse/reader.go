@@ -52,40 +52,13 @@ func (s *Store) SignIns(ctx context.Context, q sinks.SignInQuery) ([]schemas.Sig
 	return out, nil
 }
 
-// signInsByKey resolves a secondary key to primary keys first, so the
-// sign-in read touches only the granules of those users and times.
+// signInsByKey resolves one request id or correlation id.
 func (s *Store) signInsByKey(ctx context.Context, kind, key string, limit int) ([]schemas.SignIn, error) {
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT DISTINCT user_key, created_at, signin_id FROM %s WHERE kind = ? AND key = ? LIMIT %d",
-		s.table("signin_keys"), limit), kind, strings.ToLower(key))
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse: look up %s: %w", kind, err)
+	keys := []any{strings.ToLower(key)}
+	if kind == keyRequest {
+		return s.signInsByKeys(ctx, keys, nil, limit)
 	}
-	defer rows.Close()
-	var users, ids []any
-	var lo, hi time.Time
-	for rows.Next() {
-		var userKey, id string
-		var at time.Time
-		if err := rows.Scan(&userKey, &at, &id); err != nil {
-			return nil, fmt.Errorf("clickhouse: look up %s: %w", kind, err)
-		}
-		users, ids = append(users, userKey), append(ids, id)
-		if lo.IsZero() || at.Before(lo) {
-			lo = at
-		}
-		if at.After(hi) {
-			hi = at
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse: look up %s: %w", kind, err)
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	return s.selectSignIns(ctx, latestSignIns(s.table("signins"), "user_key IN ? AND created_at >= ? AND created_at <= ? AND id IN ?", limit),
-		ch.GroupSet{Value: users}, lo, hi.Add(reemitSlack), ch.GroupSet{Value: ids})
+	return s.signInsByKeys(ctx, nil, keys, limit)
 }
 
 func (s *Store) signInsByUser(ctx context.Context, q sinks.SignInQuery, limit int) ([]schemas.SignIn, error) {
