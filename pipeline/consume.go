@@ -13,6 +13,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/sinks"
 )
@@ -48,6 +50,10 @@ type Claim interface {
 type LoopConfig struct {
 	FlushInterval   time.Duration
 	FlushMaxRecords int
+	// FlushMaxBytes bounds the input bytes held before a flush, so a
+	// catch-up over large Event Hubs batches keeps a worker's memory
+	// bounded however many records a batch holds; 0 means no bound.
+	FlushMaxBytes int
 	// ShutdownTimeout bounds the final flush after ctx ends.
 	ShutdownTimeout time.Duration
 }
@@ -60,9 +66,14 @@ type loop struct {
 	log     *slog.Logger
 	metrics *Metrics
 
-	lastOffset int64 // last record processed, -1 before any
-	committed  int64 // last offset committed (next to read)
+	lastOffset   int64 // last record processed, -1 before any
+	committed    int64 // last offset committed (next to read)
+	pendingBytes int   // input bytes processed since the last flush
 }
+
+// fetchAheadBytes bounds the fetched records waiting to be processed: the
+// fetcher runs ahead of a flush, but not by more than this.
+const fetchAheadBytes = 8 << 20
 
 // consume runs the loop on one claim until ctx ends.
 func consume(ctx context.Context, stage string, claim Claim, proc Processor, cfg LoopConfig, log *slog.Logger, m *Metrics) error {
@@ -78,12 +89,16 @@ func consume(ctx context.Context, stage string, claim Claim, proc Processor, cfg
 	defer stopFetch()
 	records := make(chan source.Record, 256)
 	fetchErr := make(chan error, 1)
+	ahead := semaphore.NewWeighted(fetchAheadBytes)
 	go func() {
 		defer close(records)
 		for {
 			rec, err := claim.Fetch(fetchCtx)
 			if err != nil {
 				fetchErr <- err
+				return
+			}
+			if err := ahead.Acquire(fetchCtx, aheadWeight(rec)); err != nil {
 				return
 			}
 			select {
@@ -105,17 +120,29 @@ func consume(ctx context.Context, stage string, claim Claim, proc Processor, cfg
 				if ctx.Err() != nil {
 					return l.shutdown(ctx)
 				}
-				return fmt.Errorf("fetch: %w", <-fetchErr)
+				var err error
+				select {
+				case err = <-fetchErr:
+				default:
+					err = errors.New("fetcher stopped")
+				}
+				// Make what was processed durable before giving up the
+				// partition, so its next owner replays as little as possible.
+				_ = l.shutdown(ctx)
+				return fmt.Errorf("fetch: %w", err)
 			}
 			m.RecordsConsumed.WithLabelValues(stage).Inc()
 			if !rec.Time.IsZero() {
 				m.ConsumptionLag.WithLabelValues(stage).Observe(time.Since(rec.Time).Seconds())
 			}
-			if err := proc.Process(ctx, rec); err != nil {
+			err := proc.Process(ctx, rec)
+			ahead.Release(aheadWeight(rec))
+			if err != nil {
 				return fmt.Errorf("process offset %d: %w", rec.Offset, err)
 			}
 			l.lastOffset = rec.Offset
-			if proc.Pending() >= cfg.FlushMaxRecords {
+			l.pendingBytes += len(rec.Value)
+			if proc.Pending() >= cfg.FlushMaxRecords || (cfg.FlushMaxBytes > 0 && l.pendingBytes >= cfg.FlushMaxBytes) {
 				if err := l.flushAndCommit(ctx); err != nil {
 					return l.stopped(ctx, err)
 				}
@@ -127,6 +154,10 @@ func consume(ctx context.Context, stage string, claim Claim, proc Processor, cfg
 		}
 	}
 }
+
+// aheadWeight is a record's share of the fetch-ahead budget; a record
+// larger than the whole budget takes all of it.
+func aheadWeight(rec source.Record) int64 { return min(int64(len(rec.Value))+1, fetchAheadBytes) }
 
 // stopped turns a flush interrupted by shutdown into a clean shutdown.
 func (l *loop) stopped(ctx context.Context, err error) error {
@@ -156,6 +187,7 @@ func (l *loop) flushAndCommit(ctx context.Context) error {
 			return err
 		}
 	}
+	l.pendingBytes = 0
 	next := l.lastOffset + 1
 	if err := l.claim.Commit(next); err != nil {
 		// Not fatal: the next commit covers these offsets, and a lost

@@ -186,3 +186,35 @@ func TestTimerCommitsEvenWithoutFindings(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A worker flushes when the bytes it holds reach FlushMaxBytes, however
+// few records that is: a backlog of large Event Hubs batches must not grow
+// a batch without limit.
+func TestLoopFlushesOnBytesAsWellAsRecords(t *testing.T) {
+	recs := make([]source.Record, 7)
+	for i := range recs {
+		recs[i] = source.Record{Topic: "t", Offset: int64(i), Value: make([]byte, 1000)}
+	}
+	claim := &fakeClaim{records: recs}
+	proc := &flakyProcessor{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- consume(ctx, "test", claim, proc, LoopConfig{FlushInterval: time.Hour, FlushMaxRecords: 1000,
+			FlushMaxBytes: 3000, ShutdownTimeout: time.Second}, quiet, NewMetrics(prometheus.NewRegistry()))
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for proc.durableUpTo() < 5 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := proc.durableUpTo(); got != 5 {
+		t.Fatalf("durable up to offset %d with no timer flush, want 5 (two flushes of 3000 bytes)", got)
+	}
+	if c := claim.committed(); len(c) != 2 || c[0] != 3 || c[1] != 6 {
+		t.Fatalf("commits %v, want [3 6]", c)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

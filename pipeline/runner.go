@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/signindiag/signindiag/pipeline/diagnose"
+	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/spray"
@@ -96,24 +97,24 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	// Key hashing must be the same in every process: kafka.Hash is
-	// sarama-compatible FNV-1a.
-	writer := &kafka.Writer{
-		Addr:         kafka.TCP(r.cfg.Brokers...),
-		Balancer:     &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll,
-		BatchSize:    10000,
-		BatchBytes:   64 << 20,
-		BatchTimeout: 5 * time.Millisecond,
+	// The keyed topics' limits bound the producer's batches, so the broker
+	// never refuses one (a refused batch would be retried for ever).
+	limits, err := publish.ReadLimits(ctx, r.cfg.Brokers, []string{r.cfg.KeyedTopic, r.cfg.IPTopic, r.cfg.DeadLetterTopic})
+	if err != nil {
+		return err
 	}
+	writer := publish.New(publish.Config{Brokers: r.cfg.Brokers, Limits: limits, Compression: kafka.Lz4})
 	defer writer.Close()
+	r.log.Info("output topics", "keyed", r.cfg.KeyedTopic, "by_ip", r.cfg.IPTopic, "dead_letter", r.cfg.DeadLetterTopic,
+		"max_message_bytes", writer.MaxMessageBytes())
 	r.joined.Store(true)
 
 	g, ctx := errgroup.WithContext(ctx)
 	sprayRule := rules.NewSprayRule(r.cfg.Spray)
 	rekeyCfg := rekey.Config{SignInTopic: r.cfg.SignInTopic, FlagTopic: r.cfg.FlagTopic,
 		KeyedTopic: r.cfg.KeyedTopic, DeadLetterTopic: r.cfg.DeadLetterTopic, MaxMessageBytes: r.cfg.MaxMessageBytes,
-		IPTopic: r.cfg.IPTopic, SprayCandidate: sprayRule.Candidate}
+		MaxOutputBytes: writer.MaxMessageBytes(),
+		IPTopic:        r.cfg.IPTopic, SprayCandidate: sprayRule.Candidate}
 	g.Go(func() error {
 		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.Group,
 			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)

@@ -16,9 +16,11 @@ import (
 var ErrInvalidQuery = errors.New("invalid query")
 
 // ErrPermanent marks a write error that retrying cannot fix (a missing
-// table or column, a rejected statement): the pipeline stops on it rather
-// than retrying forever, and never commits past it.
-var ErrPermanent = errors.New("permanent storage error")
+// table or column, a rejected statement, a message the broker refuses as
+// too large, a denied authorisation): the pipeline stops on it rather than
+// retrying forever, and never commits past it. Stores and the Kafka
+// publisher share it, so the loop needs to know neither.
+var ErrPermanent = errors.New("permanent error, retrying cannot fix it")
 
 // SignInRecord is a sign-in as the diagnose stage stores it: with the
 // catalogue's failure verdict and its position in the user-keyed topic,

@@ -43,8 +43,11 @@ type Config struct {
 	RulesFile string `env:"RULES_FILE"`
 	// FlushInterval and BatchSize bound how long and how many records a
 	// worker holds before making them durable and committing.
-	FlushInterval   time.Duration `env:"FLUSH_INTERVAL, default=1s"`
-	BatchSize       int           `env:"BATCH_SIZE, default=5000"`
+	FlushInterval time.Duration `env:"FLUSH_INTERVAL, default=1s"`
+	BatchSize     int           `env:"BATCH_SIZE, default=5000"`
+	// BatchBytes bounds the input bytes a worker holds before it flushes,
+	// so memory stays bounded whatever the size of the records.
+	BatchBytes      int           `env:"BATCH_BYTES, default=16777216"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
 	LogLevel        string        `env:"LOG_LEVEL, default=info"`
 }
@@ -55,10 +58,13 @@ type KafkaConfig struct {
 	SignInTopic string   `env:"SIGNIN_TOPIC, default=signin-events"`
 	FlagTopic   string   `env:"FLAG_TOPIC, default=signin-flags"`
 	DLQTopic    string   `env:"DLQ_TOPIC, default=signin-deadletter"`
-	KeyedTopic  string   `env:"KEYED_TOPIC, default=signindiag-keyed-events"`
-	IPTopic     string   `env:"IP_TOPIC, default=signindiag-keyed-by-ip"`
-	Group       string   `env:"GROUP, default=signindiag"`
-	Partitions  int      `env:"PARTITIONS, default=6"`
+	// KeyedTopic and IPTopic are internal; by default their names derive
+	// from Group (as Kafka Streams derives them from its application id),
+	// so two deployments sharing a cluster never read each other's events.
+	KeyedTopic string `env:"KEYED_TOPIC"`
+	IPTopic    string `env:"IP_TOPIC"`
+	Group      string `env:"GROUP, default=signindiag"`
+	Partitions int    `env:"PARTITIONS, default=6"`
 	// SessionTimeout: how long the group waits for a silent member (a
 	// crashed process) before giving its partitions to another.
 	SessionTimeout time.Duration `env:"SESSION_TIMEOUT, default=30s"`
@@ -77,6 +83,12 @@ func loadConfig(ctx context.Context, lookuper envconfig.Lookuper, needKafka bool
 	})
 	if err != nil {
 		return nil, explainEnvError(err)
+	}
+	if cfg.Kafka.KeyedTopic == "" {
+		cfg.Kafka.KeyedTopic = cfg.Kafka.Group + "-keyed-events"
+	}
+	if cfg.Kafka.IPTopic == "" {
+		cfg.Kafka.IPTopic = cfg.Kafka.Group + "-keyed-by-ip"
 	}
 	if cfg.AllowedLateness == 0 {
 		cfg.AllowedLateness = cfg.Window
@@ -156,6 +168,9 @@ func (c *Config) validate(needKafka bool) error {
 		}
 		if c.BatchSize < 1 {
 			bad("BATCH_SIZE", "expected at least 1, got %d", c.BatchSize)
+		}
+		if c.BatchBytes < 1<<20 {
+			bad("BATCH_BYTES", "expected at least 1048576 (1 MiB), got %d", c.BatchBytes)
 		}
 		if c.FlushInterval <= 0 {
 			bad("FLUSH_INTERVAL", "expected a positive duration, got %s", c.FlushInterval)

@@ -169,7 +169,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness,
 			Fatigue: rules.FatigueConfig{Window: cfg.MFAFatigueWindow, Threshold: cfg.MFAFatigueThreshold},
 			Spray:   rules.SprayConfig{Window: cfg.SprayWindow, Threshold: cfg.SprayThreshold, Codes: cfg.SprayCodes},
-			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize,
+			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize, FlushMaxBytes: cfg.BatchBytes,
 				ShutdownTimeout: cfg.ShutdownTimeout},
 		}, store, engine, cat, pipeline.NewMetrics(reg), log)
 		checks["kafka"] = kafkaCheck(cfg.Kafka.Brokers)

@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/signindiag/signindiag/pipeline/deadletter"
+	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/schemas"
 )
@@ -35,9 +36,22 @@ type Config struct {
 	// SprayCandidate is true (for the per-IP password-spray stage).
 	IPTopic        string
 	SprayCandidate func(*schemas.SignIn) bool
-	// MaxMessageBytes: larger messages are dead-lettered undecoded.
+	// MaxMessageBytes: larger input messages are dead-lettered undecoded.
 	MaxMessageBytes int
+	// MaxOutputBytes is the largest message the output topics accept
+	// (publish.Publisher.MaxMessageBytes); 0 means no limit. A keyed event
+	// above it is dead-lettered, a dead letter above it truncated, so no
+	// single record can block the partition.
+	MaxOutputBytes int
 }
+
+// ReasonTooLargeForTopic dead-letters a record whose keyed event is larger
+// than the internal topic accepts.
+const ReasonTooLargeForTopic = "too_large_for_topic"
+
+// retainedMessages bounds the pending slice kept between flushes: a batch
+// that grew past it (one huge Event Hubs message) does not pin its memory.
+const retainedMessages = 16384
 
 // Counters the stage reports to; implemented by pipeline.Metrics.
 type Counters interface {
@@ -76,7 +90,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 		if err != nil {
 			return fmt.Errorf("encode flag: %w", err)
 		}
-		p.emit(p.cfg.KeyedTopic, flag.UserKey(), value)
+		p.emitOrDeadLetter(rec, rec.Value, p.cfg.KeyedTopic, flag.UserKey(), value)
 		return nil
 	}
 	decoded, err := schemas.DecodeSignIns(rec.Value)
@@ -93,7 +107,9 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
-		p.emit(p.cfg.KeyedTopic, d.SignIn.UserKey(), value)
+		if !p.emitOrDeadLetter(rec, d.Raw, p.cfg.KeyedTopic, d.SignIn.UserKey(), value) {
+			continue
+		}
 		if p.cfg.IPTopic != "" && p.cfg.SprayCandidate != nil && p.cfg.SprayCandidate(d.SignIn) {
 			p.emit(p.cfg.IPTopic, d.SignIn.IPAddress, value)
 		}
@@ -105,10 +121,31 @@ func (p *Processor) emit(topic, key string, value []byte) {
 	p.pending = append(p.pending, kafka.Message{Topic: topic, Key: []byte(key), Value: value})
 }
 
+// emitOrDeadLetter publishes a keyed event, or dead-letters its raw record
+// when the event is larger than the topic accepts; it reports whether the
+// event was published.
+func (p *Processor) emitOrDeadLetter(rec source.Record, raw []byte, topic, key string, value []byte) bool {
+	m := kafka.Message{Topic: topic, Key: []byte(key), Value: value}
+	if p.cfg.MaxOutputBytes > 0 && publish.Size(&m) > p.cfg.MaxOutputBytes {
+		p.deadLetterReason(rec, raw, ReasonTooLargeForTopic, fmt.Errorf(
+			"the keyed event has %d bytes; topic %s accepts at most %d", publish.Size(&m), topic, p.cfg.MaxOutputBytes))
+		return false
+	}
+	p.pending = append(p.pending, m)
+	return true
+}
+
 func (p *Processor) deadLetter(rec source.Record, value []byte, err error) {
-	reason := schemas.ReasonOf(err)
+	p.deadLetterReason(rec, value, schemas.ReasonOf(err), err)
+}
+
+func (p *Processor) deadLetterReason(rec source.Record, value []byte, reason string, err error) {
 	p.counters.DeadLetter(reason)
-	p.pending = append(p.pending, deadletter.Message(p.cfg.DeadLetterTopic, rec, value, reason, err))
+	m := deadletter.Message(p.cfg.DeadLetterTopic, rec, value, reason, err)
+	if p.cfg.MaxOutputBytes > 0 {
+		deadletter.Truncate(&m, p.cfg.MaxOutputBytes)
+	}
+	p.pending = append(p.pending, m)
 }
 
 // Pending counts records read since the last flush.
@@ -123,7 +160,12 @@ func (p *Processor) Flush(ctx context.Context) error {
 			return fmt.Errorf("publish %d messages: %w", len(p.pending), err)
 		}
 	}
-	p.pending = p.pending[:0]
+	if cap(p.pending) > retainedMessages {
+		p.pending = nil
+	} else {
+		clear(p.pending) // drop references to the values so they can be freed
+		p.pending = p.pending[:0]
+	}
 	p.records = 0
 	return nil
 }

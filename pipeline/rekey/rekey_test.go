@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/signindiag/signindiag/pipeline/deadletter"
+	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/schemas"
 )
@@ -147,5 +149,56 @@ func TestSprayCandidatesAreAlsoKeyedByIP(t *testing.T) {
 	}
 	if strings.Join(topics, ",") != "keyed:u1,byip:198.51.100.7,keyed:u2" {
 		t.Fatalf("published %v", topics)
+	}
+}
+
+// A record whose keyed event is larger than the internal topic accepts is
+// dead-lettered, and a dead letter larger than the dead-letter topic
+// accepts is truncated with a header saying so: neither may reach the
+// producer, where the broker would refuse the batch for ever.
+func TestOversizedOutputIsDeadLetteredOrTruncatedNeverPublished(t *testing.T) {
+	out, counted := &recordingProducer{}, reasons{}
+	c := cfg
+	c.MaxMessageBytes = 1 << 20
+	c.MaxOutputBytes = 1500
+	p := NewProcessor(c, out, counted)
+	ctx := context.Background()
+	long := strings.Repeat("x", 1600)
+	fits := `{"id":"a","createdDateTime":"2025-03-04T09:00:00Z","userId":"u1"}`
+	tooBig := `{"id":"b","createdDateTime":"2025-03-04T09:00:00Z","userId":"u2","userAgent":"` + long + `"}`
+	garbage := "not json " + long
+	for i, v := range []string{fits, tooBig, garbage} {
+		if err := p.Process(ctx, source.Record{Topic: "in", Offset: int64(i), Value: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.written) != 3 {
+		t.Fatalf("published %d messages, want 3 (one event, two dead letters)", len(out.written))
+	}
+	for _, m := range out.written {
+		if size := publish.Size(&m); size > c.MaxOutputBytes {
+			t.Errorf("message to %s has %d bytes, above the limit %d", m.Topic, size, c.MaxOutputBytes)
+		}
+	}
+	if m := out.written[0]; m.Topic != "keyed" || string(m.Key) != "u1" {
+		t.Errorf("first message: %s %s, want the keyed event of u1", m.Topic, m.Key)
+	}
+	big := out.written[1]
+	if big.Topic != "dlq" || deadletter.Header(big, deadletter.HeaderReason) != ReasonTooLargeForTopic {
+		t.Errorf("oversized event: topic %s reason %q", big.Topic, deadletter.Header(big, deadletter.HeaderReason))
+	}
+	if deadletter.Header(big, deadletter.HeaderTruncated) != fmt.Sprint(len(tooBig)) || !strings.HasPrefix(tooBig, string(big.Value)) {
+		t.Errorf("oversized event's dead letter: truncated header %q, value prefix kept %v",
+			deadletter.Header(big, deadletter.HeaderTruncated), strings.HasPrefix(tooBig, string(big.Value)))
+	}
+	bad := out.written[2]
+	if deadletter.Header(bad, deadletter.HeaderReason) != schemas.ReasonInvalidJSON || deadletter.Header(bad, deadletter.HeaderTruncated) != fmt.Sprint(len(garbage)) {
+		t.Errorf("invalid record: reason %q truncated %q", deadletter.Header(bad, deadletter.HeaderReason), deadletter.Header(bad, deadletter.HeaderTruncated))
+	}
+	if counted[ReasonTooLargeForTopic] != 1 || counted[schemas.ReasonInvalidJSON] != 1 {
+		t.Errorf("counted %v", counted)
 	}
 }
