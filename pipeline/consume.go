@@ -69,6 +69,9 @@ type loop struct {
 	lastOffset   int64 // last record processed, -1 before any
 	committed    int64 // last offset committed (next to read)
 	pendingBytes int   // input bytes processed since the last flush
+	// producedAt holds the produce times of the records since the last
+	// flush, to observe how long each took to become durable.
+	producedAt []time.Time
 }
 
 // fetchAheadBytes bounds the fetched records waiting to be processed: the
@@ -142,6 +145,9 @@ func consume(ctx context.Context, stage string, claim Claim, proc Processor, cfg
 			}
 			l.lastOffset = rec.Offset
 			l.pendingBytes += len(rec.Value)
+			if !rec.Time.IsZero() {
+				l.producedAt = append(l.producedAt, rec.Time)
+			}
 			if proc.Pending() >= cfg.FlushMaxRecords || (cfg.FlushMaxBytes > 0 && l.pendingBytes >= cfg.FlushMaxBytes) {
 				if err := l.flushAndCommit(ctx); err != nil {
 					return l.stopped(ctx, err)
@@ -188,6 +194,12 @@ func (l *loop) flushAndCommit(ctx context.Context) error {
 		}
 	}
 	l.pendingBytes = 0
+	now := time.Now()
+	latency := l.metrics.VisibleLatency.WithLabelValues(l.stage)
+	for _, t := range l.producedAt {
+		latency.Observe(now.Sub(t).Seconds())
+	}
+	l.producedAt = l.producedAt[:0]
 	next := l.lastOffset + 1
 	if err := l.claim.Commit(next); err != nil {
 		// Not fatal: the next commit covers these offsets, and a lost

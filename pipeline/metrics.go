@@ -18,6 +18,7 @@ type Metrics struct {
 	Commits           *prometheus.CounterVec
 	CommitErrors      *prometheus.CounterVec
 	ConsumptionLag    *prometheus.HistogramVec
+	VisibleLatency    *prometheus.HistogramVec
 	PartitionsHeld    *prometheus.GaugeVec
 	PartitionsWarming prometheus.Gauge
 	WindowKeys        prometheus.Gauge
@@ -60,6 +61,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ConsumptionLag: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "signindiag_consumption_lag_seconds", Help: "Record age when read (now minus Kafka timestamp), by stage.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10),
+		}, []string{"stage"}),
+		VisibleLatency: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "signindiag_visible_latency_seconds",
+			Help: "From a record's produce time on the input topic (carried through the internal topics) until the stage made it durable, by stage.",
+			// Fine steps from 10 ms to ~80 s: the target is seconds.
+			Buckets: prometheus.ExponentialBuckets(0.01, 1.25, 41),
 		}, []string{"stage"}),
 		PartitionsHeld: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "signindiag_partitions_held", Help: "Partitions this process consumes, by stage.",

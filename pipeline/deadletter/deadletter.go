@@ -27,6 +27,7 @@ func Message(topic string, from source.Record, value []byte, reason string, err 
 	return kafka.Message{
 		Topic: topic,
 		Key:   from.Key,
+		Time:  from.Time,
 		Value: value,
 		Headers: []kafka.Header{
 			{Key: HeaderReason, Value: []byte(reason)},

@@ -111,21 +111,24 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 			continue
 		}
 		if p.cfg.IPTopic != "" && p.cfg.SprayCandidate != nil && p.cfg.SprayCandidate(d.SignIn) {
-			p.emit(p.cfg.IPTopic, d.SignIn.IPAddress, value)
+			p.emit(rec, p.cfg.IPTopic, d.SignIn.IPAddress, value)
 		}
 	}
 	return nil
 }
 
-func (p *Processor) emit(topic, key string, value []byte) {
-	p.pending = append(p.pending, kafka.Message{Topic: topic, Key: []byte(key), Value: value})
+// Output messages keep the input record's timestamp, as Kafka Streams
+// does when it repartitions: later stages then see the original produce
+// time, and measure end-to-end latency and lag from it.
+func (p *Processor) emit(rec source.Record, topic, key string, value []byte) {
+	p.pending = append(p.pending, kafka.Message{Topic: topic, Key: []byte(key), Value: value, Time: rec.Time})
 }
 
 // emitOrDeadLetter publishes a keyed event, or dead-letters its raw record
 // when the event is larger than the topic accepts; it reports whether the
 // event was published.
 func (p *Processor) emitOrDeadLetter(rec source.Record, raw []byte, topic, key string, value []byte) bool {
-	m := kafka.Message{Topic: topic, Key: []byte(key), Value: value}
+	m := kafka.Message{Topic: topic, Key: []byte(key), Value: value, Time: rec.Time}
 	if p.cfg.MaxOutputBytes > 0 && publish.Size(&m) > p.cfg.MaxOutputBytes {
 		p.deadLetterReason(rec, raw, ReasonTooLargeForTopic, fmt.Errorf(
 			"the keyed event has %d bytes; topic %s accepts at most %d", publish.Size(&m), topic, p.cfg.MaxOutputBytes))

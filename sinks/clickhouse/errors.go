@@ -10,7 +10,7 @@ import (
 )
 
 // permanentCodes are server exceptions that a retry cannot fix: the
-// schema and the statement disagree.
+// schema and the statement disagree, or the user may not do this.
 var permanentCodes = map[int32]string{
 	16:  "NO_SUCH_COLUMN_IN_TABLE",
 	47:  "UNKNOWN_IDENTIFIER",
@@ -18,6 +18,12 @@ var permanentCodes = map[int32]string{
 	60:  "UNKNOWN_TABLE",
 	62:  "SYNTAX_ERROR",
 	81:  "UNKNOWN_DATABASE",
+	164: "READONLY",
+	192: "UNKNOWN_USER",
+	193: "WRONG_PASSWORD",
+	194: "REQUIRED_PASSWORD",
+	195: "IP_ADDRESS_NOT_ALLOWED",
+	497: "ACCESS_DENIED",
 	516: "AUTHENTICATION_FAILED",
 }
 

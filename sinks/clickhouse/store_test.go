@@ -2,6 +2,7 @@ package clickhouse_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -323,5 +324,24 @@ func TestEvidenceSummarisesTheWindowsFailures(t *testing.T) {
 	byIP, err := s.Evidence(ctx, sinks.EvidenceQuery{IP: "203.0.113.9", From: t0, To: t0.Add(time.Hour), Codes: []int{50053}})
 	if err != nil || byIP.Failures != 1 {
 		t.Fatalf("by IP: %+v %v", byIP, err)
+	}
+}
+
+// A write the server refuses for a reason no retry fixes (here: the tables
+// are gone) must come back marked permanent, so the pipeline stops loudly
+// instead of retrying the same batch for ever.
+func TestWriteErrorsRetryingCannotFixArePermanent(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	batch := &sinks.Batch{SignIns: []sinks.SignInRecord{record(signIn("p1", "u1", "u1@contoso.example", t0, 0), 1)}}
+	if err := s.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DropTablesForTest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Write(ctx, batch)
+	if !errors.Is(err, sinks.ErrPermanent) {
+		t.Fatalf("write to a missing table: err = %v, want sinks.ErrPermanent", err)
 	}
 }
