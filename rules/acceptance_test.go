@@ -15,8 +15,8 @@ import (
 	"github.com/signindiag/signindiag/schemas"
 )
 
-// Acceptance cases from the public detection rules of
-// shared/domain/detections.md: for every Sigma, Sentinel and Panther rule
+// Acceptance cases from the public detection rules described in
+// docs/detections.md: for every Sigma, Sentinel and Panther rule
 // whose logic applies to one tenant's single sign-in events, events on
 // which the rule fires and events on which it does not, with the
 // signindiag scenario the rule corresponds to. Where our outcome differs
@@ -26,7 +26,7 @@ import (
 // password_spray, mfa_fatigue and excessive_failures_48h cover the
 // windowed part elsewhere) — see outOfScope below.
 
-// outOfScope names the rules of detections.md this file does not turn into
+// outOfScope names the rules of docs/detections.md this file does not turn into
 // single-event cases, and why.
 var outOfScope = []struct{ rule, why string }{
 	{"Sigma G19 azure_aad_secops_signin_failure_bad_password_threshold.yml (dff74231)", "count of bad passwords per IP > 10: aggregate (password_spray)"},
@@ -247,7 +247,7 @@ func acceptanceCases() []acceptanceCase {
 			si: realistic(500121, details("MFA denied; Phone App Reported Fraud")), want: ScenarioMFADenied},
 		{rule: sentinelMFADeny, event: "500121 'MFA denied; user did not respond to mobile app notification'", fires: false, mapped: ScenarioMFADenied,
 			si: realistic(500121, details("MFA denied; user did not respond to mobile app notification")), want: ScenarioMFADenied,
-			differs: "mfa_denied is \"MFA denied / failed\" (§2 #20): an unanswered prompt is an MFA failure too (low severity, with its own advice), where M4 only wants explicit denials"},
+			differs: "mfa_denied is \"MFA denied / failed\" (docs/scenarios.md row 20): an unanswered prompt is an MFA failure too (low severity, with its own advice), where M4 only wants explicit denials"},
 		{rule: sentinelMFADeny, event: "50074 MFA prompt", fires: false, mapped: ScenarioMFADenied,
 			si: realistic(50074, requiredBy("multiConditionalAccess")), want: ScenarioMFAFromConditionalAccess},
 		{rule: sentinelMFAReject, event: "500121, additionalDetails 'MFA denied; user declined the authentication'", fires: true, mapped: ScenarioMFADenied,
@@ -334,7 +334,7 @@ func TestOutOfScopeRulesAreNamed(t *testing.T) {
 	}
 }
 
-// ---- Panther rule tests (rules/testdata/panther_azure_signin_rule_tests.jsonl) ----
+// ---- Panther rule tests (testdata/entra/panther_azure_signin_rule_tests.jsonl) ----
 
 // pantherMapping says, per Panther rule, what its per-event outcome
 // corresponds to in signindiag:

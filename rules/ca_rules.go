@@ -8,10 +8,10 @@ import (
 )
 
 // Conditional Access, risk and security-defaults rules. Recognition
-// follows domain spec §2 rows 1, 2, 4, 13, 15 and 16.
+// follows docs/scenarios.md rows 1, 2, 4, 13, 15 and 16.
 
 // Codes whose meaning is a Conditional Access grant control not met
-// (§2 #2), whatever conditionalAccessStatus says.
+// (docs/scenarios.md row 2), whatever conditionalAccessStatus says.
 var caGrantCodes = map[int]bool{53000: true, 53001: true, 53002: true, 530021: true, 530003: true,
 	50005: true, 50131: true, 50129: true}
 
@@ -25,7 +25,7 @@ var deviceAuthCodes = map[int]bool{50155: true, 50187: true, 135011: true, 50097
 var mfaCodes = map[int]bool{500121: true, 50158: true, 50074: true, 50076: true, 50078: true,
 	50079: true, 50072: true, 53004: true, 53010: true}
 
-// riskCodes are blocks for risk that need no policy details (§2 #16).
+// riskCodes are blocks for risk that need no policy details (docs/scenarios.md row 16).
 var riskCodes = map[int]bool{53011: true, 530034: true, 50135: true}
 
 // caBlock recognises a Conditional Access block: 53003, 530032 (tenant
@@ -57,7 +57,7 @@ func deviceGrant(p schemas.AppliedPolicy) bool {
 }
 
 // caGrantFailure recognises a Conditional Access grant control other than
-// Block that the sign-in did not meet (§2 #2), returning the policies.
+// Block that the sign-in did not meet (docs/scenarios.md row 2), returning the policies.
 func caGrantFailure(in Input) ([]schemas.AppliedPolicy, bool) {
 	si := in.SignIn
 	code := si.Status.ErrorCode

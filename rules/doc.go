@@ -4,14 +4,14 @@ package rules
 //
 // Each sign-in gets at most one diagnosis: the sign-in rules below are tried
 // in this order and the first that matches wins (NewEngine explains the
-// places the spec's precedence list leaves open). excessive_failures_48h is
+// places the backbone precedence of docs/scenarios.md leaves open). excessive_failures_48h is
 // windowed and added independently; password_spray and mfa_fatigue are
 // windowed detections kept out of the Engine (spray.go, fatigue.go).
 // "CA block" below means error 53003 or 530032, or a failure whose failing
 // policy's grant control is Block; "failing policy" means an applied policy
 // with result failure. Codes are matched case-insensitively on open enums.
 //
-//	 #  scenario                           recognised from (domain spec §2 row)
+//	 #  scenario                           recognised from (docs/scenarios.md row)
 //	 1  blocked_by_risk_policy             (16) 53011, 530034, 50135; or a CA block / a failure whose failing
 //	                                       policy matched on signInRisk, userRisk, servicePrincipalRisk or
 //	                                       insiderRisk (conditionsSatisfied or includeRulesSatisfied); or a CA
@@ -86,12 +86,12 @@ package rules
 //   - Client-credential errors of workloads (7000215, 7000222, 7000218,
 //     700027, 70002) are error_code_insight, not app_configuration: they are
 //     the client's own secret or certificate, not the enterprise app's
-//     configuration in Entra (§2 #12 lists assignment, SSO/SAML settings,
+//     configuration in Entra (docs/scenarios.md row 12: assignment, SSO/SAML settings,
 //     certificates, reply URLs and consent).
 //   - 53003 from a legacy client is legacy_authentication only when the
 //     blocking policy matched on clientType; 530035 from a legacy client is
-//     security_defaults (the spec's precedence puts security defaults first,
+//     security_defaults (the precedence puts security defaults first,
 //     and its advice covers the legacy client).
 //   - 50074 with requirement provider securityDefaults is
-//     mfa_from_other_requirements (§2 #5 lists it), whereas registration
-//     required by security defaults is security_defaults (§2 #13).
+//     mfa_from_other_requirements (docs/scenarios.md row 5 lists it), whereas
+//     registration required by security defaults is security_defaults (row 13).

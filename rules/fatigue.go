@@ -14,8 +14,9 @@ const ScenarioMFAFatigue = "mfa_fatigue"
 
 // FatigueConfig tunes mfa_fatigue. The defaults come from Splunk's
 // "Azure AD Multiple Denied MFA Requests For User" (S8 in
-// detections.md: more than 9 denials, 10-minute window) and "Multiple
-// Failed MFA Requests For User" (S9: more than 10 other 500121 failures).
+// docs/detections.md#mfa-fatigue: more than 9 denials, 10-minute window) and
+// "Multiple Failed MFA Requests For User" (S9: more than 10 other 500121
+// failures).
 type FatigueConfig struct {
 	Window    time.Duration
 	Threshold int

@@ -7,7 +7,7 @@ import (
 	"github.com/signindiag/signindiag/schemas"
 )
 
-// Legacy-authentication and MFA rules (domain spec §2 rows 3, 5, 6, 7, 15
+// Legacy-authentication and MFA rules (docs/scenarios.md rows 3, 5, 6, 7, 15
 // and 20). MFA prompts and registration prompts are interrupts: not
 // failures, they do not count in the 48-hour window, but the diagnostic
 // explains them (who asked for MFA, and why).
@@ -335,7 +335,8 @@ func (r mfaDenied) Evaluate(in Input) (schemas.Finding, bool) {
 	return f, true
 }
 
-// classifyMFAFailure reads the MFA result vocabulary of §4.2.
+// classifyMFAFailure reads the MFA result vocabulary
+// (docs/event-shapes.md#mfa-result-details).
 func classifyMFAFailure(detail string) string {
 	d := strings.ToLower(detail)
 	switch {

@@ -15,7 +15,7 @@ import (
 	"github.com/signindiag/signindiag/schemas"
 )
 
-// Real, public sign-in records (rules/testdata/SOURCES.md) run through the
+// Real, public sign-in records (testdata/entra/SOURCES.md) run through the
 // rules the way the diagnose stage runs them: in event-time order, with a
 // per-user 48-hour window that counts each failed sign-in once.
 

@@ -11,7 +11,7 @@ import (
 	"github.com/signindiag/signindiag/schemas"
 )
 
-// Realistic sign-ins (field values as in domain spec §4) for the scenario
+// Realistic sign-ins (field values as in docs/event-shapes.md) for the scenario
 // table. Tenants, users and apps are fictional; GUIDs are well-formed.
 
 const (
@@ -588,7 +588,7 @@ func checkFinding(t *testing.T, si *schemas.SignIn, f schemas.Finding) {
 }
 
 // TestEveryScenarioHasACase: the table covers every single-sign-in scenario
-// id of shared/README.md (password_spray and mfa_fatigue are windowed and
+// id of docs/scenarios.md (password_spray and mfa_fatigue are windowed and
 // built elsewhere; excessive_failures_48h has its own tests).
 func TestEveryScenarioHasACase(t *testing.T) {
 	all := []string{

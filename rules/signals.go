@@ -462,7 +462,7 @@ func singleFactor(si *schemas.SignIn) bool {
 // ---- clients and protocols ----
 
 // legacyClients are the clientAppUsed values of basic-auth protocols, which
-// cannot do MFA (domain spec §2 #15; Elastic E8's list; "Outlook Anywhere"
+// cannot do MFA (docs/scenarios.md row 15; Elastic E8's list; "Outlook Anywhere"
 // appears both with and without its suffix; Sigma G16's short forms).
 var legacyClients = []string{
 	"Exchange ActiveSync", "IMAP4", "IMAP", "POP3", "Authenticated SMTP", "SMTP",
@@ -501,7 +501,7 @@ func isServicePrincipal(si *schemas.SignIn) bool {
 		eqAny(si.Category, schemas.CategoryServicePrincipal, schemas.CategoryManagedIdentity)
 }
 
-// externalUser: a guest or a user from another tenant (§2 #4).
+// externalUser: a guest or a user from another tenant (docs/scenarios.md row 4).
 func externalUser(si *schemas.SignIn) bool {
 	return eq(si.UserType, "guest") ||
 		eqAny(si.CrossTenantAccessType, "b2bCollaboration", "b2bDirectConnect", "serviceProvider") ||

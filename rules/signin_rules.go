@@ -8,7 +8,7 @@ import (
 )
 
 // Credentials, enterprise-app, PTA, Seamless SSO and error-code rules
-// (domain spec §2 rows 9–12, 14, 17, 18).
+// (docs/scenarios.md rows 9–12, 14, 17, 18).
 
 // ---- account_locked ----
 
@@ -50,7 +50,7 @@ func (r accountLocked) Evaluate(in Input) (schemas.Finding, bool) {
 
 // ---- invalid_credentials ----
 
-// credentialCodes: the "Invalid username or password" scenario (§2 #10):
+// credentialCodes: the "Invalid username or password" scenario (docs/scenarios.md row 10):
 // 50126 and its relatives 50056 (no password stored), 50064 (credential
 // validation failed) and 50034 (user not found: a mistyped user name).
 var credentialCodes = map[int]bool{50126: true, 50056: true, 50064: true, 50034: true}
@@ -126,7 +126,7 @@ func (r invalidCredentials) Evaluate(in Input) (schemas.Finding, bool) {
 // ---- enterprise apps ----
 
 // appConfigurationCodes: failures caused by the app's configuration in
-// Entra (§2 #12), plus the permission and consent codes of the same kind
+// Entra (docs/scenarios.md row 12), plus the permission and consent codes of the same kind
 // (65005 when not SAML, 650056, 650057, 50001, 650052). Client credential
 // errors of workloads (7000215, 7000222, …) are the client's own secret
 // or certificate, not the enterprise app's configuration: error_code_insight.
@@ -134,7 +134,7 @@ var appConfigurationCodes = map[int]bool{50105: true, 50011: true, 50003: true, 
 	700016: true, 70001: true, 7000112: true, 500011: true, 65001: true, 90094: true,
 	65005: true, 650056: true, 650057: true, 50001: true, 650052: true}
 
-// serviceProviderCodes: the SaaS application sent something wrong (§2 #11);
+// serviceProviderCodes: the SaaS application sent something wrong (docs/scenarios.md row 11);
 // the catalogue's category "app configuration (SP)" adds any code a site
 // override puts in that category.
 var serviceProviderCodes = map[int]bool{75005: true, 750054: true, 75011: true, 75008: true, 75016: true,

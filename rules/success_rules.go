@@ -7,7 +7,7 @@ import (
 	"github.com/signindiag/signindiag/schemas"
 )
 
-// successfulSignIn (domain spec §2 #8): a success is diagnosed only when it
+// successfulSignIn (docs/scenarios.md row 8): a success is diagnosed only when it
 // is informative, never a plain one (most sign-ins are successes, and
 // findings must stay rare). It is raised when the success "was expected to
 // be interrupted by Conditional Access or MFA but was not":

@@ -281,7 +281,7 @@ func (d *decoder) readBool(dst *bool) {
 	}
 }
 
-// readTime reads a time in any of the §4.4 formats. A value that is not
+// readTime reads a time in any of the formats of docs/event-shapes.md#time-formats. A value that is not
 // a time is reported as timeBad with its text in *bad.
 func (d *decoder) readTime(dst *time.Time, state *timeState, bad *string) {
 	b, k := d.scalar()

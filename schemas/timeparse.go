@@ -2,7 +2,8 @@ package schemas
 
 import "time"
 
-// parseTime reads the time formats Entra's exports use (domain spec §4.4):
+// parseTime reads the time formats Entra's exports use
+// (docs/event-shapes.md#time-formats):
 //
 //	2019-03-12T16:02:15.5522137Z          ISO 8601, 0–9 (or more) fraction digits
 //	2022-01-24T05:10:14.1875602+00:00     with an offset (+hh:mm, +hhmm or +hh)

@@ -340,7 +340,7 @@ EOF
             <use_uncompressed_cache>0</use_uncompressed_cache>
             <load_balancing>random</load_balancing>
             <!-- 18.16 only: LowCardinality(...) columns need this at CREATE time
-                 (see shared clickhouse-compat.md, LowCardinality). -->
+                 (see docs/clickhouse-compatibility.md, Types). -->
             <allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>
         </default>
         <readonly>

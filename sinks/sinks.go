@@ -1,7 +1,8 @@
 // Package sinks declares how the pipeline stores what it learns and how the
-// query API reads it back. The interfaces name no backend: ClickHouse
-// implements them (sinks/clickhouse), and so does an in-memory store
-// (sinks/memory) used as the reference in tests.
+// query API reads it back. The interfaces name no backend; ClickHouse
+// (sinks/clickhouse) is the only implementation today. Unit tests of the
+// stages use small fakes of the parts they need; the store's own tests and
+// the end-to-end tests run against a real ClickHouse server.
 package sinks
 
 import (

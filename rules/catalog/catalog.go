@@ -7,10 +7,12 @@
 // lets the "error code insight" fallback and the failure classification be
 // corrected by replacing or merging a file instead of editing rules.
 //
-// Source: domain/entra-signins.md §3 (118 codes plus the row for 0), extended
-// with the codes its §2 recognition rules mention but the table leaves out
-// (76021, 7500514, 80011, 81005, 81009) and 500022, which §3 says has the same
-// meaning as 500021. Entries that are not table rows say so in their note.
+// Source: the public AADSTS error-code reference and Microsoft's sign-in
+// troubleshooting guides (118 codes plus the entry for 0), extended with the
+// codes the recognition rules of docs/scenarios.md mention (76021, 7500514,
+// 80011, 81005, 81009) and 500022, which means the same as 500021. Entries
+// beyond the 118 say so in their note. docs/error-codes.md lists the codes by
+// kind and explains how to extend the catalogue.
 //
 // Code 0 is a dedicated success entry: kind "" (KindSuccess), category
 // "success", empty remediation. It is the only entry allowed to have kind "".
@@ -29,7 +31,7 @@ import (
 	"sync"
 )
 
-// Kind says how a code counts for failure statistics (legend of §3).
+// Kind says how a code counts for failure statistics (docs/error-codes.md#kinds).
 type Kind string
 
 const (
@@ -226,7 +228,7 @@ func (c *Catalog) Lookup(code int) (Code, bool) {
 // and S do not. Kind F does.
 //
 // A non-zero code the catalogue does not know also counts as a failure
-// (shared/README.md "What counts as a failure"): Microsoft adds codes faster
+// (docs/error-codes.md "What counts as a failure"): Microsoft adds codes faster
 // than any catalogue follows, and most codes are failures, so an unknown code
 // is surfaced (it also raises error_code_insight) rather than silently left out
 // of failure counts. If a new code proves benign, add it via Merge.

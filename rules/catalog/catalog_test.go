@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// tableKinds is the Kind column of domain/entra-signins.md §3, row by row
-// (118 codes; the row for 0 is checked separately). Copied by hand so that a
+// tableKinds is the kind of each of the 118 base codes, as listed in
+// docs/error-codes.md "The codes by kind" (code 0 is checked separately). Copied by hand so that a
 // row dropped or reclassified in errorcodes.json fails here.
 var tableKinds = map[Kind][]int{
 	KindFailure: {
@@ -24,8 +24,8 @@ var tableKinds = map[Kind][]int{
 	KindService:   {50088, 50087, 50166, 90055, 90024, 50033, 50000, 90025, 80002, 80005, 80014},
 }
 
-// Codes added beyond the §3 table: §2 recognition rules name them, and §3 says
-// 500022 means the same as 500021.
+// Codes added beyond the 118 base codes: the recognition rules of
+// docs/scenarios.md name them, and 500022 means the same as 500021.
 var addedCodes = []int{76021, 7500514, 80011, 81005, 81009, 500022}
 
 func TestDefaultIsValid(t *testing.T) {
@@ -52,7 +52,7 @@ func TestDefaultMatchesDocTable(t *testing.T) {
 			n++
 			e, ok := c.Lookup(code)
 			if !ok {
-				t.Errorf("code %d from the §3 table is missing", code)
+				t.Errorf("code %d from the base table is missing", code)
 				continue
 			}
 			if e.Kind != kind {
