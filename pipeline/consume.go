@@ -1,8 +1,10 @@
-// Package pipeline wires the two stages of ingestion: rekey (raw topics →
-// user-keyed topic, dead letters aside) and diagnose (user-keyed topic →
-// window → rules → store). Both run the same per-partition loop: read,
-// process, flush when the batch is full or the timer fires, and commit the
-// offset only after the flush made everything before it durable.
+// Package pipeline wires the three stages of ingestion: rekey (raw topics →
+// user-keyed topic and IP-keyed spray candidates, dead letters aside),
+// diagnose (user-keyed topic → window → rules → store) and spray (IP-keyed
+// topic → per-IP window → password_spray → store). All run the same
+// per-partition loop: read, process, flush when the batch is full (records
+// or bytes) or the timer fires, and commit the offset only after the flush
+// made everything before it durable.
 package pipeline
 
 import (

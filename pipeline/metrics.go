@@ -5,7 +5,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
-// Metrics of both stages. Labels stay bounded: stage, reason, scenario;
+// Metrics of the three stages (rekey, diagnose, spray). Labels stay bounded: stage, reason, scenario;
 // never a user or an IP.
 type Metrics struct {
 	RecordsConsumed   *prometheus.CounterVec
@@ -72,22 +72,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "signindiag_partitions_held", Help: "Partitions this process consumes, by stage.",
 		}, []string{"stage"}),
 		PartitionsWarming: f.NewGauge(prometheus.GaugeOpts{
-			Name: "signindiag_partitions_warming", Help: "Diagnose partitions still rebuilding their window.",
+			Name: "signindiag_partitions_warming", Help: "Partitions (diagnose and spray stages) still rebuilding their windows from storage.",
 		}),
 		WindowKeys: f.NewGauge(prometheus.GaugeOpts{
-			Name: "signindiag_window_users", Help: "Users with failures in the live windows.",
+			Name: "signindiag_window_users", Help: "Users with failures in the live per-user windows (diagnose stage).",
 		}),
 		WindowLate: f.NewCounter(prometheus.CounterOpts{
-			Name: "signindiag_window_late_events_total", Help: "Failures too late for the live window (still stored).",
+			Name: "signindiag_window_late_events_total", Help: "Failures too late for the live per-user or per-IP windows (still stored).",
 		}),
 		WindowEvicted: f.NewCounter(prometheus.CounterOpts{
-			Name: "signindiag_window_evicted_total", Help: "Failures evicted from the live windows.",
+			Name: "signindiag_window_evicted_total", Help: "Failures evicted from the live per-user windows (diagnose stage).",
 		}),
 	}
 }
 
 // The stages report through these methods (rekey.Counters,
-// diagnose.Counters), so they stay free of Prometheus.
+// diagnose.Counters, spray.Counters), so they stay free of Prometheus.
 
 // DeadLetter counts a rejected record.
 func (m *Metrics) DeadLetter(reason string) { m.DeadLettered.WithLabelValues(reason).Inc() }
@@ -110,5 +110,5 @@ func (m *Metrics) WindowChange(keysDelta, evicted int) {
 	m.WindowEvicted.Add(float64(evicted))
 }
 
-// Malformed counts an undecodable record on the keyed topic.
+// Malformed counts an undecodable record on an internal keyed topic (user- or IP-keyed).
 func (m *Metrics) Malformed() { m.DeadLettered.WithLabelValues("keyed_topic_malformed").Inc() }

@@ -45,8 +45,9 @@ func (c Config) DiagnoseGroup() string { return c.Group + "-diagnose" }
 // SprayGroup is the consumer group of the per-IP stage.
 func (c Config) SprayGroup() string { return c.Group + "-spray" }
 
-// Runner runs both stages in one process; several processes with the same
-// Config share the work through the consumer groups.
+// Runner runs the three stages (rekey, diagnose, spray) in one process;
+// several processes with the same Config share the work through the
+// consumer groups.
 type Runner struct {
 	cfg     Config
 	store   Store

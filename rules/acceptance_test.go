@@ -16,7 +16,7 @@ import (
 )
 
 // Acceptance cases from the public detection rules described in
-// docs/detections.md: for every Sigma, Sentinel and Panther rule
+// docs/detection-rules.md: for every Sigma, Sentinel and Panther rule
 // whose logic applies to one tenant's single sign-in events, events on
 // which the rule fires and events on which it does not, with the
 // signindiag scenario the rule corresponds to. Where our outcome differs
@@ -26,7 +26,7 @@ import (
 // password_spray, mfa_fatigue and excessive_failures_48h cover the
 // windowed part elsewhere) — see outOfScope below.
 
-// outOfScope names the rules of docs/detections.md this file does not turn into
+// outOfScope names the rules of docs/detection-rules.md this file does not turn into
 // single-event cases, and why.
 var outOfScope = []struct{ rule, why string }{
 	{"Sigma G19 azure_aad_secops_signin_failure_bad_password_threshold.yml (dff74231)", "count of bad passwords per IP > 10: aggregate (password_spray)"},

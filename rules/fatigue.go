@@ -14,7 +14,7 @@ const ScenarioMFAFatigue = "mfa_fatigue"
 
 // FatigueConfig tunes mfa_fatigue. The defaults come from Splunk's
 // "Azure AD Multiple Denied MFA Requests For User" (S8 in
-// docs/detections.md#mfa-fatigue: more than 9 denials, 10-minute window) and
+// docs/detection-rules.md#mfa-fatigue: more than 9 denials, 10-minute window) and
 // "Multiple Failed MFA Requests For User" (S9: more than 10 other 500121
 // failures).
 type FatigueConfig struct {

@@ -73,13 +73,13 @@ type Config struct {
 	// password or a Conditional Access grant failure is "repeated": the
 	// severity rises to medium and a non-browser client is suspected of
 	// replaying a cached password. Default 5, from Sentinel's "Failed login
-	// attempts to Azure Portal" (FailedLogonToAzurePortal.yaml, docs/detections.md
+	// attempts to Azure Portal" (FailedLogonToAzurePortal.yaml, docs/detection-rules.md
 	// M7: FailedLogonCount ≥ 5 from ≥ 2 IP addresses).
 	RepeatedFailures int
 
 	// ManyFailures is the 48-hour failure count from which a lockout or a
 	// bad password is high severity. Default 10, from Panther's
-	// Azure.Audit.ManyFailedSignIns (docs/detections.md P1: 10 failed sign-ins
+	// Azure.Audit.ManyFailedSignIns (docs/detection-rules.md P1: 10 failed sign-ins
 	// per principal), which is also smart lockout's default threshold.
 	ManyFailures int
 
@@ -87,7 +87,7 @@ type Config struct {
 	// successful sign-in whose risk was neither remediated nor dismissed is
 	// reported as successful_signin ("should have been interrupted by a risk
 	// policy"). Default "high", from Panther's Azure.Audit.HighRiskSignIn
-	// (docs/detections.md P4) and Elastic's "Entra ID High Risk Sign-in" (E5):
+	// (docs/detection-rules.md P4) and Elastic's "Entra ID High Risk Sign-in" (E5):
 	// riskLevelDuringSignIn or riskLevelAggregated high, riskState not
 	// dismissed/remediated.
 	RiskySuccessLevel string

@@ -12,7 +12,7 @@ const ScenarioPasswordSpray = "password_spray"
 
 // SprayConfig tunes password_spray. The defaults come from Microsoft
 // Sentinel's "Password spray attack against Microsoft Entra ID
-// application" (SigninPasswordSpray.yaml, docs/detections.md M1): failures
+// application" (SigninPasswordSpray.yaml, docs/detection-rules.md M1): failures
 // 50053, 50126 and 50055, binned in 20 minutes, at least 5 distinct users
 // from one IP.
 type SprayConfig struct {

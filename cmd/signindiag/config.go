@@ -31,12 +31,12 @@ type Config struct {
 	// FailureThreshold raises excessive_failures_48h.
 	FailureThreshold int `env:"FAILURE_THRESHOLD, default=10"`
 	// SprayWindow, SprayThreshold and SprayCodes tune password_spray
-	// (defaults: Sentinel's SigninPasswordSpray, detections.md M1).
+	// (defaults: Sentinel's SigninPasswordSpray, M1 in docs/detection-rules.md#password-spray).
 	SprayWindow    time.Duration `env:"SPRAY_WINDOW, default=20m"`
 	SprayThreshold int           `env:"SPRAY_THRESHOLD, default=5"`
 	SprayCodes     []int         `env:"SPRAY_CODES, default=50053,50126,50055"`
 	// MFAFatigueWindow and MFAFatigueThreshold tune mfa_fatigue
-	// (defaults: Splunk's multiple denied MFA requests, detections.md S8).
+	// (defaults: Splunk's multiple denied MFA requests, S8 in docs/detection-rules.md#mfa-fatigue).
 	MFAFatigueWindow    time.Duration `env:"MFA_FATIGUE_WINDOW, default=10m"`
 	MFAFatigueThreshold int           `env:"MFA_FATIGUE_THRESHOLD, default=10"`
 	// RulesFile extends or overrides the embedded error-code catalogue.

@@ -1,6 +1,7 @@
-// Package diagnose is the second stage: it reads the user-keyed topic, runs
-// each sign-in through its user's window and the rules, and stores the
-// sign-in, its findings and any flags in one batch per flush. A worker
+// Package diagnose is the per-user stage (after rekey, beside spray): it
+// reads the user-keyed topic, runs each sign-in through its user's window
+// and the rules, and stores the sign-in, its findings and any flags in one
+// batch per flush. A worker
 // that takes over a partition first rebuilds the window from storage, from
 // the rows stored before the committed offset, so counts after a restart
 // or rebalance equal those of an uninterrupted run.

@@ -2,9 +2,10 @@
 // Entra writes them (no key, spread round-robin), decodes and validates
 // every record, and republishes each as a schemas.Event keyed by user on
 // the internal topic, so that all of a user's events meet on one diagnose
-// worker (the repartition pattern of Kafka Streams). Rejected input goes to
-// the dead-letter topic. Offsets are committed once both writes are acked
-// by all in-sync replicas.
+// worker (the repartition pattern of Kafka Streams); failed sign-ins with a
+// spray code also go, keyed by source IP, to the topic of the spray stage.
+// Rejected input goes to the dead-letter topic. Offsets are committed once
+// every write is acked by all in-sync replicas.
 package rekey
 
 import (

@@ -13,9 +13,10 @@ import (
 	"github.com/signindiag/signindiag/sinks"
 )
 
-// Write stores a batch: sign-ins (with their secondary keys), flags and
-// findings, one PrepareBatch per table with explicit column lists (a batch
-// without them silently stores nothing on 18.16). Rows carry a version
+// Write stores a batch: sign-ins (with their secondary keys), flags,
+// findings and the spray stage's ip_failures, one PrepareBatch per table
+// with explicit column lists (a batch without them silently stores nothing
+// on 18.16; see docs/clickhouse-compatibility.md). Rows carry a version
 // taken from the write time, so a later version of a sign-in replaces an
 // earlier one, and identical replays collapse.
 func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
