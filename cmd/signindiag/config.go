@@ -50,6 +50,9 @@ type Config struct {
 	BatchBytes      int           `env:"BATCH_BYTES, default=16777216"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
 	LogLevel        string        `env:"LOG_LEVEL, default=info"`
+	// Pprof serves Go's profiler at /debug/pprof/ (for benchmarks and
+	// investigations; off by default, as it exposes internals).
+	Pprof bool `env:"PPROF, default=false"`
 }
 
 // KafkaConfig names the broker, topics and group.
