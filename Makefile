@@ -21,9 +21,10 @@ test-unit: ## Unit tests only (no services)
 test-integration: services-up ## Integration tests only
 	set -a; . ./$(SERVICES_ENV); set +a; $(GO) test -count=1 -run 'Test.*' ./sinks/... ./cmd/...
 
-bench: ## Benchmarks: decoding (vs encoding/json in the same run) and window updates, 6 runs each, one core
+bench: ## Benchmarks: decoding and the internal-topic codec (each vs encoding/json in the same run), window updates, 6 runs each, one core
 	$(GO) test -run '^$$' -bench Decode -benchmem -count 6 -cpu 1 ./schemas/
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1 ./pipeline/window/
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1 ./pipeline/wire/
 
 services-up: ## Start local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package); writes .services.env
 	bash scripts/services-up.sh
