@@ -24,7 +24,7 @@ test-integration: services-up ## Integration tests only
 bench: ## Benchmarks: decoding and the internal-topic codec (each vs encoding/json in the same run), window updates, 6 runs each, one core
 	$(GO) test -run '^$$' -bench Decode -benchmem -count 6 -cpu 1 ./schemas/
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1 ./pipeline/window/
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1 ./pipeline/wire/
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1 ./schemas/wire/
 
 services-up: ## Start local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package); writes .services.env
 	bash scripts/services-up.sh

@@ -2,7 +2,7 @@ package schemas
 
 // The MessagePack methods (signin_msgp.go, flag_msgp.go) are generated:
 // they are the binary codec of the internal Kafka topics (see package
-// pipeline/wire). Fields keep their JSON names as map keys, so a field
+// schemas/wire). Fields keep their JSON names as map keys, so a field
 // added later is skipped by older decoders; times decode in UTC; arrays
 // longer than 65535 are refused, so a corrupt length cannot allocate
 // gigabytes. Regenerate with `go generate ./schemas/` after changing a

@@ -31,6 +31,10 @@ type SignInRecord struct {
 	IsFailure bool
 	Shard     int   // partition of the user-keyed topic
 	Offset    int64 // offset in that partition
+	// Doc is the sign-in already encoded for storage (schemas/wire), as
+	// it arrived on the internal topic, so the store need not encode it
+	// again; empty means the store encodes SignIn.
+	Doc []byte
 }
 
 // Batch is what one flush makes durable.

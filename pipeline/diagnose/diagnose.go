@@ -9,7 +9,6 @@ package diagnose
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
 )
 
@@ -91,7 +91,7 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	p.records++
 	var ev schemas.Event
-	if err := json.Unmarshal(rec.Value, &ev); err != nil || (ev.SignIn == nil && ev.Flag == nil) {
+	if err := wire.DecodeEvent(rec.Value, &ev); err != nil {
 		p.counters.Malformed()
 		return nil
 	}
@@ -123,7 +123,11 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	for _, f := range findings {
 		p.counters.Finding(f.Scenario)
 	}
-	p.batch.SignIns = append(p.batch.SignIns, sinks.SignInRecord{SignIn: *si, IsFailure: isFailure, Shard: p.shard, Offset: rec.Offset})
+	record := sinks.SignInRecord{SignIn: *si, IsFailure: isFailure, Shard: p.shard, Offset: rec.Offset}
+	if wire.IsCurrent(rec.Value) {
+		record.Doc = rec.Value // store the bytes as they came: no second encoding
+	}
+	p.batch.SignIns = append(p.batch.SignIns, record)
 	if si.FlaggedForReview {
 		// The user flagged it while signing in: the flagged queue lists it
 		// like any flag event.

@@ -10,7 +10,6 @@ package rekey
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/segmentio/kafka-go"
@@ -19,6 +18,7 @@ import (
 	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/wire"
 )
 
 // Producer writes messages synchronously: nil means acknowledged.
@@ -66,7 +66,14 @@ type Processor struct {
 	counters Counters
 	pending  []kafka.Message
 	records  int
+	// buf backs the values of the pending messages: one arena per batch
+	// instead of an allocation per event. When it grows, earlier values
+	// keep the old backing array, which nothing writes to again.
+	buf []byte
 }
+
+// retainedBufferBytes bounds the arena kept between flushes.
+const retainedBufferBytes = 32 << 20
 
 // NewProcessor returns a processor writing to out.
 func NewProcessor(cfg Config, out Producer, counters Counters) *Processor {
@@ -87,7 +94,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 			p.deadLetter(rec, rec.Value, err)
 			return nil
 		}
-		value, err := json.Marshal(schemas.Event{Flag: flag})
+		value, err := p.encode(func(b []byte) ([]byte, error) { return wire.AppendEvent(b, &schemas.Event{Flag: flag}) })
 		if err != nil {
 			return fmt.Errorf("encode flag: %w", err)
 		}
@@ -104,7 +111,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 			p.deadLetter(rec, d.Raw, d.Err)
 			continue
 		}
-		value, err := json.Marshal(schemas.Event{SignIn: d.SignIn})
+		value, err := p.encode(func(b []byte) ([]byte, error) { return wire.AppendEvent(b, &schemas.Event{SignIn: d.SignIn}) })
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
@@ -112,10 +119,28 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 			continue
 		}
 		if p.cfg.IPTopic != "" && p.cfg.SprayCandidate != nil && p.cfg.SprayCandidate(d.SignIn) {
+			// The spray stage needs a dozen fields, not the whole sign-in.
+			c := wire.NewSprayCandidate(d.SignIn)
+			value, err := p.encode(func(b []byte) ([]byte, error) { return wire.AppendSprayCandidate(b, &c) })
+			if err != nil {
+				return fmt.Errorf("encode spray candidate: %w", err)
+			}
 			p.emit(rec, p.cfg.IPTopic, d.SignIn.IPAddress, value)
 		}
 	}
 	return nil
+}
+
+// encode appends one value to the batch's arena and returns it, capped so
+// that later appends never write into it.
+func (p *Processor) encode(appendTo func([]byte) ([]byte, error)) ([]byte, error) {
+	start := len(p.buf)
+	b, err := appendTo(p.buf)
+	if err != nil {
+		return nil, err
+	}
+	p.buf = b
+	return b[start:len(b):len(b)], nil
 }
 
 // Output messages keep the input record's timestamp, as Kafka Streams
@@ -169,6 +194,11 @@ func (p *Processor) Flush(ctx context.Context) error {
 	} else {
 		clear(p.pending) // drop references to the values so they can be freed
 		p.pending = p.pending[:0]
+	}
+	if cap(p.buf) > retainedBufferBytes {
+		p.buf = nil
+	} else {
+		p.buf = p.buf[:0]
 	}
 	p.records = 0
 	return nil

@@ -2,7 +2,6 @@ package rekey
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/wire"
 )
 
 type recordingProducer struct {
@@ -75,7 +75,7 @@ func TestRekeySplitsBatchesByUserAndDeadLettersBadRecords(t *testing.T) {
 		t.Fatalf("keyed messages: %v", keys(keyed))
 	}
 	var ev schemas.Event
-	if err := json.Unmarshal(keyed[2].Value, &ev); err != nil || ev.Flag == nil || ev.Flag.SignInID != "a" {
+	if err := wire.DecodeEvent(keyed[2].Value, &ev); err != nil || ev.Flag == nil || ev.Flag.SignInID != "a" {
 		t.Fatalf("flag event: %+v %v", ev, err)
 	}
 	if len(dead) != 3 {

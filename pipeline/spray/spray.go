@@ -8,14 +8,13 @@ package spray
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/rules"
-	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
 )
 
@@ -65,12 +64,12 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 // Process handles one failed sign-in.
 func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	p.records++
-	var ev schemas.Event
-	if err := json.Unmarshal(rec.Value, &ev); err != nil || ev.SignIn == nil {
+	var candidate wire.SprayCandidate
+	if err := wire.DecodeSprayCandidate(rec.Value, &candidate); err != nil {
 		p.counters.Malformed()
 		return nil
 	}
-	si := ev.SignIn
+	si := candidate.SignIn() // partial: only the fields the spray rule and finding read
 	if !p.rule.Candidate(si) {
 		return nil
 	}

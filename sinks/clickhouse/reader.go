@@ -11,6 +11,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
 )
 
@@ -124,13 +125,33 @@ func (s *Store) selectSignIns(ctx context.Context, query string, args ...any) ([
 		if err := rows.Scan(&doc); err != nil {
 			return nil, fmt.Errorf("clickhouse: select sign-ins: %w", err)
 		}
-		var si schemas.SignIn
-		if err := json.Unmarshal([]byte(doc), &si); err != nil {
+		si, err := decodeSignInDoc(doc)
+		if err != nil {
 			return nil, fmt.Errorf("clickhouse: decode stored sign-in: %w", err)
 		}
-		out = append(out, si)
+		out = append(out, *si)
 	}
 	return out, rows.Err()
+}
+
+// decodeSignInDoc reads a stored document: the wire encoding (what the
+// pipeline writes), or JSON (rows written before it did).
+func decodeSignInDoc(doc string) (*schemas.SignIn, error) {
+	if strings.HasPrefix(doc, "{") {
+		var si schemas.SignIn
+		if err := json.Unmarshal([]byte(doc), &si); err != nil {
+			return nil, err
+		}
+		return &si, nil
+	}
+	var ev schemas.Event
+	if err := wire.DecodeEvent([]byte(doc), &ev); err != nil {
+		return nil, err
+	}
+	if ev.SignIn == nil {
+		return nil, fmt.Errorf("the document holds no sign-in")
+	}
+	return ev.SignIn, nil
 }
 
 // markFlagged sets FlaggedForReview on sign-ins that a flag event names.

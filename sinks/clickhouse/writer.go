@@ -10,6 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
 )
 
@@ -84,14 +85,17 @@ func (s *Store) writeSignIns(ctx context.Context, rows []sinks.SignInRecord, ver
 	return s.send(ctx, "signins", cols, func(batch driver.Batch) error {
 		for _, r := range rows {
 			si := &r.SignIn
-			doc, err := json.Marshal(si)
-			if err != nil {
-				return fmt.Errorf("encode sign-in %s: %w", si.ID, err)
+			doc := r.Doc
+			if len(doc) == 0 {
+				var err error
+				if doc, err = wire.AppendEvent(nil, &schemas.Event{SignIn: si}); err != nil {
+					return fmt.Errorf("encode sign-in %s: %w", si.ID, err)
+				}
 			}
 			if err := batch.Append(si.UserKey(), si.CreatedDateTime, si.ID, si.CreatedDateTime.UnixMilli(),
 				si.Category, si.CorrelationID, si.UserID, strings.ToLower(si.UserPrincipalName),
 				si.AppID, si.AppDisplayName, si.IPAddress, si.ClientAppUsed, deviceOf(si), int32(si.Status.ErrorCode),
-				boolByte(r.IsFailure), boolByte(si.FlaggedForReview), uint16(r.Shard), r.Offset, version, string(doc)); err != nil {
+				boolByte(r.IsFailure), boolByte(si.FlaggedForReview), uint16(r.Shard), r.Offset, version, doc); err != nil {
 				return err
 			}
 		}
