@@ -96,12 +96,12 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 // throughput is one run's figures.
 type throughput struct {
-	events                         int
-	seconds                        float64
-	eventsPerSec                   float64
-	ownCPU, brokerCPU, chCPU       float64 // CPU-µs per event
-	peakRSSMiB                     float64
-	preloadSeconds, preloadPerSec  float64
+	events                        int
+	seconds                       float64
+	eventsPerSec                  float64
+	ownCPU, brokerCPU, chCPU      float64 // CPU-µs per event
+	peakRSSMiB                    float64
+	preloadSeconds, preloadPerSec float64
 }
 
 func (t throughput) String() string {

@@ -105,6 +105,22 @@ func (p *ingest) metrics() (string, error) {
 	return string(b), err
 }
 
+// heapProfile fetches a pprof heap profile of the running process.
+func (p *ingest) heapProfile(path string) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/heap", p.addr))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
 // cpuProfile fetches a pprof CPU profile of the running process.
 func (p *ingest) cpuProfile(path string, d time.Duration) error {
 	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.addr, int(d.Seconds())))
@@ -209,9 +225,12 @@ func throughputRun(ctx context.Context, o options, i, brokerPID, chPID int, log 
 	defer p.stop()
 	if i == 0 && o.profile != "" {
 		go func() {
-			time.Sleep(5 * time.Second)
-			if err := p.cpuProfile(o.profile, 20*time.Second); err != nil {
+			time.Sleep(3 * time.Second)
+			if err := p.cpuProfile(o.profile, 10*time.Second); err != nil {
 				log.Warn("cpu profile", "err", err)
+			}
+			if err := p.heapProfile(o.profile + ".heap"); err != nil {
+				log.Warn("heap profile", "err", err)
 			}
 		}()
 	}
