@@ -78,7 +78,7 @@ type loop struct {
 
 // fetchAheadBytes bounds the fetched records waiting to be processed: the
 // fetcher runs ahead of a flush, but not by more than this.
-const fetchAheadBytes = 8 << 20
+const fetchAheadBytes = 4 << 20
 
 // consume runs the loop on one claim until ctx ends.
 func consume(ctx context.Context, stage string, claim Claim, proc Processor, cfg LoopConfig, log *slog.Logger, m *Metrics) error {

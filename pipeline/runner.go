@@ -32,11 +32,18 @@ type Config struct {
 	SessionTimeout  time.Duration
 	CreateTopics    bool
 	MaxMessageBytes int
+	// Compression names the codec of produced batches (Compressions).
+	Compression     string
 	Window          time.Duration
 	AllowedLateness time.Duration
 	Fatigue         rules.FatigueConfig
 	Spray           rules.SprayConfig
 	Loop            LoopConfig
+}
+
+// Compressions are the codecs a produced batch may use; "none" is 0.
+var Compressions = map[string]kafka.Compression{
+	"lz4": kafka.Lz4, "zstd": kafka.Zstd, "snappy": kafka.Snappy, "gzip": kafka.Gzip, "none": 0,
 }
 
 // DiagnoseGroup is the consumer group of the per-user stage.
@@ -104,7 +111,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	writer := publish.New(publish.Config{Brokers: r.cfg.Brokers, Limits: limits, Compression: kafka.Lz4})
+	writer := publish.New(publish.Config{Brokers: r.cfg.Brokers, Limits: limits, Compression: Compressions[r.cfg.Compression]})
 	defer writer.Close()
 	r.log.Info("output topics", "keyed", r.cfg.KeyedTopic, "by_ip", r.cfg.IPTopic, "dead_letter", r.cfg.DeadLetterTopic,
 		"max_message_bytes", writer.MaxMessageBytes())

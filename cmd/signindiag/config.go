@@ -10,6 +10,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/signindiag/signindiag/pipeline"
 	"github.com/signindiag/signindiag/sinks/clickhouse"
 )
 
@@ -47,7 +48,7 @@ type Config struct {
 	BatchSize     int           `env:"BATCH_SIZE, default=5000"`
 	// BatchBytes bounds the input bytes a worker holds before it flushes,
 	// so memory stays bounded whatever the size of the records.
-	BatchBytes      int           `env:"BATCH_BYTES, default=16777216"`
+	BatchBytes      int           `env:"BATCH_BYTES, default=8388608"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
 	LogLevel        string        `env:"LOG_LEVEL, default=info"`
 	// Pprof serves Go's profiler at /debug/pprof/ (for benchmarks and
@@ -74,6 +75,9 @@ type KafkaConfig struct {
 	CreateTopics   bool          `env:"CREATE_TOPICS, default=true"`
 	// MaxMessageBytes: larger messages are dead-lettered undecoded.
 	MaxMessageBytes int `env:"MAX_MESSAGE_BYTES, default=4194304"`
+	// Compression of the batches signindiag produces (internal topics and
+	// dead letters); the broker stores them as sent.
+	Compression string `env:"COMPRESSION, default=lz4"`
 }
 
 // loadConfig reads the environment through lookuper. A value that does not
@@ -171,6 +175,9 @@ func (c *Config) validate(needKafka bool) error {
 		}
 		if c.BatchSize < 1 {
 			bad("BATCH_SIZE", "expected at least 1, got %d", c.BatchSize)
+		}
+		if _, ok := pipeline.Compressions[c.Kafka.Compression]; !ok {
+			bad("KAFKA_COMPRESSION", "expected lz4, zstd, snappy, gzip or none, got %q", c.Kafka.Compression)
 		}
 		if c.BatchBytes < 1<<20 {
 			bad("BATCH_BYTES", "expected at least 1048576 (1 MiB), got %d", c.BatchBytes)

@@ -161,7 +161,7 @@ func (g *Group) runGeneration(runCtx context.Context, fail context.CancelCauseFu
 					Topic:     topic,
 					Partition: a.ID,
 					MinBytes:  1,
-					MaxBytes:  16 << 20,
+					MaxBytes:  4 << 20,
 					MaxWait:   g.cfg.MaxWait,
 				})
 				defer claim.reader.Close()
