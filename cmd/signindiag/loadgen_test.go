@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
 	"github.com/signindiag/signindiag/schemas"
@@ -127,4 +128,31 @@ func readLines(t *testing.T, path string) [][]byte {
 		t.Fatal(err)
 	}
 	return lines
+}
+
+// TestLoadgenPacesAndStops: --rate holds the pace (after a burst of a
+// tenth of a second), --duration ends an endless run.
+func TestLoadgenPacesAndStops(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	var stdout, stderr strings.Builder
+	began := time.Now()
+	if code := run([]string{"loadgen", "--count", "2000", "--rate", "5000", "--shape", "graph", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	// 2000 sign-ins at 5000/s with a 500 burst: at least 0.3 s.
+	if took := time.Since(began); took < 280*time.Millisecond || took > 5*time.Second {
+		t.Errorf("2000 sign-ins at 5000/s took %v", took)
+	}
+
+	stdout.Reset()
+	began = time.Now()
+	if code := run([]string{"loadgen", "--duration", "300ms", "--rate", "2000", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if took := time.Since(began); took < 300*time.Millisecond || took > 5*time.Second {
+		t.Errorf("--duration 300ms ran %v", took)
+	}
+	if n := len(countSignIns(t, readLines(t, out))); n == 0 || n > 2000 {
+		t.Errorf("%d sign-ins in 300 ms at 2000/s", n)
+	}
 }
