@@ -7,7 +7,7 @@ import (
 
 // Shares of the background traffic. Entra tenants log several silent
 // token refreshes for every interactive sign-in; after the follow-ups of
-// MFA interrupts and bad passwords, non-interactive sign-ins are about 6.8
+// MFA interrupts and bad passwords, non-interactive sign-ins are about six
 // times the interactive ones.
 const (
 	shareServicePrincipal = 0.015
