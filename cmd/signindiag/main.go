@@ -44,6 +44,7 @@ Commands:
   ingest    consume Kafka, diagnose sign-ins, store them (with /metrics, /healthz, /readyz)
   serve     serve the query API only
   migrate   apply the ClickHouse schema and exit (run and ingest also do this at start-up)
+  loadgen   generate realistic Entra sign-in traffic into Kafka or a file (load tests, demos)
 
 Configuration comes from SIGNINDIAG_* environment variables; see README.md.
 `
@@ -73,6 +74,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	name := args[0]
+	if name == "loadgen" {
+		return runLoadgen(args[1:], stdout, stderr)
+	}
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(stderr, "signindiag: unknown command %q\n\n%s", name, usage)
