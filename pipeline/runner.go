@@ -32,6 +32,9 @@ type Config struct {
 	SessionTimeout  time.Duration
 	CreateTopics    bool
 	MaxMessageBytes int
+	// EventTime bounds the sign-ins' createdDateTime (rekey dead-letters
+	// the others as time_out_of_range).
+	EventTime       rekey.TimeBounds
 	Window          time.Duration
 	AllowedLateness time.Duration
 	Fatigue         rules.FatigueConfig
@@ -115,7 +118,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	rekeyCfg := rekey.Config{SignInTopic: r.cfg.SignInTopic, FlagTopic: r.cfg.FlagTopic,
 		KeyedTopic: r.cfg.KeyedTopic, DeadLetterTopic: r.cfg.DeadLetterTopic, MaxMessageBytes: r.cfg.MaxMessageBytes,
 		MaxOutputBytes: writer.MaxMessageBytes(),
-		IPTopic:        r.cfg.IPTopic, SprayCandidate: sprayRule.Candidate}
+		IPTopic:        r.cfg.IPTopic, SprayCandidate: sprayRule.Candidate, Time: r.cfg.EventTime}
 	g.Go(func() error {
 		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.Group,
 			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)

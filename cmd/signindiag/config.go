@@ -28,6 +28,11 @@ type Config struct {
 	// AllowedLateness: failures older than the newest event minus window
 	// minus this are stored but left out of live windows. Default: Window.
 	AllowedLateness time.Duration `env:"ALLOWED_LATENESS"`
+	// MaxEventAge and MaxClockSkew bound the sign-ins' createdDateTime to
+	// [now − MaxEventAge, now + MaxClockSkew]; the rekey stage dead-letters
+	// the others (time_out_of_range). 0 turns a bound off.
+	MaxEventAge  time.Duration `env:"MAX_EVENT_AGE, default=2160h"`
+	MaxClockSkew time.Duration `env:"MAX_CLOCK_SKEW, default=15m"`
 	// FailureThreshold raises excessive_failures_48h.
 	FailureThreshold int `env:"FAILURE_THRESHOLD, default=10"`
 	// SprayWindow, SprayThreshold and SprayCodes tune password_spray
@@ -181,6 +186,11 @@ func (c *Config) validate(needKafka bool) error {
 	}
 	if c.Window <= 0 {
 		bad("WINDOW", "expected a positive duration such as 48h, got %s", c.Window)
+	}
+	for name, d := range map[string]time.Duration{"MAX_EVENT_AGE": c.MaxEventAge, "MAX_CLOCK_SKEW": c.MaxClockSkew} {
+		if d < 0 {
+			bad(name, "expected a duration of 0 (no bound) or more, got %s", d)
+		}
 	}
 	if c.AllowedLateness < 0 {
 		bad("ALLOWED_LATENESS", "expected a duration of 0 or more, got %s", c.AllowedLateness)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/signindiag/signindiag/health"
 	"github.com/signindiag/signindiag/pipeline"
+	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/queryapi"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
@@ -171,6 +172,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			Partitions: cfg.Kafka.Partitions, CreateTopics: cfg.Kafka.CreateTopics,
 			SessionTimeout:  cfg.Kafka.SessionTimeout,
 			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
+			EventTime:       rekey.TimeBounds{MaxEventAge: cfg.MaxEventAge, MaxClockSkew: cfg.MaxClockSkew},
 			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness,
 			Fatigue: rules.FatigueConfig{Window: cfg.MFAFatigueWindow, Threshold: cfg.MFAFatigueThreshold},
 			Spray:   rules.SprayConfig{Window: cfg.SprayWindow, Threshold: cfg.SprayThreshold, Codes: cfg.SprayCodes},
