@@ -58,6 +58,9 @@ type Config struct {
 	// Pprof serves Go's profiler at /debug/pprof/ (for benchmarks and
 	// investigations; off by default, as it exposes internals).
 	Pprof bool `env:"PPROF, default=false"`
+	// ReadyFlushFailing: a stage whose flushes fail (or whose consumer
+	// group goes without an assignment) for longer makes /readyz 503.
+	ReadyFlushFailing time.Duration `env:"READY_FLUSH_FAILING, default=30s"`
 }
 
 // KafkaConfig names the broker, topics and group.
@@ -179,6 +182,9 @@ func (c *Config) validate(needKafka bool) error {
 		}
 		if c.BatchBytes < 1<<20 {
 			bad("BATCH_BYTES", "expected at least 1048576 (1 MiB), got %d", c.BatchBytes)
+		}
+		if c.ReadyFlushFailing <= 0 {
+			bad("READY_FLUSH_FAILING", "expected a positive duration, got %s", c.ReadyFlushFailing)
 		}
 		if c.FlushInterval <= 0 {
 			bad("FLUSH_INTERVAL", "expected a positive duration, got %s", c.FlushInterval)
