@@ -42,6 +42,8 @@ type Config struct {
 	// ReadyFlushFailing bounds how long a stage's flushes may fail (or its
 	// group go without an assignment) before the process is not ready.
 	ReadyFlushFailing time.Duration
+	// ReplicationFactor of the topics created; 0: min(3, brokers).
+	ReplicationFactor int
 }
 
 // DiagnoseGroup is the consumer group of the per-user stage.
@@ -92,12 +94,9 @@ func (r *Runner) Ready() error { return r.ready.Check() }
 // a worker fails permanently.
 func (r *Runner) Run(ctx context.Context) error {
 	if r.cfg.CreateTopics {
-		specs := []source.TopicSpec{
-			{Name: r.cfg.SignInTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.FlagTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.DeadLetterTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.KeyedTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.IPTopic, Partitions: r.cfg.Partitions},
+		specs, err := r.topicSpecs(ctx)
+		if err != nil {
+			return err
 		}
 		if err := source.EnsureTopics(ctx, r.cfg.Brokers, specs); err != nil {
 			return err

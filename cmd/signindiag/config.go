@@ -82,6 +82,9 @@ type KafkaConfig struct {
 	CreateTopics   bool          `env:"CREATE_TOPICS, default=true"`
 	// MaxMessageBytes: larger messages are dead-lettered undecoded.
 	MaxMessageBytes int `env:"MAX_MESSAGE_BYTES, default=4194304"`
+	// ReplicationFactor of the topics signindiag creates; 0 means
+	// min(3, brokers in the cluster). min.insync.replicas = min(2, it).
+	ReplicationFactor int `env:"REPLICATION_FACTOR, default=0"`
 }
 
 // loadConfig reads the environment through lookuper. A value that does not
@@ -173,6 +176,9 @@ func (c *Config) validate(needKafka bool) error {
 		}
 		if c.Kafka.SessionTimeout < 6*time.Second || c.Kafka.SessionTimeout > 30*time.Minute {
 			bad("KAFKA_SESSION_TIMEOUT", "expected a duration between 6s and 30m (the broker's default bounds), got %s", c.Kafka.SessionTimeout)
+		}
+		if c.Kafka.ReplicationFactor < 0 {
+			bad("KAFKA_REPLICATION_FACTOR", "expected 0 (min(3, brokers in the cluster)) or more, got %d", c.Kafka.ReplicationFactor)
 		}
 		if c.Kafka.MaxMessageBytes < 1024 {
 			bad("KAFKA_MAX_MESSAGE_BYTES", "expected at least 1024, got %d", c.Kafka.MaxMessageBytes)

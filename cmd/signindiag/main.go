@@ -177,6 +177,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize, FlushMaxBytes: cfg.BatchBytes,
 				ShutdownTimeout: cfg.ShutdownTimeout},
 			ReadyFlushFailing: cfg.ReadyFlushFailing,
+			ReplicationFactor: cfg.Kafka.ReplicationFactor,
 		}, store, engine, cat, pipeline.NewMetrics(reg), log)
 		reg.MustRegister(runner.Readiness())
 		checks = append(checks,
