@@ -34,6 +34,9 @@ type Readiness struct {
 
 	mu     sync.Mutex
 	stages map[string]*stageState
+	resets map[string]int64 // offset resets by stage
+
+	offsetResets *prometheus.Desc
 
 	lastFlushAge, failureAge, failing, lag, partitions *prometheus.Desc
 }
@@ -63,7 +66,9 @@ func NewReadiness(cfg ReadinessConfig) *Readiness {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	r := &Readiness{cfg: cfg, stages: map[string]*stageState{},
+	r := &Readiness{cfg: cfg, stages: map[string]*stageState{}, resets: map[string]int64{},
+		offsetResets: prometheus.NewDesc("signindiag_offset_resets_total",
+			"Times a partition reader of the stage skipped ahead because its offset fell off the log's retention.", []string{"stage"}, nil),
 		lastFlushAge: prometheus.NewDesc("signindiag_stage_last_flush_age_seconds",
 			"Seconds since the stage last made a batch durable and committed it (absent before the first).", []string{"stage"}, nil),
 		failureAge: prometheus.NewDesc("signindiag_stage_last_flush_failure_age_seconds",
@@ -137,6 +142,16 @@ func (o *GroupObserver) Unassigned() {
 	if s.inGeneration {
 		s.inGeneration, s.outSince = false, o.r.cfg.Now()
 	}
+}
+
+// OffsetReset counts a reader that skipped records lost to retention.
+func (o *GroupObserver) OffsetReset(string, int, int64) {
+	if o == nil || o.r == nil {
+		return
+	}
+	o.r.mu.Lock()
+	defer o.r.mu.Unlock()
+	o.r.resets[o.stage]++
 }
 
 // FlushSucceeded records a batch made durable and committed; lag is the
@@ -301,7 +316,7 @@ func seconds(d time.Duration) string { return d.Truncate(time.Second).String() }
 
 // Describe implements prometheus.Collector.
 func (r *Readiness) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{r.lastFlushAge, r.failureAge, r.failing, r.lag, r.partitions} {
+	for _, d := range []*prometheus.Desc{r.lastFlushAge, r.failureAge, r.failing, r.lag, r.partitions, r.offsetResets} {
 		ch <- d
 	}
 }
@@ -318,6 +333,10 @@ func (r *Readiness) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(r.failing, prometheus.GaugeValue, st.FlushFailingSeconds, st.Stage)
 		ch <- prometheus.MustNewConstMetric(r.lag, prometheus.GaugeValue, float64(st.Lag), st.Stage)
 		ch <- prometheus.MustNewConstMetric(r.partitions, prometheus.GaugeValue, float64(st.Warming), st.Stage)
+		r.mu.Lock()
+		resets := r.resets[st.Stage]
+		r.mu.Unlock()
+		ch <- prometheus.MustNewConstMetric(r.offsetResets, prometheus.CounterValue, float64(resets), st.Stage)
 	}
 }
 

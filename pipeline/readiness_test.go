@@ -265,3 +265,21 @@ func (p *gatedProcessor) Flush(context.Context) error {
 		return errors.New("clickhouse: dial tcp 10.0.0.7:9000: connection refused")
 	}
 }
+
+func TestOffsetResetsAreCountedByStage(t *testing.T) {
+	r, _ := newTestReadiness()
+	r.GroupObserver("diagnose").OffsetReset("keyed", 1, 150)
+	r.GroupObserver("diagnose").OffsetReset("keyed", 2, 3)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(r)
+	want := `
+# HELP signindiag_offset_resets_total Times a partition reader of the stage skipped ahead because its offset fell off the log's retention.
+# TYPE signindiag_offset_resets_total counter
+signindiag_offset_resets_total{stage="diagnose"} 2
+signindiag_offset_resets_total{stage="rekey"} 0
+signindiag_offset_resets_total{stage="spray"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "signindiag_offset_resets_total"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -99,12 +99,16 @@ type Observer interface {
 	Assigned(partitions int)
 	// Unassigned: the generation ended; the member is rejoining.
 	Unassigned()
+	// OffsetReset: a partition's reader skipped records because its
+	// offset fell off the log's retention.
+	OffsetReset(topic string, partition int, skipped int64)
 }
 
 // Group runs a consumer group.
 type Group struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	warn *limitedWarn
 }
 
 // NewGroup prepares a group; nothing connects until Run.
@@ -115,7 +119,8 @@ func NewGroup(cfg Config, log *slog.Logger) *Group {
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 30 * time.Second
 	}
-	return &Group{cfg: cfg, log: log.With("group", cfg.GroupID)}
+	log = log.With("group", cfg.GroupID)
+	return &Group{cfg: cfg, log: log, warn: newLimitedWarn(log)}
 }
 
 // Run joins the group and calls handle for every assigned partition of
@@ -131,7 +136,7 @@ func (g *Group) Run(ctx context.Context, handle Handler) error {
 		SessionTimeout:    g.cfg.SessionTimeout,
 		RebalanceTimeout:  g.cfg.SessionTimeout,
 		JoinGroupBackoff:  time.Second,
-		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { g.log.Debug(fmt.Sprintf(msg, args...)) }),
+		ErrorLogger:       g.warn,
 	})
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", g.cfg.GroupID, err)
@@ -190,13 +195,20 @@ func (g *Group) runGeneration(runCtx context.Context, fail context.CancelCauseFu
 					}
 				}()
 				claim := &Claim{Topic: topic, Partition: a.ID, Committed: max(a.Offset, 0), gen: gen}
+				logs := newReaderLogs(topic, a.ID, g.log, g.warn, func(skipped int64) {
+					if g.cfg.Observer != nil {
+						g.cfg.Observer.OffsetReset(topic, a.ID, skipped)
+					}
+				})
 				claim.reader = kafka.NewReader(kafka.ReaderConfig{
-					Brokers:   g.cfg.Brokers,
-					Topic:     topic,
-					Partition: a.ID,
-					MinBytes:  1,
-					MaxBytes:  16 << 20,
-					MaxWait:   g.cfg.MaxWait,
+					Brokers:     g.cfg.Brokers,
+					Topic:       topic,
+					Partition:   a.ID,
+					MinBytes:    1,
+					MaxBytes:    16 << 20,
+					MaxWait:     g.cfg.MaxWait,
+					Logger:      kafka.LoggerFunc(logs.info),
+					ErrorLogger: kafka.LoggerFunc(logs.errorf),
 				})
 				defer claim.reader.Close()
 				if err := claim.reader.SetOffset(a.Offset); err != nil {
