@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -171,4 +175,75 @@ func (p *process) metricsText(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// From SIGTERM on, /readyz says "shutting down" while the final flush
+// runs; a second SIGTERM exits at once with code 1 and one log line.
+func TestShutdownIsNotReadyAndASecondSignalExits(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	chCfg := clickhousetest.Config(t)
+	prefix := kafkatest.UniqueName("drain")
+	t.Cleanup(func() { kafkatest.DeleteTopics(brokers, topicNames(prefix)...) })
+	proxy := startProxy(t, chCfg.Addr)
+	viaProxy := chCfg
+	viaProxy.Addr = proxy.addr()
+	proc := startProcess(t, "run", processEnv(brokers, viaProxy, prefix, map[string]string{
+		"SIGNINDIAG_SHUTDOWN_TIMEOUT":        "5m", // the final flush would wait for ClickHouse this long
+		"SIGNINDIAG_CLICKHOUSE_DIAL_TIMEOUT": "1s",
+	}))
+	proc.waitReady(t)
+	// ClickHouse goes away with a batch pending: the final flush cannot end.
+	proxy.setBroken(true)
+	kafkatest.Produce(t, brokers, prefix+"-signins", graphJSON(t, mkSignIn("drain-1", "dora", time.Now().Add(-time.Minute), 50126)))
+	eventually(t, 30*time.Second, "a failed flush", func() bool {
+		return strings.Contains(proc.metricsText(t), `signindiag_stage_last_flush_failure_age_seconds{stage="diagnose"}`)
+	})
+
+	if err := proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var st health.Status
+	eventually(t, 10*time.Second, `/readyz 503 "shutting down"`, func() bool {
+		resp, err := http.Get(proc.url("/readyz"))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return false
+		}
+		for _, p := range parseStatus(t, b, &st) {
+			if p.Check == "process" && p.Reason == "shutting down" {
+				return true
+			}
+		}
+		return false
+	})
+	select {
+	case err := <-proc.done:
+		t.Fatalf("exited before the second signal: %v", err)
+	default:
+	}
+	start := time.Now()
+	if err := proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-proc.done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("exit after the second signal: %v, want exit code 1", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10s after the second signal")
+	}
+	t.Logf("exited %s after the second signal", time.Since(start).Round(time.Millisecond))
+	logText, err := os.ReadFile(proc.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(logText), "second signal during shutdown"); n != 1 {
+		t.Errorf("%d log lines about the second signal, want 1", n)
+	}
 }
