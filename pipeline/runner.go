@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -33,12 +32,20 @@ type Config struct {
 	CreateTopics    bool
 	MaxMessageBytes int
 	// Compression names the codec of produced batches (Compressions).
-	Compression     string
+	Compression string
+	// EventTime bounds the sign-ins' createdDateTime (rekey dead-letters
+	// the others as time_out_of_range).
+	EventTime       rekey.TimeBounds
 	Window          time.Duration
 	AllowedLateness time.Duration
 	Fatigue         rules.FatigueConfig
 	Spray           rules.SprayConfig
 	Loop            LoopConfig
+	// ReadyFlushFailing bounds how long a stage's flushes may fail (or its
+	// group go without an assignment) before the process is not ready.
+	ReadyFlushFailing time.Duration
+	// ReplicationFactor of the topics created; 0: min(3, brokers).
+	ReplicationFactor int
 }
 
 // Compressions are the codecs a produced batch may use; "none" is 0.
@@ -65,6 +72,7 @@ type Runner struct {
 
 	warming atomic.Int64
 	joined  atomic.Bool
+	ready   *Readiness
 }
 
 // Store is what the stages need from storage.
@@ -75,31 +83,27 @@ type Store interface {
 
 // NewRunner wires the stages.
 func NewRunner(cfg Config, store Store, engine *rules.Engine, cat *catalog.Catalog, m *Metrics, log *slog.Logger) *Runner {
-	return &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log}
+	ready := NewReadiness(ReadinessConfig{FlushFailing: cfg.ReadyFlushFailing})
+	m.AttachReadiness(ready)
+	return &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log, ready: ready}
 }
 
-// Ready reports whether the runner consumes with trustworthy windows: the
-// topics exist and no assigned partition is still rebuilding its window.
-func (r *Runner) Ready() error {
-	if !r.joined.Load() {
-		return fmt.Errorf("not started")
-	}
-	if n := r.warming.Load(); n > 0 {
-		return fmt.Errorf("%d partitions warming up their windows", n)
-	}
-	return nil
-}
+// Readiness is what the stages report their health to (for /readyz and
+// the stage metrics).
+func (r *Runner) Readiness() *Readiness { return r.ready }
+
+// Ready reports whether the runner consumes with trustworthy windows and
+// durable progress (Readiness.Check): every stage's group joined, no
+// partition warming up, no flush failing for longer than the bound.
+func (r *Runner) Ready() error { return r.ready.Check() }
 
 // Run consumes until ctx ends (then flushes, commits and returns nil) or
 // a worker fails permanently.
 func (r *Runner) Run(ctx context.Context) error {
 	if r.cfg.CreateTopics {
-		specs := []source.TopicSpec{
-			{Name: r.cfg.SignInTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.FlagTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.DeadLetterTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.KeyedTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.IPTopic, Partitions: r.cfg.Partitions},
+		specs, err := r.topicSpecs(ctx)
+		if err != nil {
+			return err
 		}
 		if err := source.EnsureTopics(ctx, r.cfg.Brokers, specs); err != nil {
 			return err
@@ -122,22 +126,25 @@ func (r *Runner) Run(ctx context.Context) error {
 	rekeyCfg := rekey.Config{SignInTopic: r.cfg.SignInTopic, FlagTopic: r.cfg.FlagTopic,
 		KeyedTopic: r.cfg.KeyedTopic, DeadLetterTopic: r.cfg.DeadLetterTopic, MaxMessageBytes: r.cfg.MaxMessageBytes,
 		MaxOutputBytes: writer.MaxMessageBytes(),
-		IPTopic:        r.cfg.IPTopic, SprayCandidate: sprayRule.Candidate}
+		IPTopic:        r.cfg.IPTopic, SprayCandidate: sprayRule.Candidate, Time: r.cfg.EventTime}
 	g.Go(func() error {
 		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.Group,
-			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)
+			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}, SessionTimeout: r.cfg.SessionTimeout,
+			Observer: r.ready.GroupObserver("rekey")}, r.log)
 		return group.Run(ctx, func(ctx context.Context, c *source.Claim) error {
 			return consume(ctx, "rekey", c, rekey.NewProcessor(rekeyCfg, writer, r.metrics), r.cfg.Loop, r.log, r.metrics)
 		})
 	})
 	g.Go(func() error {
 		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.DiagnoseGroup(),
-			Topics: []string{r.cfg.KeyedTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)
+			Topics: []string{r.cfg.KeyedTopic}, SessionTimeout: r.cfg.SessionTimeout,
+			Observer: r.ready.GroupObserver("diagnose")}, r.log)
 		return group.Run(ctx, r.diagnose)
 	})
 	g.Go(func() error {
 		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.SprayGroup(),
-			Topics: []string{r.cfg.IPTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)
+			Topics: []string{r.cfg.IPTopic}, SessionTimeout: r.cfg.SessionTimeout,
+			Observer: r.ready.GroupObserver("spray")}, r.log)
 		return group.Run(ctx, r.spray)
 	})
 	return g.Wait()
@@ -145,7 +152,7 @@ func (r *Runner) Run(ctx context.Context) error {
 
 func (r *Runner) spray(ctx context.Context, c *source.Claim) error {
 	proc := spray.NewProcessor(r.cfg.Spray, r.cfg.AllowedLateness, c.Partition, r.store, r.metrics)
-	if err := r.warm(ctx, c, proc); err != nil {
+	if err := r.warm(ctx, "spray", c, proc); err != nil {
 		return err
 	}
 	return consume(ctx, "spray", c, proc, r.cfg.Loop, r.log, r.metrics)
@@ -155,7 +162,7 @@ func (r *Runner) diagnose(ctx context.Context, c *source.Claim) error {
 	proc := diagnose.NewProcessor(diagnose.Config{Window: r.cfg.Window, AllowedLateness: r.cfg.AllowedLateness, Fatigue: r.cfg.Fatigue},
 		c.Partition, r.store, r.engine, r.catalog, r.metrics)
 	defer proc.Close()
-	if err := r.warm(ctx, c, proc); err != nil {
+	if err := r.warm(ctx, "diagnose", c, proc); err != nil {
 		return err
 	}
 	return consume(ctx, "diagnose", c, proc, r.cfg.Loop, r.log, r.metrics)
@@ -168,12 +175,14 @@ type warmer interface {
 
 // warm rebuilds the partition's windows, retrying while storage is away;
 // the partition reports not ready until it is done.
-func (r *Runner) warm(ctx context.Context, c *source.Claim, proc warmer) error {
+func (r *Runner) warm(ctx context.Context, stage string, c *source.Claim, proc warmer) error {
 	r.warming.Add(1)
 	r.metrics.PartitionsWarming.Inc()
+	r.ready.Warming(stage, c.Topic, c.Partition, true)
 	defer func() {
 		r.warming.Add(-1)
 		r.metrics.PartitionsWarming.Dec()
+		r.ready.Warming(stage, c.Topic, c.Partition, false)
 	}()
 	start := time.Now()
 	for {

@@ -67,6 +67,9 @@ func startIngest(o options, binary string, n names, logPath string) (*ingest, er
 		"SIGNINDIAG_KAFKA_IP_TOPIC="+n.group+"-keyed-by-ip",
 		fmt.Sprintf("SIGNINDIAG_KAFKA_PARTITIONS=%d", o.partitions),
 		"SIGNINDIAG_CLICKHOUSE_DATABASE="+n.database,
+		// The pre-load's event times may lie far back (loadgen's default
+		// start is in 2025): accept them.
+		"SIGNINDIAG_MAX_EVENT_AGE=87600h",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {

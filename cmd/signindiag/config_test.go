@@ -21,7 +21,8 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("kafka defaults: %+v", cfg.Kafka)
 	}
 	if cfg.ClickHouse.Addr != "127.0.0.1:9000" || cfg.ClickHouse.Database != "signindiag" || cfg.HTTPAddr != ":8080" ||
-		cfg.Window != 48*time.Hour || cfg.AllowedLateness != 48*time.Hour || cfg.FailureThreshold != 10 {
+		cfg.Window != 48*time.Hour || cfg.AllowedLateness != 48*time.Hour || cfg.FailureThreshold != 10 ||
+		cfg.MaxEventAge != 90*24*time.Hour || cfg.MaxClockSkew != 15*time.Minute {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
@@ -42,6 +43,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"SIGNINDIAG_WINDOW": "-1h"}, false, "SIGNINDIAG_WINDOW: expected a positive duration"},
 		{map[string]string{"SIGNINDIAG_CLICKHOUSE_DATABASE": "x; DROP"}, false, "SIGNINDIAG_CLICKHOUSE_DATABASE: expected letters"},
 		{map[string]string{"SIGNINDIAG_HTTP_ADDR": "8080"}, false, "SIGNINDIAG_HTTP_ADDR: expected [host]:port"},
+		{map[string]string{"SIGNINDIAG_MAX_CLOCK_SKEW": "-1m"}, false, "SIGNINDIAG_MAX_CLOCK_SKEW: expected a duration of 0"},
 	}
 	for _, c := range cases {
 		_, err := loadConfig(context.Background(), envconfig.MapLookuper(c.env), c.needKafka)

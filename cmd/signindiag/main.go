@@ -14,9 +14,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/signindiag/signindiag/health"
 	"github.com/signindiag/signindiag/pipeline"
+	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/queryapi"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
@@ -94,14 +93,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	cfg, err := loadConfig(ctx, envconfig.OsLookuper(), cmd.ingest)
+	cfg, err := loadConfig(context.Background(), envconfig.OsLookuper(), cmd.ingest)
 	if err != nil {
 		fmt.Fprintf(stderr, "signindiag: configuration: %v\n", err)
 		return 2
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	ctx, stop := notifyShutdown(context.Background(), log, os.Exit)
+	defer stop()
 	if err := start(ctx, cfg, cmd.ingest, cmd.serve, cmd.migrateOnly, log); err != nil {
 		log.Error("signindiag stopped", "err", err)
 		return 1
@@ -159,7 +158,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	checks := map[string]health.Check{"clickhouse": store.Ping}
+	checks := []health.Check{{Name: "clickhouse", Probe: store.Ping, Unready: "ClickHouse does not answer"}}
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -176,20 +175,31 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			SessionTimeout:  cfg.Kafka.SessionTimeout,
 			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
 			Compression:     cfg.Kafka.Compression,
+			EventTime:       rekey.TimeBounds{MaxEventAge: cfg.MaxEventAge, MaxClockSkew: cfg.MaxClockSkew},
 			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness,
 			Fatigue: rules.FatigueConfig{Window: cfg.MFAFatigueWindow, Threshold: cfg.MFAFatigueThreshold},
 			Spray:   rules.SprayConfig{Window: cfg.SprayWindow, Threshold: cfg.SprayThreshold, Codes: cfg.SprayCodes},
 			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize, FlushMaxBytes: cfg.BatchBytes,
 				ShutdownTimeout: cfg.ShutdownTimeout},
+			ReadyFlushFailing: cfg.ReadyFlushFailing,
+			ReplicationFactor: cfg.Kafka.ReplicationFactor,
 		}, store, engine, cat, pipeline.NewMetrics(reg), log)
-		checks["kafka"] = kafkaCheck(cfg.Kafka.Brokers)
-		checks["pipeline"] = func(context.Context) error { return runner.Ready() }
+		reg.MustRegister(runner.Readiness())
+		checks = append(checks,
+			health.Check{Name: "kafka", Probe: kafkaCheck(cfg.Kafka.Brokers), Unready: "no Kafka broker answers"},
+			health.Check{Name: "pipeline", Probe: func(context.Context) error { return runner.Ready() }})
 	}
 	if serve {
 		queryapi.New(queryapi.Config{Window: cfg.Window, SprayWindow: cfg.SprayWindow, MFAFatigueWindow: cfg.MFAFatigueWindow},
 			store, log).Register(mux)
 	}
-	health.Register(mux, checks)
+	var stages func() any
+	if runner != nil {
+		stages = func() any { return runner.Readiness().Stages() }
+	}
+	hc := health.New(log, stages, checks...)
+	hc.Register(mux)
+	reg.MustRegister(hc)
 
 	server := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	g, gctx := errgroup.WithContext(ctx)
@@ -211,6 +221,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		hc.Drain() // not ready while the pipeline flushes and commits
 		<-pipelineDone
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -239,7 +250,7 @@ func openStore(ctx context.Context, cfg clickhouse.Config, log *slog.Logger) (*c
 }
 
 // kafkaCheck is ready when any broker accepts a connection.
-func kafkaCheck(brokers []string) health.Check {
+func kafkaCheck(brokers []string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		var errs []error
 		for _, b := range brokers {
