@@ -182,6 +182,13 @@ func waitStored(ctx context.Context, conn driver.Conn, db string, want int, p *i
 				return at, nil
 			}
 		}
+		if text, err := p.metrics(); err == nil {
+			// The generator writes only valid records: a dead letter means
+			// the run measures the wrong thing (e.g. event times out of range).
+			if n := sumMetric(text, "signindiag_records_deadlettered_total"); n > 0 {
+				return time.Time{}, fmt.Errorf("%.0f records were dead-lettered; see the run's log", n)
+			}
+		}
 		if time.Now().After(deadline) {
 			return time.Time{}, fmt.Errorf("after %s only %d rows of %d sign-ins are stored", timeout, rows, want)
 		}
@@ -335,6 +342,20 @@ func waitReady(ctx context.Context, p *ingest) error {
 		}
 	}
 	return fmt.Errorf("signindiag not ready after 2 minutes")
+}
+
+// sumMetric adds up every series of a counter in the text format.
+func sumMetric(text, name string) float64 {
+	total := 0.0
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+				total += v
+			}
+		}
+	}
+	return total
 }
 
 // histogram is a Prometheus histogram read from the text format.
