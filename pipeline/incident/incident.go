@@ -1,0 +1,382 @@
+// Package incident turns the qualifying events of a windowed detection
+// (excessive_failures_48h, mfa_fatigue, password_spray, …) into incidents
+// that do not depend on the order in which the events are delivered.
+//
+// # Semantics
+//
+// A detection has a key (the user, the source IP), a window W, a threshold
+// T and a member of each event that is counted distinct (the sign-in itself
+// for a plain count, the user for password_spray). For a key, c(s) is the
+// number of distinct members among the key's qualifying events in
+// (s−W, s]. An incident of the key exists wherever c(s) ≥ T:
+//
+//   - An episode is a maximal interval [start, end) of event time during
+//     which c(s) ≥ T without interruption. start is the event time of the
+//     event that completes the first window reaching T; the episode ends
+//     when the count falls back below T, and a later crossing is a new
+//     episode with a new id.
+//   - Its members are the key's qualifying events in (start−W, end): every
+//     event that lies in some window holding at least T. An event can be a
+//     member of two consecutive episodes when their windows share it.
+//   - Its id is a hash of the detection, the key and start (IncidentID). It
+//     reports the first and last member's event time and the number of
+//     member events (Count).
+//   - Adding events only ever adds to {s : c(s) ≥ T}, so an episode can
+//     only grow: later, to the left, or by merging with its neighbours. When
+//     a late event moves an episode's start earlier, or bridges two
+//     episodes, the merged episode takes the id of its (new, earliest)
+//     start and every id it replaces is reported Superseded, pointing at
+//     the survivor. After the same set of events has been delivered, in any
+//     order, with any duplicates, the incidents that are not superseded are
+//     exactly those a brute-force computation over the set gives, with the
+//     same ids, times and counts.
+//   - An incident is raised (reported in Updates) as soon as the delivered
+//     events make c(s) ≥ T anywhere, whichever event completes it: a late
+//     event filling an earlier window raises it then.
+//
+// Events are deduplicated by (event time, sign-in identity): a replayed or
+// duplicated sign-in counts once. (A sign-in re-emitted by Entra under the
+// same id with another createdDateTime counts at both times.)
+//
+// # Lateness and watermark
+//
+// The watermark is the latest event time seen, but never more than the
+// wall clock plus FutureSkew: one future-dated event cannot make every
+// later event late. An event at or before watermark − W − AllowedLateness
+// is late: it is not added (the caller stores it and counts it as late).
+// Only late events make the result depend on delivery order.
+//
+// # Memory and cost
+//
+// A key keeps its events of the last 2W + AllowedLateness (24 bytes each)
+// and its open episodes; Evict drops the rest. Inserting an event costs a
+// binary search, a copy of the events after it (none when events arrive in
+// time order), and O(T) work for each event whose window it enters until T
+// distinct members follow it: O(T²) in practice, whatever the number of
+// events of the key. Episode bookkeeping is O(log n).
+//
+// A Tracker is pure (the wall clock is an argument), belongs to one
+// partition worker and is not safe for concurrent use.
+package incident
+
+import (
+	"hash/maphash"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/signindiag/signindiag/schemas"
+)
+
+// Config of one detection's tracker.
+type Config struct {
+	Detection       string
+	Window          time.Duration
+	Threshold       int
+	AllowedLateness time.Duration
+	// FutureSkew bounds how far past the wall clock the watermark may move.
+	FutureSkew time.Duration
+}
+
+// DefaultFutureSkew is how far ahead of the wall clock event times may move
+// the watermark.
+const DefaultFutureSkew = 15 * time.Minute
+
+// Incident is the state of one episode after an event.
+type Incident struct {
+	ID        string
+	Detection string
+	Key       string
+	// Start is when the count first reached the threshold; First and
+	// Last are the earliest and latest members' event times.
+	Start, First, Last time.Time
+	Count              int
+}
+
+// Superseded names an incident id replaced by another (a late event moved
+// its start or merged it with a neighbour).
+type Superseded struct {
+	ID, Key, By string
+}
+
+// Result is what one observed event changed.
+type Result struct {
+	// Late: the event fell behind the allowed lateness and was not added.
+	Late bool
+	// Duplicate: the same sign-in at the same time was already counted.
+	Duplicate bool
+	// Created counts the incidents this event created, merges aside.
+	Created int
+	// Updates are the incidents the event created, grew or merged, in
+	// their new state.
+	Updates []Incident
+	// Superseded are the ids the updates replace.
+	Superseded []Superseded
+}
+
+// IncidentID is the deterministic id of the episode of detection and key
+// that starts at start.
+func IncidentID(detection, key string, start time.Time) string {
+	return schemas.FindingID("incident", detection, key, strconv.FormatInt(start.UnixMilli(), 10))
+}
+
+// entry is one qualifying event: 24 bytes.
+type entry struct {
+	at     int64  // event time, Unix milliseconds
+	id     uint64 // hash of the sign-in identity
+	member uint64 // hash of what is counted distinct
+}
+
+func (e entry) less(at int64, id uint64) bool { return e.at < at || e.at == at && e.id < id }
+
+type episode struct {
+	start, end int64 // [start, end): count ≥ threshold
+	first      int64 // earliest member, kept once members are evicted
+	evicted    int   // members already evicted
+	id         string
+}
+
+type keyState struct {
+	events   []entry   // sorted by (at, id)
+	episodes []episode // sorted by start, disjoint and not touching
+}
+
+// Tracker follows the episodes of one detection over many keys.
+type Tracker struct {
+	cfg       Config
+	w, late   int64
+	skew      int64
+	seed      maphash.Seed
+	keys      map[string]*keyState
+	watermark int64
+	entries   int
+	after     []uint64 // scratch of Observe
+	seen      []uint64 // scratch of crossing
+}
+
+// New returns an empty tracker.
+func New(cfg Config) *Tracker {
+	if cfg.FutureSkew <= 0 {
+		cfg.FutureSkew = DefaultFutureSkew
+	}
+	return &Tracker{cfg: cfg, w: cfg.Window.Milliseconds(), late: cfg.AllowedLateness.Milliseconds(),
+		skew: cfg.FutureSkew.Milliseconds(), seed: maphash.MakeSeed(), keys: make(map[string]*keyState),
+		watermark: -1 << 62}
+}
+
+// Detection is the name of the tracked detection.
+func (t *Tracker) Detection() string { return t.cfg.Detection }
+
+// Observe adds a qualifying event of key: the sign-in identity id, the
+// member counted distinct (id again for a plain count), its event time,
+// and the wall clock now (which bounds the watermark).
+func (t *Tracker) Observe(key, id, member string, at, now time.Time) Result {
+	ms := at.UnixMilli()
+	if wm := min(ms, now.UnixMilli()+t.skew); wm > t.watermark {
+		t.watermark = wm
+	}
+	if ms <= t.watermark-t.w-t.late || t.cfg.Threshold <= 0 {
+		return Result{Late: ms <= t.watermark-t.w-t.late}
+	}
+	ks := t.keys[key]
+	if ks == nil {
+		ks = &keyState{}
+		t.keys[key] = ks
+	}
+	e := entry{at: ms, id: maphash.String(t.seed, id), member: maphash.String(t.seed, member)}
+	evs := ks.events
+	p := len(evs)
+	if p > 0 && !evs[p-1].less(e.at, e.id) { // not the in-order append
+		p = sort.Search(len(evs), func(i int) bool { return !evs[i].less(e.at, e.id) })
+	}
+	if p < len(evs) && evs[p].at == e.at && evs[p].id == e.id {
+		return Result{Duplicate: true}
+	}
+	evs = append(evs, entry{})
+	copy(evs[p+1:], evs[p:])
+	evs[p] = e
+	ks.events = evs
+	t.entries++
+
+	var res Result
+	touched := map[string]bool{}
+	// Only the windows that now hold p can change: those of the events
+	// from p on, until T distinct members follow p (their windows reach T
+	// without it) or the events leave p's window.
+	after := t.after[:0]
+	for j := p; j < len(evs) && evs[j].at < ms+t.w; j++ {
+		if j > p && !contains(after, evs[j].member) {
+			after = append(after, evs[j].member)
+			if len(after) >= t.cfg.Threshold {
+				break
+			}
+		}
+		if l, hot := t.crossing(evs, j); hot {
+			t.union(key, ks, evs[j].at, l+t.w, touched, &res)
+		}
+	}
+	t.after = after[:0]
+	// The event is also a member of any episode whose span holds it.
+	eps := ks.episodes
+	for k := sort.Search(len(eps), func(k int) bool { return eps[k].end > ms }); k < len(eps) && eps[k].start-t.w < ms; k++ {
+		touched[eps[k].id] = true
+	}
+	for k := range ks.episodes {
+		if touched[ks.episodes[k].id] {
+			res.Updates = append(res.Updates, t.refresh(key, ks, k))
+		}
+	}
+	return res
+}
+
+// crossing reports whether the window ending at event j holds at least T
+// distinct members, and the time of the T-th latest distinct one (the
+// count stays ≥ T until it leaves the window).
+func (t *Tracker) crossing(evs []entry, j int) (int64, bool) {
+	seen := t.seen[:0]
+	defer func() { t.seen = seen[:0] }()
+	from := evs[j].at - t.w
+	for i := j; i >= 0 && evs[i].at > from; i-- {
+		if !contains(seen, evs[i].member) {
+			seen = append(seen, evs[i].member)
+			if len(seen) >= t.cfg.Threshold {
+				return evs[i].at, true
+			}
+		}
+	}
+	return 0, false
+}
+
+func contains(s []uint64, v uint64) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// union adds [s, e) to the key's episodes, merging what it overlaps or
+// touches.
+func (t *Tracker) union(key string, ks *keyState, s, e int64, touched map[string]bool, res *Result) {
+	eps := ks.episodes
+	k := sort.Search(len(eps), func(k int) bool { return eps[k].end >= s })
+	m := k
+	for m < len(eps) && eps[m].start <= e {
+		m++
+	}
+	if m == k { // a new episode
+		ep := episode{start: s, end: e, first: s, id: IncidentID(t.cfg.Detection, key, time.UnixMilli(s))}
+		eps = append(eps, episode{})
+		copy(eps[k+1:], eps[k:])
+		eps[k] = ep
+		ks.episodes = eps
+		touched[ep.id] = true
+		res.Created++
+		return
+	}
+	merged := episode{start: min(s, eps[k].start), end: max(e, eps[m-1].end), first: eps[k].first}
+	merged.id = eps[k].id
+	if merged.start != eps[k].start {
+		merged.id = IncidentID(t.cfg.Detection, key, time.UnixMilli(merged.start))
+	}
+	for _, old := range eps[k:m] {
+		merged.evicted += old.evicted
+		merged.first = min(merged.first, old.first)
+		if old.id != merged.id {
+			res.Superseded = append(res.Superseded, Superseded{ID: old.id, Key: key, By: merged.id})
+			delete(touched, old.id)
+		}
+	}
+	eps[k] = merged
+	ks.episodes = append(eps[:k+1], eps[m:]...)
+	touched[merged.id] = true
+}
+
+// refresh recomputes episode k's members and returns its state.
+func (t *Tracker) refresh(key string, ks *keyState, k int) Incident {
+	ep := &ks.episodes[k]
+	evs := ks.events
+	lo := sort.Search(len(evs), func(i int) bool { return evs[i].at > ep.start-t.w })
+	hi := sort.Search(len(evs), func(i int) bool { return evs[i].at >= ep.end })
+	if ep.evicted == 0 && hi > lo {
+		ep.first = evs[lo].at
+	}
+	last := ep.first
+	if hi > lo {
+		last = evs[hi-1].at
+	}
+	return Incident{ID: ep.id, Detection: t.cfg.Detection, Key: key, Start: time.UnixMilli(ep.start).UTC(),
+		First: time.UnixMilli(ep.first).UTC(), Last: time.UnixMilli(last).UTC(), Count: ep.evicted + hi - lo}
+}
+
+// Count returns the distinct members of key in (at−W, at] (the events for
+// a plain count), without adding any.
+func (t *Tracker) Count(key string, at time.Time) int {
+	ks := t.keys[key]
+	if ks == nil {
+		return 0
+	}
+	ms := at.UnixMilli()
+	evs := ks.events
+	lo := sort.Search(len(evs), func(i int) bool { return evs[i].at > ms-t.w })
+	hi := sort.Search(len(evs), func(i int) bool { return evs[i].at > ms })
+	seen := map[uint64]struct{}{}
+	for _, e := range evs[lo:max(lo, hi)] {
+		seen[e.member] = struct{}{}
+	}
+	return len(seen)
+}
+
+// Evict drops the events no future window or episode can need (older than
+// watermark − 2W − AllowedLateness) and the episodes no accepted event can
+// change any more. Call it now and then (the workers call it on every
+// flush): it walks every key.
+func (t *Tracker) Evict() (evicted int) {
+	h := t.watermark - 2*t.w - t.late
+	closed := t.watermark - t.w - t.late
+	for key, ks := range t.keys {
+		evs := ks.events
+		i := sort.Search(len(evs), func(i int) bool { return evs[i].at > h })
+		if i > 0 {
+			for k := range ks.episodes {
+				ep := &ks.episodes[k]
+				lo := sort.Search(i, func(x int) bool { return evs[x].at > ep.start-t.w })
+				hi := sort.Search(i, func(x int) bool { return evs[x].at >= ep.end })
+				if hi > lo {
+					if ep.evicted == 0 {
+						ep.first = evs[lo].at
+					}
+					ep.evicted += hi - lo
+				}
+			}
+			evicted += i
+			t.entries -= i
+			if i == len(evs) {
+				ks.events = nil
+			} else {
+				ks.events = append(evs[:0], evs[i:]...)
+			}
+		}
+		eps := ks.episodes[:0]
+		for _, ep := range ks.episodes {
+			if ep.end > closed {
+				eps = append(eps, ep)
+			}
+		}
+		ks.episodes = eps
+		if len(ks.events) == 0 && len(ks.episodes) == 0 {
+			delete(t.keys, key)
+		}
+	}
+	return evicted
+}
+
+// Keys is the number of keys held.
+func (t *Tracker) Keys() int { return len(t.keys) }
+
+// Entries is the number of events held.
+func (t *Tracker) Entries() int { return t.entries }
+
+// Watermark is the watermark (see the package doc).
+func (t *Tracker) Watermark() time.Time { return time.UnixMilli(t.watermark).UTC() }
