@@ -43,11 +43,12 @@ type Batch struct {
 	Flags      []schemas.Flag
 	Findings   []schemas.Finding
 	IPFailures []IPFailureRecord
+	Incidents  []IncidentRecord
 }
 
 // Len counts the rows of a batch.
 func (b *Batch) Len() int {
-	return len(b.SignIns) + len(b.Flags) + len(b.Findings) + len(b.IPFailures)
+	return len(b.SignIns) + len(b.Flags) + len(b.Findings) + len(b.IPFailures) + len(b.Incidents)
 }
 
 // Writer stores batches. Write is synchronous: nil means every row is
