@@ -97,6 +97,8 @@ type Incident struct {
 // its start or merged it with a neighbour).
 type Superseded struct {
 	ID, Key, By string
+	// Start is the superseded incident's own start.
+	Start time.Time
 }
 
 // Result is what one observed event changed.
@@ -284,7 +286,7 @@ func (t *Tracker) union(key string, ks *keyState, s, e int64, touched map[string
 		merged.evicted += old.evicted
 		merged.first = min(merged.first, old.first)
 		if old.id != merged.id {
-			res.Superseded = append(res.Superseded, Superseded{ID: old.id, Key: key, By: merged.id})
+			res.Superseded = append(res.Superseded, Superseded{ID: old.id, Key: key, By: merged.id, Start: time.UnixMilli(old.start).UTC()})
 			delete(touched, old.id)
 		}
 	}
