@@ -117,6 +117,7 @@ type Reader interface {
 	Flagged(ctx context.Context, q FlaggedQuery) ([]FlaggedSignIn, error)
 	// Evidence summarises the failures behind a windowed finding.
 	Evidence(ctx context.Context, q EvidenceQuery) (*schemas.Evidence, error)
+	IncidentReader
 }
 
 // FlaggedQuery pages the flagged sign-ins: those flagged before Before

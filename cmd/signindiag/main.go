@@ -181,7 +181,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		checks["pipeline"] = func(context.Context) error { return runner.Ready() }
 	}
 	if serve {
-		queryapi.New(queryapi.Config{Window: cfg.Window, SprayWindow: cfg.SprayWindow, MFAFatigueWindow: cfg.MFAFatigueWindow},
+		queryapi.New(queryapi.Config{Window: cfg.Window, Detections: detections(cfg), IsFailure: cat.IsFailure},
 			store, log).Register(mux)
 	}
 	health.Register(mux, checks)

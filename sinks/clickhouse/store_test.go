@@ -321,6 +321,9 @@ func TestEvidenceSummarisesTheWindowsFailures(t *testing.T) {
 	if len(ev.TopApps) != 1 || ev.TopApps[0].Count != 5 || len(ev.TopDevices) != 1 {
 		t.Errorf("apps %v devices %v", ev.TopApps, ev.TopDevices)
 	}
+	if ev.DistinctUsers != 1 || len(ev.TopUsers) != 1 || ev.TopUsers[0] != (schemas.Count{Value: "hu@contoso.example", Count: 5}) {
+		t.Errorf("users %d, top users %v", ev.DistinctUsers, ev.TopUsers)
+	}
 	byIP, err := s.Evidence(ctx, sinks.EvidenceQuery{IP: "203.0.113.9", From: t0, To: t0.Add(time.Hour), Codes: []int{50053}})
 	if err != nil || byIP.Failures != 1 {
 		t.Fatalf("by IP: %+v %v", byIP, err)
