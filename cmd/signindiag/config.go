@@ -39,6 +39,9 @@ type Config struct {
 	// (defaults: Splunk's multiple denied MFA requests, S8 in docs/detection-rules.md#mfa-fatigue).
 	MFAFatigueWindow    time.Duration `env:"MFA_FATIGUE_WINDOW, default=10m"`
 	MFAFatigueThreshold int           `env:"MFA_FATIGUE_THRESHOLD, default=10"`
+	// FutureSkew bounds how far past the wall clock event times may move
+	// the windowed detections' watermark (pipeline/incident).
+	FutureSkew time.Duration `env:"FUTURE_SKEW, default=15m"`
 	// RulesFile extends or overrides the embedded error-code catalogue.
 	RulesFile string `env:"RULES_FILE"`
 	// FlushInterval and BatchSize bound how long and how many records a
@@ -185,7 +188,7 @@ func (c *Config) validate(needKafka bool) error {
 	if c.AllowedLateness < 0 {
 		bad("ALLOWED_LATENESS", "expected a duration of 0 or more, got %s", c.AllowedLateness)
 	}
-	for name, d := range map[string]time.Duration{"SPRAY_WINDOW": c.SprayWindow, "MFA_FATIGUE_WINDOW": c.MFAFatigueWindow} {
+	for name, d := range map[string]time.Duration{"SPRAY_WINDOW": c.SprayWindow, "MFA_FATIGUE_WINDOW": c.MFAFatigueWindow, "FUTURE_SKEW": c.FutureSkew} {
 		if d <= 0 {
 			bad(name, "expected a positive duration, got %s", d)
 		}

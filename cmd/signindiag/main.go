@@ -171,7 +171,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			Partitions: cfg.Kafka.Partitions, CreateTopics: cfg.Kafka.CreateTopics,
 			SessionTimeout:  cfg.Kafka.SessionTimeout,
 			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
-			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness, FailureThreshold: cfg.FailureThreshold,
+			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness, FailureThreshold: cfg.FailureThreshold, FutureSkew: cfg.FutureSkew,
 			Fatigue: rules.FatigueConfig{Window: cfg.MFAFatigueWindow, Threshold: cfg.MFAFatigueThreshold},
 			Spray:   rules.SprayConfig{Window: cfg.SprayWindow, Threshold: cfg.SprayThreshold, Codes: cfg.SprayCodes},
 			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize, FlushMaxBytes: cfg.BatchBytes,
