@@ -154,6 +154,7 @@ type Tracker struct {
 	entries   int
 	after     []uint64 // scratch of Observe
 	seen      []uint64 // scratch of crossing
+	touched   idSet    // scratch of Observe
 }
 
 // New returns an empty tracker.
@@ -201,7 +202,8 @@ func (t *Tracker) Observe(key, id, member string, at, now time.Time) Result {
 	t.entries++
 
 	var res Result
-	touched := map[string]bool{}
+	touched := &t.touched
+	*touched = (*touched)[:0]
 	// Only the windows that now hold p can change: those of the events
 	// from p on, until T distinct members follow p (their windows reach T
 	// without it) or the events leave p's window.
@@ -221,10 +223,10 @@ func (t *Tracker) Observe(key, id, member string, at, now time.Time) Result {
 	// The event is also a member of any episode whose span holds it.
 	eps := ks.episodes
 	for k := sort.Search(len(eps), func(k int) bool { return eps[k].end > ms }); k < len(eps) && eps[k].start-t.w < ms; k++ {
-		touched[eps[k].id] = true
+		touched.add(eps[k].id)
 	}
 	for k := range ks.episodes {
-		if touched[ks.episodes[k].id] {
+		if touched.has(ks.episodes[k].id) {
 			res.Updates = append(res.Updates, t.refresh(key, ks, k))
 		}
 	}
@@ -260,7 +262,7 @@ func contains(s []uint64, v uint64) bool {
 
 // union adds [s, e) to the key's episodes, merging what it overlaps or
 // touches.
-func (t *Tracker) union(key string, ks *keyState, s, e int64, touched map[string]bool, res *Result) {
+func (t *Tracker) union(key string, ks *keyState, s, e int64, touched *idSet, res *Result) {
 	eps := ks.episodes
 	k := sort.Search(len(eps), func(k int) bool { return eps[k].end >= s })
 	m := k
@@ -273,7 +275,7 @@ func (t *Tracker) union(key string, ks *keyState, s, e int64, touched map[string
 		copy(eps[k+1:], eps[k:])
 		eps[k] = ep
 		ks.episodes = eps
-		touched[ep.id] = true
+		touched.add(ep.id)
 		res.Created++
 		return
 	}
@@ -287,12 +289,39 @@ func (t *Tracker) union(key string, ks *keyState, s, e int64, touched map[string
 		merged.first = min(merged.first, old.first)
 		if old.id != merged.id {
 			res.Superseded = append(res.Superseded, Superseded{ID: old.id, Key: key, By: merged.id, Start: time.UnixMilli(old.start).UTC()})
-			delete(touched, old.id)
+			touched.remove(old.id)
 		}
 	}
 	eps[k] = merged
 	ks.episodes = append(eps[:k+1], eps[m:]...)
-	touched[merged.id] = true
+	touched.add(merged.id)
+}
+
+// idSet is a small set of episode ids (an event touches a few).
+type idSet []string
+
+func (s *idSet) add(id string) {
+	if !s.has(id) {
+		*s = append(*s, id)
+	}
+}
+
+func (s idSet) has(id string) bool {
+	for _, x := range s {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *idSet) remove(id string) {
+	for i, x := range *s {
+		if x == id {
+			*s = append((*s)[:i], (*s)[i+1:]...)
+			return
+		}
+	}
 }
 
 // refresh recomputes episode k's members and returns its state.
