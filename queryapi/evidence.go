@@ -136,9 +136,9 @@ func (a *API) incidentResults(r *http.Request, signIns []schemas.SignIn, maxEvid
 			if maxEvidence > 0 {
 				q := sinks.EvidenceQuery{From: in.First.Add(-time.Millisecond), To: in.Last, Codes: d.EvidenceCodes}
 				if d.Key == rules.KeyIP {
-					q.IP = in.Key
+					q.IP = d.BaseKey(in.Key)
 				} else {
-					q.UserKey = in.Key
+					q.UserKey = d.BaseKey(in.Key)
 				}
 				if f.Evidence, err = a.reader.Evidence(r.Context(), q); err != nil {
 					return nil, err

@@ -37,11 +37,26 @@ type Candidate struct {
 	IsFailure bool
 	UserKey   string
 	IP        string
+	AppID     string
+	// Device names the device as storage does: its display name when
+	// registered, else its operating system and browser (DeviceName).
+	Device string
 }
 
 // CandidateOf describes a live sign-in.
 func CandidateOf(si *schemas.SignIn, isFailure bool) Candidate {
-	return Candidate{ErrorCode: si.Status.ErrorCode, IsFailure: isFailure, UserKey: si.UserKey(), IP: si.IPAddress}
+	return Candidate{ErrorCode: si.Status.ErrorCode, IsFailure: isFailure, UserKey: si.UserKey(), IP: si.IPAddress,
+		AppID: si.AppID, Device: DeviceName(si)}
+}
+
+// DeviceName names a sign-in's device as the stored device column does:
+// its display name when registered, else its operating system and browser.
+func DeviceName(si *schemas.SignIn) string {
+	d := si.DeviceDetail
+	if d.DisplayName != "" {
+		return d.DisplayName
+	}
+	return strings.TrimSpace(d.OperatingSystem + " " + d.Browser)
 }
 
 // IncidentView is an incident as a detection describes it.
@@ -68,6 +83,11 @@ type Detection struct {
 	Key       KeyKind
 	Window    time.Duration
 	Threshold int
+	// Split, when set, divides a key further (e.g. a user's failures by
+	// application and device): the incident key is "<key>|<Split>", and an
+	// event for which Split returns "" has no key. A user-keyed split
+	// still runs on the user's partition.
+	Split func(c Candidate) string
 	// CountsUsers: the threshold is of distinct users (password_spray);
 	// otherwise of distinct sign-ins.
 	CountsUsers bool
@@ -82,10 +102,29 @@ type Detection struct {
 
 // KeyOf returns the detection's key of an event, "" when it has none.
 func (d *Detection) KeyOf(c Candidate) string {
+	key := c.UserKey
 	if d.Key == KeyIP {
-		return c.IP
+		key = c.IP
 	}
-	return c.UserKey
+	if d.Split == nil || key == "" {
+		return key
+	}
+	part := d.Split(c)
+	if part == "" {
+		return ""
+	}
+	return key + keySeparator + part
+}
+
+const keySeparator = "|"
+
+// BaseKey is the user or IP of an incident key (without its Split part).
+func (d *Detection) BaseKey(key string) string {
+	if d.Split == nil {
+		return key
+	}
+	base, _, _ := strings.Cut(key, keySeparator)
+	return base
 }
 
 // MemberOf returns what the detection counts distinct: the user for

@@ -128,3 +128,17 @@ func TestSprayCandidates(t *testing.T) {
 		t.Error("sign-ins without an IP or without a user are no spray candidates")
 	}
 }
+
+func TestDetectionSplitKeys(t *testing.T) {
+	d := Detection{Key: KeyUser, Split: func(c Candidate) string { return c.AppID }}
+	if k := d.KeyOf(Candidate{UserKey: "u", AppID: "a"}); k != "u|a" || d.BaseKey(k) != "u" {
+		t.Errorf("split key %q", k)
+	}
+	if k := d.KeyOf(Candidate{UserKey: "u"}); k != "" {
+		t.Errorf("no split part, key %q", k)
+	}
+	si := &schemas.SignIn{DeviceDetail: schemas.DeviceDetail{OperatingSystem: "Windows10", Browser: "Edge 120"}}
+	if c := CandidateOf(si, true); c.Device != "Windows10 Edge 120" {
+		t.Errorf("device %q", c.Device)
+	}
+}

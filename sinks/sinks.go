@@ -65,6 +65,10 @@ type FailureRecord struct {
 	Identity  string
 	At        time.Time
 	ErrorCode int
+	// AppID and Device (as the device column stores it) let detections
+	// split a user's failures (rules.Detection.Split).
+	AppID  string
+	Device string
 }
 
 // IPFailureRecord is a failed sign-in as the per-IP (password spray)

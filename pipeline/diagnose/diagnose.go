@@ -101,7 +101,8 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 	now := p.cfg.Now()
 	for _, f := range recent {
 		p.win.ObserveFailure(f.UserKey, f.Identity, f.At)
-		p.incidents.Observe(rules.Candidate{ErrorCode: f.ErrorCode, IsFailure: true, UserKey: f.UserKey}, false, f.Identity, f.At, nil, now)
+		c := rules.Candidate{ErrorCode: f.ErrorCode, IsFailure: true, UserKey: f.UserKey, AppID: f.AppID, Device: f.Device}
+		p.incidents.Observe(c, false, f.Identity, f.At, nil, now)
 	}
 	p.incidents.Take()
 	p.reportWindow(0)

@@ -240,6 +240,9 @@ func TestRecentFailuresRebuildsOnlyWhatWasCommitted(t *testing.T) {
 	if len(names) != 2 || names[0] != "rc" || names[1] != "rd" {
 		t.Fatalf("rebuilt %v, want [rc rd]", names)
 	}
+	if got[0].AppID != "app-1" || got[0].ErrorCode != 50126 {
+		t.Fatalf("rebuilt record lacks the app or code: %+v", got[0])
+	}
 	if got, err := s.RecentFailures(ctx, 0, 0, 48*time.Hour); err != nil || len(got) != 0 {
 		t.Fatalf("nothing committed: got %v %v", got, err)
 	}
