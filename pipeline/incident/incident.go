@@ -341,24 +341,6 @@ func (t *Tracker) refresh(key string, ks *keyState, k int) Incident {
 		First: time.UnixMilli(ep.first).UTC(), Last: time.UnixMilli(last).UTC(), Count: ep.evicted + hi - lo}
 }
 
-// Count returns the distinct members of key in (at−W, at] (the events for
-// a plain count), without adding any.
-func (t *Tracker) Count(key string, at time.Time) int {
-	ks := t.keys[key]
-	if ks == nil {
-		return 0
-	}
-	ms := at.UnixMilli()
-	evs := ks.events
-	lo := sort.Search(len(evs), func(i int) bool { return evs[i].at > ms-t.w })
-	hi := sort.Search(len(evs), func(i int) bool { return evs[i].at > ms })
-	seen := map[uint64]struct{}{}
-	for _, e := range evs[lo:max(lo, hi)] {
-		seen[e.member] = struct{}{}
-	}
-	return len(seen)
-}
-
 // Evict drops the events no future window or episode can need (older than
 // watermark − 2W − AllowedLateness) and the episodes no accepted event can
 // change any more. Call it now and then (the workers call it on every
