@@ -33,7 +33,7 @@ func BenchmarkHotKey(b *testing.B) {
 	wall := t0.Add(48 * time.Hour)
 	b.Run("tracker", func(b *testing.B) {
 		for b.Loop() {
-			tr := New(Config{Detection: "password_spray", Window: 20 * time.Minute, Threshold: 5, AllowedLateness: 48 * time.Hour})
+			tr := New(Config{Detection: "password_spray", Window: 20 * time.Minute, Threshold: 5, AllowedLateness: 48 * time.Hour, Distinct: true})
 			for i, e := range events {
 				tr.Observe(e.key, e.id, e.member, e.at, wall)
 				if i%5000 == 0 {
@@ -79,8 +79,33 @@ func BenchmarkHotKeyLate(b *testing.B) {
 	}
 	wall := t0.Add(48 * time.Hour)
 	for b.Loop() {
-		tr := New(Config{Detection: "password_spray", Window: 20 * time.Minute, Threshold: 5, AllowedLateness: 48 * time.Hour})
+		tr := New(Config{Detection: "password_spray", Window: 20 * time.Minute, Threshold: 5, AllowedLateness: 48 * time.Hour, Distinct: true})
 		for i, e := range delivered {
+			tr.Observe(e.key, e.id, e.member, e.at, wall)
+			if i%5000 == 0 {
+				tr.Evict()
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+}
+
+// BenchmarkHotKeyBruteForce: one address trying one account 100 000 times
+// in 100 000 seconds, with four other accounts now and then, delivered
+// with jitter: every window holds hundreds of events of the same member.
+func BenchmarkHotKeyBruteForce(b *testing.B) {
+	const n = 100_000
+	events := hotKey(n)
+	for i := range events {
+		events[i].member = "victim"
+		if i%1000 == 0 {
+			events[i].member = fmt.Sprint("other", i/1000%4)
+		}
+	}
+	wall := t0.Add(48 * time.Hour)
+	for b.Loop() {
+		tr := New(Config{Detection: "password_spray", Window: 20 * time.Minute, Threshold: 5, AllowedLateness: 48 * time.Hour, Distinct: true})
+		for i, e := range events {
 			tr.Observe(e.key, e.id, e.member, e.at, wall)
 			if i%5000 == 0 {
 				tr.Evict()

@@ -76,6 +76,10 @@ type Config struct {
 	AllowedLateness time.Duration
 	// FutureSkew bounds how far past the wall clock the watermark may move.
 	FutureSkew time.Duration
+	// Distinct: members may repeat (password_spray counts users, not
+	// sign-ins), so the tracker keeps a thinned copy of the events for the
+	// window computations (see keep).
+	Distinct bool
 }
 
 // DefaultFutureSkew is how far ahead of the wall clock event times may move
@@ -139,8 +143,13 @@ type episode struct {
 }
 
 type keyState struct {
-	events   []entry   // sorted by (at, id)
+	events   []entry   // sorted by (at, id): every member event
 	episodes []episode // sorted by start, disjoint and not touching
+	// In Distinct mode, cov holds the events the window computations
+	// need (sorted by (at, id)) and kept the same per member; without
+	// Distinct, cov is events.
+	cov  []entry
+	kept map[uint64][]entry
 }
 
 // Tracker follows the episodes of one detection over many keys.
@@ -204,19 +213,25 @@ func (t *Tracker) Observe(key, id, member string, at, now time.Time) Result {
 	var res Result
 	touched := &t.touched
 	*touched = (*touched)[:0]
-	// Only the windows that now hold p can change: those of the events
-	// from p on, until T distinct members follow p (their windows reach T
-	// without it) or the events leave p's window.
+	cov, cp := evs, p
+	if t.cfg.Distinct {
+		cp = t.keep(ks, e)
+		cov = ks.cov
+	}
+	// Only the windows that now hold the event can change: those of the
+	// events from it on, until T distinct members follow it (their
+	// windows reach T without it) or the events leave its window. An
+	// event keep found redundant changes no count.
 	after := t.after[:0]
-	for j := p; j < len(evs) && evs[j].at < ms+t.w; j++ {
-		if j > p && !contains(after, evs[j].member) {
-			after = append(after, evs[j].member)
+	for j := cp; cp >= 0 && j < len(cov) && cov[j].at < ms+t.w; j++ {
+		if j > cp && !contains(after, cov[j].member) {
+			after = append(after, cov[j].member)
 			if len(after) >= t.cfg.Threshold {
 				break
 			}
 		}
-		if l, hot := t.crossing(evs, j); hot {
-			t.union(key, ks, evs[j].at, l+t.w, touched, &res)
+		if l, hot := t.crossing(cov, j); hot {
+			t.union(key, ks, cov[j].at, l+t.w, touched, &res)
 		}
 	}
 	t.after = after[:0]
@@ -231,6 +246,67 @@ func (t *Tracker) Observe(key, id, member string, at, now time.Time) Result {
 		}
 	}
 	return res
+}
+
+// keep adds e to the events the window computations read (Distinct mode)
+// and returns its index there, or -1 when it is redundant. A member's
+// event b is redundant when two other events a ≤ b ≤ c of the same member
+// (a ≠ b ≠ c) lie less than W apart: every window (s−W, s] holding b then
+// holds a or c, so no count depends on b. Dropping redundant events keeps
+// every count exactly, whatever the order they arrive in, and leaves a
+// member at most about two events per window, so the scans of crossing
+// stay O(T) however many times one user fails from one address (a brute
+// force on one account is a hot key too).
+func (t *Tracker) keep(ks *keyState, e entry) int {
+	if ks.kept == nil {
+		ks.kept = map[uint64][]entry{}
+	}
+	list := ks.kept[e.member]
+	i := sort.Search(len(list), func(i int) bool { return !list[i].less(e.at, e.id) })
+	if i > 0 && list[i-1].at == e.at || i < len(list) && list[i].at == e.at ||
+		i > 0 && i < len(list) && list[i].at-list[i-1].at < t.w {
+		return -1
+	}
+	list = append(list, entry{})
+	copy(list[i+1:], list[i:])
+	list[i] = e
+	cp := insertEntry(&ks.cov, e)
+	// The new event may make its neighbours redundant.
+	if i+2 < len(list) && list[i+2].at-e.at < t.w {
+		removeEntry(&ks.cov, list[i+1])
+		list = append(list[:i+1], list[i+2:]...)
+	}
+	if i >= 2 && e.at-list[i-2].at < t.w {
+		if removeEntry(&ks.cov, list[i-1]) < cp {
+			cp--
+		}
+		list = append(list[:i-1], list[i:]...)
+	}
+	ks.kept[e.member] = list
+	return cp
+}
+
+// insertEntry inserts e in a slice sorted by (at, id) and returns its index.
+func insertEntry(s *[]entry, e entry) int {
+	evs := *s
+	p := len(evs)
+	if p > 0 && !evs[p-1].less(e.at, e.id) {
+		p = sort.Search(len(evs), func(i int) bool { return !evs[i].less(e.at, e.id) })
+	}
+	evs = append(evs, entry{})
+	copy(evs[p+1:], evs[p:])
+	evs[p] = e
+	*s = evs
+	return p
+}
+
+// removeEntry removes e from a slice sorted by (at, id) and returns the
+// index it had.
+func removeEntry(s *[]entry, e entry) int {
+	evs := *s
+	p := sort.Search(len(evs), func(i int) bool { return !evs[i].less(e.at, e.id) })
+	*s = append(evs[:p], evs[p+1:]...)
+	return p
 }
 
 // crossing reports whether the window ending at event j holds at least T
@@ -370,6 +446,18 @@ func (t *Tracker) Evict() (evicted int) {
 			} else {
 				ks.events = append(evs[:0], evs[i:]...)
 			}
+		}
+		if t.cfg.Distinct {
+			c := sort.Search(len(ks.cov), func(i int) bool { return ks.cov[i].at > h })
+			for _, e := range ks.cov[:c] { // each is the earliest kept of its member
+				list := ks.kept[e.member]
+				if len(list) <= 1 {
+					delete(ks.kept, e.member)
+				} else {
+					ks.kept[e.member] = append(list[:0], list[1:]...)
+				}
+			}
+			ks.cov = append(ks.cov[:0], ks.cov[c:]...)
 		}
 		eps := ks.episodes[:0]
 		for _, ep := range ks.episodes {

@@ -176,7 +176,8 @@ func configs() []Config {
 	return []Config{
 		{Detection: "count", Window: 10 * time.Minute, Threshold: 3, AllowedLateness: 24 * time.Hour},
 		{Detection: "count2", Window: 7 * time.Minute, Threshold: 2, AllowedLateness: 24 * time.Hour},
-		{Detection: "distinct", Window: 10 * time.Minute, Threshold: 3, AllowedLateness: 24 * time.Hour},
+		{Detection: "distinct", Window: 10 * time.Minute, Threshold: 3, AllowedLateness: 24 * time.Hour, Distinct: true},
+		{Detection: "distinct-wide", Window: 25 * time.Minute, Threshold: 2, AllowedLateness: 24 * time.Hour, Distinct: true},
 	}
 }
 
@@ -188,7 +189,7 @@ func TestMatchesOracleInAnyOrder(t *testing.T) {
 	wall := t0.Add(2 * time.Hour)
 	for round := range 300 {
 		for _, cfg := range configs() {
-			events := randomStream(rng, 5+rng.IntN(25), cfg.Detection == "distinct")
+			events := randomStream(rng, 5+rng.IntN(25), cfg.Distinct)
 			want := oracle(cfg, events)
 			wantMembers := oracleMembers(cfg, events)
 			for shuffle := range 8 {
@@ -212,7 +213,7 @@ func TestEveryPermutation(t *testing.T) {
 	wall := t0.Add(2 * time.Hour)
 	for round := range 20 {
 		for _, cfg := range configs() {
-			events := randomStream(rng, 6, cfg.Detection == "distinct")[:6]
+			events := randomStream(rng, 6, cfg.Distinct)[:6]
 			want := oracle(cfg, events)
 			permute(events, 0, func(p []ev) {
 				s, _ := run(cfg, p, wall, 0)
@@ -247,7 +248,7 @@ func TestLateBeyondLatenessMatchesOracleOfAccepted(t *testing.T) {
 	for round := range 300 {
 		for _, cfg := range configs() {
 			cfg.AllowedLateness = time.Duration(rng.IntN(20)) * time.Minute
-			events := randomStream(rng, 5+rng.IntN(25), cfg.Detection == "distinct")
+			events := randomStream(rng, 5+rng.IntN(25), cfg.Distinct)
 			s, accepted := run(cfg, events, wall, rng.IntN(4))
 			var kept []ev
 			wm := int64(-1 << 62)

@@ -37,7 +37,7 @@ func NewSet(cfg SetConfig) *Set {
 		}
 		s.dets = append(s.dets, d)
 		s.trackers = append(s.trackers, New(Config{Detection: d.Scenario, Window: d.Window, Threshold: d.Threshold,
-			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew}))
+			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Distinct: d.CountsUsers}))
 	}
 	return s
 }
