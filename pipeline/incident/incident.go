@@ -49,11 +49,15 @@
 // # Memory and cost
 //
 // A key keeps its events of the last 2W + AllowedLateness (24 bytes each)
-// and its open episodes; Evict drops the rest. Inserting an event costs a
-// binary search, a copy of the events after it (none when events arrive in
-// time order), and O(T) work for each event whose window it enters until T
+// and its open episodes; Evict drops the rest. With Distinct (members
+// repeat), it also keeps, per member, the events a window count can depend
+// on (at most about two per window: see keep). Inserting an event costs
+// binary searches, a copy of the events after it (none when events arrive
+// in time order; the few of the last minutes when they arrive minutes
+// late), and O(T) work for each event whose window it enters until T
 // distinct members follow it: O(T²) in practice, whatever the number of
-// events of the key. Episode bookkeeping is O(log n).
+// events of the key, including one user failing thousands of times from
+// one address. Episode bookkeeping is O(log n).
 //
 // A Tracker is pure (the wall clock is an argument), belongs to one
 // partition worker and is not safe for concurrent use.
