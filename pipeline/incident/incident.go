@@ -147,11 +147,15 @@ type episode struct {
 }
 
 type keyState struct {
-	events   []entry   // sorted by (at, id): every member event
-	episodes []episode // sorted by start, disjoint and not touching
-	// In Distinct mode, cov holds the events the window computations
-	// need (sorted by (at, id)) and kept the same per member; without
-	// Distinct, cov is events.
+	events   []entry        // sorted by (at, id): every member event
+	episodes []episode      // sorted by start, disjoint and not touching
+	dist     *distinctState // Distinct mode only
+}
+
+// distinctState holds, in Distinct mode, the events the window
+// computations need (cov, sorted by (at, id); without Distinct they read
+// events) and the same per member (kept).
+type distinctState struct {
 	cov  []entry
 	kept map[uint64][]entry
 }
@@ -220,7 +224,7 @@ func (t *Tracker) Observe(key, id, member string, at, now time.Time) Result {
 	cov, cp := evs, p
 	if t.cfg.Distinct {
 		cp = t.keep(ks, e)
-		cov = ks.cov
+		cov = ks.dist.cov
 	}
 	// Only the windows that now hold the event can change: those of the
 	// events from it on, until T distinct members follow it (their
@@ -262,10 +266,11 @@ func (t *Tracker) Observe(key, id, member string, at, now time.Time) Result {
 // stay O(T) however many times one user fails from one address (a brute
 // force on one account is a hot key too).
 func (t *Tracker) keep(ks *keyState, e entry) int {
-	if ks.kept == nil {
-		ks.kept = map[uint64][]entry{}
+	if ks.dist == nil {
+		ks.dist = &distinctState{kept: map[uint64][]entry{}}
 	}
-	list := ks.kept[e.member]
+	d := ks.dist
+	list := d.kept[e.member]
 	i := sort.Search(len(list), func(i int) bool { return !list[i].less(e.at, e.id) })
 	if i > 0 && list[i-1].at == e.at || i < len(list) && list[i].at == e.at ||
 		i > 0 && i < len(list) && list[i].at-list[i-1].at < t.w {
@@ -274,19 +279,19 @@ func (t *Tracker) keep(ks *keyState, e entry) int {
 	list = append(list, entry{})
 	copy(list[i+1:], list[i:])
 	list[i] = e
-	cp := insertEntry(&ks.cov, e)
+	cp := insertEntry(&d.cov, e)
 	// The new event may make its neighbours redundant.
 	if i+2 < len(list) && list[i+2].at-e.at < t.w {
-		removeEntry(&ks.cov, list[i+1])
+		removeEntry(&d.cov, list[i+1])
 		list = append(list[:i+1], list[i+2:]...)
 	}
 	if i >= 2 && e.at-list[i-2].at < t.w {
-		if removeEntry(&ks.cov, list[i-1]) < cp {
+		if removeEntry(&d.cov, list[i-1]) < cp {
 			cp--
 		}
 		list = append(list[:i-1], list[i:]...)
 	}
-	ks.kept[e.member] = list
+	d.kept[e.member] = list
 	return cp
 }
 
@@ -451,17 +456,17 @@ func (t *Tracker) Evict() (evicted int) {
 				ks.events = append(evs[:0], evs[i:]...)
 			}
 		}
-		if t.cfg.Distinct {
-			c := sort.Search(len(ks.cov), func(i int) bool { return ks.cov[i].at > h })
-			for _, e := range ks.cov[:c] { // each is the earliest kept of its member
-				list := ks.kept[e.member]
+		if d := ks.dist; d != nil {
+			c := sort.Search(len(d.cov), func(i int) bool { return d.cov[i].at > h })
+			for _, e := range d.cov[:c] { // each is the earliest kept of its member
+				list := d.kept[e.member]
 				if len(list) <= 1 {
-					delete(ks.kept, e.member)
+					delete(d.kept, e.member)
 				} else {
-					ks.kept[e.member] = append(list[:0], list[1:]...)
+					d.kept[e.member] = append(list[:0], list[1:]...)
 				}
 			}
-			ks.cov = append(ks.cov[:0], ks.cov[c:]...)
+			d.cov = append(d.cov[:0], d.cov[c:]...)
 		}
 		eps := ks.episodes[:0]
 		for _, ep := range ks.episodes {
