@@ -4,7 +4,7 @@ BIN       ?= bin/signindiag
 # Tests read the local services' addresses from this file (make services-up).
 SERVICES_ENV := .services.env
 
-.PHONY: help build test test-unit test-integration bench services-up services-down demo run migrate fmt vet tidy up down
+.PHONY: help build test test-unit test-integration bench bench-e2e services-up services-down demo run migrate fmt vet tidy up down
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ bench: ## Benchmarks: decoding and the internal-topic codec (each vs encoding/js
 	$(GO) test -run '^$$' -bench Decode -benchmem -count 6 -cpu 1 ./schemas/
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1 ./pipeline/window/
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1 ./schemas/wire/
+
+bench-e2e: services-up ## End-to-end benchmark at volume (1M events; EVENTS, RUNS, BASELINE_REF, PROFILE); see BENCHMARKS.md
+	bash scripts/bench-e2e.sh
 
 services-up: ## Start local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package); writes .services.env
 	bash scripts/services-up.sh

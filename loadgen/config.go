@@ -41,8 +41,8 @@ type Config struct {
 	// Count is the number of sign-ins the stream holds; 0 makes it
 	// endless, DefaultEndlessCount sign-ins per Span.
 	Count int
-	// Users and Apps size the tenant (users of the first hundred
-	// or so are much busier than the rest, as in a real one).
+	// Users and Apps size the tenant (a few users are much busier than
+	// the rest, as in a real one).
 	Users int
 	Apps  int
 	Shape Shape

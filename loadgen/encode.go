@@ -26,14 +26,12 @@ func newEncoder(t *tenant) *encoder {
 }
 
 const (
-	riskNone        = `,"tokenIssuerType":"AzureAD","riskDetail":"none","riskLevelAggregated":"none","riskLevelDuringSignIn":"none","riskState":"none","riskEventTypes":[],"riskEventTypes_v2":[]`
-	userProcessing  = `"authenticationProcessingDetails":[{"key":"Oauth Scope Info","value":"[\"openid\",\"profile\",\"User.Read\"]"},{"key":"Is CAE Token","value":"True"}]`
-	userTrailer     = `,"authenticationRequirementPolicies":[{"requirementProvider":"multiConditionalAccess","detail":"Conditional Access"}],"sessionLifetimePolicies":[]}`
-	spProcessing    = `"appliedConditionalAccessPolicies":[],"authenticationProcessingDetails":[{"key":"Azure AD App Authentication Library","value":"Family: MSAL Library: MSAL.Python 1.26.0 Platform: Python"}],"networkLocationDetails":[]}`
-	spResource      = `,"resourceDisplayName":"Microsoft Graph","resourceId":"` + resGraph + `"`
-	noNetwork       = `"networkLocationDetails":[]`
-	sprayerNet      = "198.51.100."
-	fatigueHostBase = 128
+	riskNone       = `,"tokenIssuerType":"AzureAD","riskDetail":"none","riskLevelAggregated":"none","riskLevelDuringSignIn":"none","riskState":"none","riskEventTypes":[],"riskEventTypes_v2":[]`
+	userProcessing = `"authenticationProcessingDetails":[{"key":"Oauth Scope Info","value":"[\"openid\",\"profile\",\"User.Read\"]"},{"key":"Is CAE Token","value":"True"}]`
+	userTrailer    = `,"authenticationRequirementPolicies":[{"requirementProvider":"multiConditionalAccess","detail":"Conditional Access"}],"sessionLifetimePolicies":[]}`
+	spProcessing   = `"appliedConditionalAccessPolicies":[],"authenticationProcessingDetails":[{"key":"Azure AD App Authentication Library","value":"Family: MSAL Library: MSAL.Python 1.26.0 Platform: Python"}],"networkLocationDetails":[]}`
+	spResource     = `,"resourceDisplayName":"Microsoft Graph","resourceId":"` + resGraph + `"`
+	noNetwork      = `"networkLocationDetails":[]`
 )
 
 var eventTypes = [...]string{`,"signInEventTypes":["interactiveUser"]`, `,"signInEventTypes":["nonInteractiveUser"]`, `,"signInEventTypes":["servicePrincipal"]`}
@@ -227,13 +225,6 @@ func (en *encoder) appendIP(b []byte, e *event) []byte {
 	}
 	return append(b, en.t.users[e.who].homeIP...)
 }
-
-// SprayAddress is the source address of attack period p's password spray
-// (periods count from Config.Start in steps of Config.BurstEvery).
-func SprayAddress(p int) string { return sprayerNet + strconv.Itoa(1+p%127) }
-
-// FatigueAddress is the source of attack period p's MFA-fatigue burst.
-func FatigueAddress(p int) string { return sprayerNet + strconv.Itoa(fatigueHostBase+p%127) }
 
 const base64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

@@ -91,7 +91,6 @@ type appSpec struct {
 	id, name         string
 	resID, resName   string
 	clientApp        string
-	browserBased     bool
 	nonInteractiveWt int // how often apps refresh tokens silently, relative
 }
 
@@ -103,21 +102,21 @@ const (
 )
 
 var firstPartyApps = []appSpec{
-	{"1fec8e78-bce4-4aaf-ab1b-5451cc387264", "Microsoft Teams", resGraph, "Microsoft Graph", "Mobile Apps and Desktop clients", false, 9},
-	{"d3590ed6-52b3-4102-aeff-aad2292ab01c", "Microsoft Office", resExchange, "Office 365 Exchange Online", "Mobile Apps and Desktop clients", false, 8},
-	{"00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online", resExchange, "Office 365 Exchange Online", "Browser", true, 3},
-	{"4765445b-32c6-49b0-83e6-1d93765276ca", "OfficeHome", resGraph, "Microsoft Graph", "Browser", true, 2},
-	{"ab9b8c07-8f02-4f72-87fa-80105867a763", "OneDrive SyncEngine", resSharePoint, "Office 365 SharePoint Online", "Mobile Apps and Desktop clients", false, 7},
-	{"00000003-0000-0ff1-ce00-000000000000", "Office 365 SharePoint Online", resSharePoint, "Office 365 SharePoint Online", "Browser", true, 2},
-	{"27922004-5251-4030-b22d-91ecd9a37ea4", "Outlook Mobile", resExchange, "Office 365 Exchange Online", "Mobile Apps and Desktop clients", false, 6},
-	{"29d9ed98-a469-4536-ade2-f981bc1d605e", "Microsoft Authentication Broker", resGraph, "Microsoft Graph", "Mobile Apps and Desktop clients", false, 5},
-	{"38aa3b87-a06d-4817-b275-7a316988d93b", "Windows Sign In", "01cb2876-7ebd-4aa4-9cc9-d28bd4d359a9", "Device Registration Service", "Mobile Apps and Desktop clients", false, 4},
-	{"c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "Azure Portal", resAzureMgmt, "Windows Azure Service Management API", "Browser", true, 1},
-	{"2793995e-0a7d-40d7-bd35-6968ba142197", "My Apps", "0000000c-0000-0000-c000-000000000000", "Microsoft App Access Panel", "Browser", true, 1},
-	{"ecd6b820-32c2-49b6-98a6-444530e5a77a", "Microsoft Edge", resGraph, "Microsoft Graph", "Mobile Apps and Desktop clients", false, 3},
-	{"04b07795-8ddb-461a-bbee-02f9e1bf7b46", "Microsoft Azure CLI", resAzureMgmt, "Windows Azure Service Management API", "Mobile Apps and Desktop clients", false, 1},
-	{"14d82eec-204b-4c2f-b7e8-296a70dab67e", "Microsoft Graph Command Line Tools", resGraph, "Microsoft Graph", "Mobile Apps and Desktop clients", false, 1},
-	{"0ec893e0-5785-4de6-99da-4ed124e5296c", "Office UWP PWA", resGraph, "Microsoft Graph", "Browser", true, 1},
+	{"1fec8e78-bce4-4aaf-ab1b-5451cc387264", "Microsoft Teams", resGraph, "Microsoft Graph", "Mobile Apps and Desktop clients", 9},
+	{"d3590ed6-52b3-4102-aeff-aad2292ab01c", "Microsoft Office", resExchange, "Office 365 Exchange Online", "Mobile Apps and Desktop clients", 8},
+	{"00000002-0000-0ff1-ce00-000000000000", "Office 365 Exchange Online", resExchange, "Office 365 Exchange Online", "Browser", 3},
+	{"4765445b-32c6-49b0-83e6-1d93765276ca", "OfficeHome", resGraph, "Microsoft Graph", "Browser", 2},
+	{"ab9b8c07-8f02-4f72-87fa-80105867a763", "OneDrive SyncEngine", resSharePoint, "Office 365 SharePoint Online", "Mobile Apps and Desktop clients", 7},
+	{"00000003-0000-0ff1-ce00-000000000000", "Office 365 SharePoint Online", resSharePoint, "Office 365 SharePoint Online", "Browser", 2},
+	{"27922004-5251-4030-b22d-91ecd9a37ea4", "Outlook Mobile", resExchange, "Office 365 Exchange Online", "Mobile Apps and Desktop clients", 6},
+	{"29d9ed98-a469-4536-ade2-f981bc1d605e", "Microsoft Authentication Broker", resGraph, "Microsoft Graph", "Mobile Apps and Desktop clients", 5},
+	{"38aa3b87-a06d-4817-b275-7a316988d93b", "Windows Sign In", "01cb2876-7ebd-4aa4-9cc9-d28bd4d359a9", "Device Registration Service", "Mobile Apps and Desktop clients", 4},
+	{"c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "Azure Portal", resAzureMgmt, "Windows Azure Service Management API", "Browser", 1},
+	{"2793995e-0a7d-40d7-bd35-6968ba142197", "My Apps", "0000000c-0000-0000-c000-000000000000", "Microsoft App Access Panel", "Browser", 1},
+	{"ecd6b820-32c2-49b6-98a6-444530e5a77a", "Microsoft Edge", resGraph, "Microsoft Graph", "Mobile Apps and Desktop clients", 3},
+	{"04b07795-8ddb-461a-bbee-02f9e1bf7b46", "Microsoft Azure CLI", resAzureMgmt, "Windows Azure Service Management API", "Mobile Apps and Desktop clients", 1},
+	{"14d82eec-204b-4c2f-b7e8-296a70dab67e", "Microsoft Graph Command Line Tools", resGraph, "Microsoft Graph", "Mobile Apps and Desktop clients", 1},
+	{"0ec893e0-5785-4de6-99da-4ed124e5296c", "Office UWP PWA", resGraph, "Microsoft Graph", "Browser", 1},
 }
 
 // The tenant's own line-of-business apps, past the first-party ones.

@@ -47,7 +47,6 @@ type app struct {
 	ident     []byte // "appId":…,"appDisplayName":…
 	resource  []byte // "resourceDisplayName":…,"resourceId":…,"resourceServicePrincipalId":…
 	clientApp []byte // "clientAppUsed":…
-	browser   bool
 }
 
 type servicePrincipal struct {
@@ -187,13 +186,12 @@ func makeApps(r *rng, n int) ([]app, []int16) {
 			if k := (i - len(firstPartyApps)) / len(lobAppNames); k > 0 {
 				name += " " + strconv.Itoa(k+1)
 			}
-			spec = appSpec{id, name, id, name, "Browser", true, 1}
+			spec = appSpec{id, name, id, name, "Browser", 1}
 		}
 		apps[i] = app{
 			ident:     []byte(`"appId":"` + spec.id + `",` + member("appDisplayName", spec.name)),
 			resource:  []byte(member("resourceDisplayName", spec.resName) + `,"resourceId":"` + spec.resID + `"`),
 			clientApp: []byte(member("clientAppUsed", spec.clientApp)),
-			browser:   spec.browserBased,
 		}
 		for range spec.nonInteractiveWt {
 			byRefresh = append(byRefresh, int16(i))

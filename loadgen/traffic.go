@@ -7,7 +7,7 @@ import (
 
 // Shares of the background traffic. Entra tenants log several silent
 // token refreshes for every interactive sign-in; after the follow-ups of
-// MFA interrupts and bad passwords, non-interactive sign-ins are about 6.8
+// MFA interrupts and bad passwords, non-interactive sign-ins are about six
 // times the interactive ones.
 const (
 	shareServicePrincipal = 0.015
@@ -28,14 +28,6 @@ var interactiveOutcomes = []struct {
 	{0.995, outLockedOut},
 	{1, outSuccessSSO},
 }
-
-const (
-	sprayOffset   = 5 * time.Minute
-	sprayLength   = 11 * time.Minute
-	sprayMinUsers = 25
-	fatigueOffset = 25 * time.Minute
-	fatiguePrompt = 12
-)
 
 // traffic produces sign-ins in event-time order: a steady background of
 // users and service principals, with follow-ups (the success after an MFA
@@ -84,6 +76,8 @@ func (tr *traffic) next() (event, bool) {
 		tr.period++
 	}
 	tr.emitted++
+	// A bounded stream stops at Count: follow-ups still scheduled (the
+	// completion of a last-minute MFA prompt) are never sent.
 	if len(tr.scheduled) > 0 && tr.scheduled.peek().at <= tr.bg.at {
 		return tr.scheduled.pop(), true
 	}
@@ -171,35 +165,6 @@ func (tr *traffic) followUps(e *event) {
 			f.app, f.origin = e.app, e.origin
 			tr.scheduled.push(f)
 		}
-	}
-}
-
-// scheduleAttacks puts period p's password spray and MFA-fatigue burst on
-// the heap: one address failing 50126 for 25–32 distinct users over 11
-// minutes, then one user denying twelve pushes a minute apart.
-func (tr *traffic) scheduleAttacks(p int32) {
-	base := tr.start + int64(p)*tr.burst
-	app := int16(2 % len(tr.t.apps))
-	victims := sprayMinUsers + tr.r.intn(8)
-	chosen := make(map[int32]bool, victims)
-	gap := float64(sprayLength) / float64(victims)
-	for i := 0; i < victims; i++ {
-		u := int32(tr.r.intn(len(tr.t.users)))
-		for chosen[u] {
-			u = int32(tr.r.intn(len(tr.t.users)))
-		}
-		chosen[u] = true
-		at := base + int64(sprayOffset) + int64(float64(i)*gap) + int64(tr.r.intn(int(time.Second)))
-		e := tr.newEvent(at, kindInteractive, outBadPassword, u)
-		e.app, e.origin, e.period = app, fromSprayer, p
-		tr.scheduled.push(e)
-	}
-	target := int32(tr.r.intn(len(tr.t.users)))
-	for i := range fatiguePrompt {
-		at := base + int64(fatigueOffset) + int64(i)*int64(time.Minute) + int64(tr.r.intn(3*int(time.Second)))
-		e := tr.newEvent(at, kindInteractive, outMFADenied, target)
-		e.app, e.origin, e.period = int16(3%len(tr.t.apps)), fromFatigue, p
-		tr.scheduled.push(e)
 	}
 }
 

@@ -78,7 +78,7 @@ type loop struct {
 
 // fetchAheadBytes bounds the fetched records waiting to be processed: the
 // fetcher runs ahead of a flush, but not by more than this.
-const fetchAheadBytes = 8 << 20
+const fetchAheadBytes = 4 << 20
 
 // consume runs the loop on one claim until ctx ends.
 func consume(ctx context.Context, stage string, claim Claim, proc Processor, cfg LoopConfig, log *slog.Logger, m *Metrics) error {
@@ -87,6 +87,7 @@ func consume(ctx context.Context, stage string, claim Claim, proc Processor, cfg
 		log: log.With("stage", stage, "topic", topic, "partition", partition)}
 	m.PartitionsHeld.WithLabelValues(stage).Inc()
 	defer m.PartitionsHeld.WithLabelValues(stage).Dec()
+	defer l.reportReleased()
 
 	// Fetching runs apart from processing so that the flush timer fires
 	// even while no record arrives.
@@ -212,6 +213,7 @@ func (l *loop) flushAndCommit(ctx context.Context) error {
 	}
 	l.committed = next
 	l.metrics.Commits.WithLabelValues(l.stage).Inc()
+	l.reportFlushed()
 	return nil
 }
 
@@ -228,6 +230,7 @@ func (l *loop) flush(ctx context.Context) error {
 			return nil
 		}
 		l.metrics.FlushErrors.WithLabelValues(l.stage).Inc()
+		l.reportFlushFailed()
 		if errors.Is(err, ErrPermanent) {
 			return err
 		}

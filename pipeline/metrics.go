@@ -24,7 +24,14 @@ type Metrics struct {
 	WindowKeys        prometheus.Gauge
 	WindowLate        prometheus.Counter
 	WindowEvicted     prometheus.Counter
+
+	// readiness, when set, hears of every flush (AttachReadiness).
+	readiness *Readiness
 }
+
+// AttachReadiness makes the consume loops report flushes, failures and
+// lag to r.
+func (m *Metrics) AttachReadiness(r *Readiness) { m.readiness = r }
 
 // NewMetrics registers the pipeline's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {

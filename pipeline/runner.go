@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -32,6 +31,11 @@ type Config struct {
 	SessionTimeout  time.Duration
 	CreateTopics    bool
 	MaxMessageBytes int
+	// Compression names the codec of produced batches (Compressions).
+	Compression string
+	// EventTime bounds the sign-ins' createdDateTime (rekey dead-letters
+	// the others as time_out_of_range).
+	EventTime       rekey.TimeBounds
 	Window          time.Duration
 	AllowedLateness time.Duration
 	Fatigue         rules.FatigueConfig
@@ -42,6 +46,16 @@ type Config struct {
 	FailureThreshold int
 	FutureSkew       time.Duration
 	Loop             LoopConfig
+	// ReadyFlushFailing bounds how long a stage's flushes may fail (or its
+	// group go without an assignment) before the process is not ready.
+	ReadyFlushFailing time.Duration
+	// ReplicationFactor of the topics created; 0: min(3, brokers).
+	ReplicationFactor int
+}
+
+// Compressions are the codecs a produced batch may use; "none" is 0.
+var Compressions = map[string]kafka.Compression{
+	"lz4": kafka.Lz4, "zstd": kafka.Zstd, "snappy": kafka.Snappy, "gzip": kafka.Gzip, "none": 0,
 }
 
 // DiagnoseGroup is the consumer group of the per-user stage.
@@ -63,6 +77,7 @@ type Runner struct {
 
 	warming atomic.Int64
 	joined  atomic.Bool
+	ready   *Readiness
 }
 
 // Store is what the stages need from storage.
@@ -73,31 +88,27 @@ type Store interface {
 
 // NewRunner wires the stages.
 func NewRunner(cfg Config, store Store, engine *rules.Engine, cat *catalog.Catalog, m *Metrics, log *slog.Logger) *Runner {
-	return &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log}
+	ready := NewReadiness(ReadinessConfig{FlushFailing: cfg.ReadyFlushFailing})
+	m.AttachReadiness(ready)
+	return &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log, ready: ready}
 }
 
-// Ready reports whether the runner consumes with trustworthy windows: the
-// topics exist and no assigned partition is still rebuilding its window.
-func (r *Runner) Ready() error {
-	if !r.joined.Load() {
-		return fmt.Errorf("not started")
-	}
-	if n := r.warming.Load(); n > 0 {
-		return fmt.Errorf("%d partitions warming up their windows", n)
-	}
-	return nil
-}
+// Readiness is what the stages report their health to (for /readyz and
+// the stage metrics).
+func (r *Runner) Readiness() *Readiness { return r.ready }
+
+// Ready reports whether the runner consumes with trustworthy windows and
+// durable progress (Readiness.Check): every stage's group joined, no
+// partition warming up, no flush failing for longer than the bound.
+func (r *Runner) Ready() error { return r.ready.Check() }
 
 // Run consumes until ctx ends (then flushes, commits and returns nil) or
 // a worker fails permanently.
 func (r *Runner) Run(ctx context.Context) error {
 	if r.cfg.CreateTopics {
-		specs := []source.TopicSpec{
-			{Name: r.cfg.SignInTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.FlagTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.DeadLetterTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.KeyedTopic, Partitions: r.cfg.Partitions},
-			{Name: r.cfg.IPTopic, Partitions: r.cfg.Partitions},
+		specs, err := r.topicSpecs(ctx)
+		if err != nil {
+			return err
 		}
 		if err := source.EnsureTopics(ctx, r.cfg.Brokers, specs); err != nil {
 			return err
@@ -109,7 +120,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	writer := publish.New(publish.Config{Brokers: r.cfg.Brokers, Limits: limits, Compression: kafka.Lz4})
+	writer := publish.New(publish.Config{Brokers: r.cfg.Brokers, Limits: limits, Compression: Compressions[r.cfg.Compression]})
 	defer writer.Close()
 	r.log.Info("output topics", "keyed", r.cfg.KeyedTopic, "by_ip", r.cfg.IPTopic, "dead_letter", r.cfg.DeadLetterTopic,
 		"max_message_bytes", writer.MaxMessageBytes())
@@ -120,22 +131,25 @@ func (r *Runner) Run(ctx context.Context) error {
 	rekeyCfg := rekey.Config{SignInTopic: r.cfg.SignInTopic, FlagTopic: r.cfg.FlagTopic,
 		KeyedTopic: r.cfg.KeyedTopic, DeadLetterTopic: r.cfg.DeadLetterTopic, MaxMessageBytes: r.cfg.MaxMessageBytes,
 		MaxOutputBytes: writer.MaxMessageBytes(),
-		IPTopic:        r.cfg.IPTopic, SprayCandidate: sprayRule.Candidate}
+		IPTopic:        r.cfg.IPTopic, SprayCandidate: sprayRule.Candidate, Time: r.cfg.EventTime}
 	g.Go(func() error {
 		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.Group,
-			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)
+			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}, SessionTimeout: r.cfg.SessionTimeout,
+			Observer: r.ready.GroupObserver("rekey")}, r.log)
 		return group.Run(ctx, func(ctx context.Context, c *source.Claim) error {
 			return consume(ctx, "rekey", c, rekey.NewProcessor(rekeyCfg, writer, r.metrics), r.cfg.Loop, r.log, r.metrics)
 		})
 	})
 	g.Go(func() error {
 		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.DiagnoseGroup(),
-			Topics: []string{r.cfg.KeyedTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)
+			Topics: []string{r.cfg.KeyedTopic}, SessionTimeout: r.cfg.SessionTimeout,
+			Observer: r.ready.GroupObserver("diagnose")}, r.log)
 		return group.Run(ctx, r.diagnose)
 	})
 	g.Go(func() error {
 		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.SprayGroup(),
-			Topics: []string{r.cfg.IPTopic}, SessionTimeout: r.cfg.SessionTimeout}, r.log)
+			Topics: []string{r.cfg.IPTopic}, SessionTimeout: r.cfg.SessionTimeout,
+			Observer: r.ready.GroupObserver("spray")}, r.log)
 		return group.Run(ctx, r.spray)
 	})
 	return g.Wait()
@@ -144,7 +158,7 @@ func (r *Runner) Run(ctx context.Context) error {
 func (r *Runner) spray(ctx context.Context, c *source.Claim) error {
 	proc := spray.NewProcessor(spray.Config{Detections: r.cfg.Detections(), AllowedLateness: r.cfg.AllowedLateness,
 		FutureSkew: r.cfg.FutureSkew}, c.Partition, r.store, r.metrics)
-	if err := r.warm(ctx, c, proc); err != nil {
+	if err := r.warm(ctx, "spray", c, proc); err != nil {
 		return err
 	}
 	return consume(ctx, "spray", c, proc, r.cfg.Loop, r.log, r.metrics)
@@ -155,7 +169,7 @@ func (r *Runner) diagnose(ctx context.Context, c *source.Claim) error {
 		Detections: r.cfg.Detections(), FutureSkew: r.cfg.FutureSkew},
 		c.Partition, r.store, r.engine, r.catalog, r.metrics)
 	defer proc.Close()
-	if err := r.warm(ctx, c, proc); err != nil {
+	if err := r.warm(ctx, "diagnose", c, proc); err != nil {
 		return err
 	}
 	return consume(ctx, "diagnose", c, proc, r.cfg.Loop, r.log, r.metrics)
@@ -168,12 +182,14 @@ type warmer interface {
 
 // warm rebuilds the partition's windows, retrying while storage is away;
 // the partition reports not ready until it is done.
-func (r *Runner) warm(ctx context.Context, c *source.Claim, proc warmer) error {
+func (r *Runner) warm(ctx context.Context, stage string, c *source.Claim, proc warmer) error {
 	r.warming.Add(1)
 	r.metrics.PartitionsWarming.Inc()
+	r.ready.Warming(stage, c.Topic, c.Partition, true)
 	defer func() {
 		r.warming.Add(-1)
 		r.metrics.PartitionsWarming.Dec()
+		r.ready.Warming(stage, c.Topic, c.Partition, false)
 	}()
 	start := time.Now()
 	for {

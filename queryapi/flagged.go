@@ -16,7 +16,9 @@ const flaggedPage = 100
 // FlaggedList is the answer of /v1/flagged.
 type FlaggedList struct {
 	Flagged []FlaggedItem `json:"flagged"`
-	// Next, when set, is the `before` value of the next page.
+	// Next, when set, is the `before` value of the next page: an opaque
+	// cursor (the last flag's time and id, so flags of the same second
+	// are neither lost nor repeated between pages).
 	Next string `json:"next,omitempty"`
 }
 
@@ -29,8 +31,8 @@ type FlaggedItem struct {
 }
 
 // flagged lists flagged sign-ins, the most recently flagged first, with
-// their findings. Paging: ?limit (1-100) and ?before (RFC 3339, the
-// previous page's next).
+// their findings. Paging: ?limit (1-100) and ?before (the previous page's
+// next; an RFC 3339 time is still accepted and pages on time alone).
 func (a *API) flagged(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	fq := sinks.FlaggedQuery{Limit: flaggedPage}
@@ -43,12 +45,12 @@ func (a *API) flagged(w http.ResponseWriter, r *http.Request) {
 		fq.Limit = n
 	}
 	if s := q.Get("before"); s != "" {
-		t, err := time.Parse(time.RFC3339Nano, s)
+		c, err := parseFlaggedCursor(s)
 		if err != nil {
-			badRequest(w, "before", fmt.Sprintf("expected an RFC 3339 time (the previous page's next), got %q", s))
+			badRequest(w, "before", fmt.Sprintf("expected the previous page's next or an RFC 3339 time, got %q (%v)", s, err))
 			return
 		}
-		fq.Before = t
+		fq.Before, fq.BeforeID = c.at, c.id
 	}
 	items, err := a.reader.Flagged(r.Context(), fq)
 	if err != nil {
@@ -81,8 +83,9 @@ func (a *API) flagged(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Flagged = append(out.Flagged, FlaggedItem{FlaggedAt: it.FlaggedAt, FlaggedBy: it.FlaggedBy, SignIn: it.SignIn, DiagnosticResults: fs})
 	}
-	if len(items) == fq.Limit {
-		out.Next = items[len(items)-1].FlaggedAt.Format(time.RFC3339Nano)
+	if len(items) >= fq.Limit {
+		last := items[len(items)-1]
+		out.Next = flaggedCursor{at: last.FlaggedAt, id: last.FlagID}.String()
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -160,7 +160,7 @@ func TestFailuresCountsTheWindowEndingAtAt(t *testing.T) {
 func TestFlaggedPagesAndAttachesDiagnostics(t *testing.T) {
 	flaggedAt := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 	r := &fakeReader{
-		flagged:  []sinks.FlaggedSignIn{{SignIn: schemas.SignIn{ID: "s1", FlaggedForReview: true}, FlaggedAt: flaggedAt, FlaggedBy: "user"}},
+		flagged:  []sinks.FlaggedSignIn{{SignIn: schemas.SignIn{ID: "s1", FlaggedForReview: true}, FlaggedAt: flaggedAt, FlaggedBy: "user", FlagID: "flag-1"}},
 		findings: []schemas.Finding{{ID: "f1", SignInID: "s1", Scenario: "blocked_by_conditional_access"}},
 	}
 	code, body := serve(t, r, "/v1/flagged?limit=1&before=2025-03-05T00:00:00Z")
@@ -176,15 +176,21 @@ func TestFlaggedPagesAndAttachesDiagnostics(t *testing.T) {
 	if len(items) != 1 || item["flaggedBy"] != "user" || len(item["diagnosticResults"].([]any)) != 1 {
 		t.Errorf("body = %v", body)
 	}
-	if body["next"] != "2025-03-04T10:00:00Z" {
-		t.Errorf("a full page should name the next cursor: %v", body["next"])
+	next, _ := body["next"].(string)
+	if c, err := parseFlaggedCursor(next); err != nil || !c.at.Equal(flaggedAt) || c.id != "flag-1" {
+		t.Errorf("a full page should name the next cursor: %q → %+v %v", next, c, err)
+	}
+	// The cursor comes back as the next page's before.
+	serve(t, r, "/v1/flagged?limit=1&before="+next)
+	if q := r.flaggedQueries[len(r.flaggedQueries)-1]; !q.Before.Equal(flaggedAt) || q.BeforeID != "flag-1" {
+		t.Errorf("query from the cursor = %+v", q)
 	}
 	_, body = serve(t, r, "/v1/flagged")
-	if r.flaggedQueries[1].Limit != 100 || body["next"] != nil {
-		t.Errorf("default page: %+v, next %v", r.flaggedQueries[1], body["next"])
+	if q := r.flaggedQueries[len(r.flaggedQueries)-1]; q.Limit != 100 || body["next"] != nil {
+		t.Errorf("default page: %+v, next %v", q, body["next"])
 	}
 	for _, bad := range []struct{ target, param string }{
-		{"/v1/flagged?limit=101", "limit"}, {"/v1/flagged?limit=x", "limit"}, {"/v1/flagged?before=yesterday", "before"},
+		{"/v1/flagged?limit=101", "limit"}, {"/v1/flagged?limit=x", "limit"}, {"/v1/flagged?before=yesterday", "before"}, {"/v1/flagged?before=c1.%25%25", "before"},
 	} {
 		code, body := serve(t, r, bad.target)
 		if code != http.StatusBadRequest || body["parameter"] != bad.param {
@@ -211,5 +217,23 @@ func TestWindowedFindingsCarryEvidence(t *testing.T) {
 	if len(r.evidence) != 2 || r.evidence[0].UserKey != "u" || !r.evidence[0].From.Equal(at.Add(-48*time.Hour)) ||
 		r.evidence[1].IP != "198.51.100.7" || !r.evidence[1].From.Equal(at.Add(-20*time.Minute)) {
 		t.Errorf("evidence queries = %+v", r.evidence)
+	}
+}
+
+func TestFlaggedCursorRoundTrips(t *testing.T) {
+	at := time.Date(2025, 3, 4, 10, 0, 0, 123456789, time.UTC)
+	for _, c := range []flaggedCursor{{at: at, id: "f:1|x"}, {at: at}} {
+		got, err := parseFlaggedCursor(c.String())
+		if err != nil || !got.at.Equal(c.at) || got.id != c.id {
+			t.Errorf("%+v → %q → %+v %v", c, c.String(), got, err)
+		}
+	}
+	if got, err := parseFlaggedCursor("2025-03-04T10:00:00Z"); err != nil || !got.at.Equal(time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)) || got.id != "" {
+		t.Errorf("RFC 3339 before: %+v %v", got, err)
+	}
+	for _, bad := range []string{"c1.!!", "c1." + "bm90LWEtbnVtYmVy", "yesterday"} {
+		if _, err := parseFlaggedCursor(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

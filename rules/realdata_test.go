@@ -3,6 +3,7 @@ package rules
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,8 +21,8 @@ import (
 // per-user 48-hour window that counts each failed sign-in once.
 
 // loadLogAnalytics decodes a Log Analytics NDJSON export, one row a line,
-// with schemas.DecodeSignIns. It skips the test, saying why, only when the
-// decoder rejects a Log Analytics row.
+// with schemas.DecodeSignIns. A row the decoder rejects fails the test: the
+// decoder accepts Log Analytics rows, so a rejection is a regression.
 func loadLogAnalytics(t *testing.T, name string) []*schemas.SignIn {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "testdata", "entra", name))
@@ -29,7 +30,17 @@ func loadLogAnalytics(t *testing.T, name string) []*schemas.SignIn {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	out, err := decodeLogAnalytics(f)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return out
+}
+
+// decodeLogAnalytics decodes NDJSON rows, one sign-in each; the first row
+// that does not decode to exactly one sign-in is an error naming its line.
+func decodeLogAnalytics(r io.Reader) ([]*schemas.SignIn, error) {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 1<<24)
 	var out []*schemas.SignIn
 	for line := 1; sc.Scan(); line++ {
@@ -41,14 +52,14 @@ func loadLogAnalytics(t *testing.T, name string) []*schemas.SignIn {
 			err = ds[0].Err
 		}
 		if err != nil {
-			t.Skipf("SKIPPED: schemas.DecodeSignIns does not accept Log Analytics rows yet (%s line %d: %v); re-run when the decoder lands", name, line, err)
+			return nil, fmt.Errorf("line %d: decode Log Analytics row: %w", line, err)
 		}
 		out = append(out, ds[0].SignIn)
 	}
 	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("read rows: %w", err)
 	}
-	return out
+	return out, nil
 }
 
 // replay evaluates the sign-ins in event-time order with an exact 48-hour
@@ -248,5 +259,19 @@ func checkEveryFailureExplained(t *testing.T, signIns []*schemas.SignIn, found m
 			continue
 		}
 		checkFinding(t, si, diag[0])
+	}
+}
+
+// A row the decoder rejects is an error naming its line, so the real-data
+// tests fail on it instead of skipping.
+func TestDecodeLogAnalyticsRejectsABadRow(t *testing.T) {
+	good := `{"TimeGenerated":"2025-03-04T09:20:00.5Z","Type":"SigninLogs","Category":"SignInLogs","ResultType":"0",` +
+		`"Id":"la1","CreatedDateTime":"2025-03-04T09:20:00Z","UserId":"u1","UserPrincipalName":"u1@contoso.example"}`
+	if got, err := decodeLogAnalytics(strings.NewReader(good + "\n")); err != nil || len(got) != 1 {
+		t.Fatalf("good row: %d sign-ins, %v", len(got), err)
+	}
+	_, err := decodeLogAnalytics(strings.NewReader(good + "\n" + `{"Id": [` + "\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("bad row: err = %v, want an error naming line 2", err)
 	}
 }

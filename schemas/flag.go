@@ -6,15 +6,15 @@ import "time"
 // (the user during sign-in, a help-desk tool, an admin) asks for a sign-in
 // to be reviewed. It names the sign-in by at least one of its ids.
 type Flag struct {
-	ID                string    `json:"id,omitempty"`
-	SignInID          string    `json:"signInId,omitempty"`
-	CorrelationID     string    `json:"correlationId,omitempty"`
-	RequestID         string    `json:"requestId,omitempty"`
-	UserID            string    `json:"userId,omitempty"`
-	UserPrincipalName string    `json:"userPrincipalName,omitempty"`
-	FlaggedAt         time.Time `json:"flaggedAt"`
-	FlaggedBy         string    `json:"flaggedBy,omitempty"`
-	Reason            string    `json:"reason,omitempty"`
+	ID                string    `json:"id,omitempty" msg:"a,omitempty"`
+	SignInID          string    `json:"signInId,omitempty" msg:"b,omitempty"`
+	CorrelationID     string    `json:"correlationId,omitempty" msg:"c,omitempty"`
+	RequestID         string    `json:"requestId,omitempty" msg:"d,omitempty"`
+	UserID            string    `json:"userId,omitempty" msg:"e,omitempty"`
+	UserPrincipalName string    `json:"userPrincipalName,omitempty" msg:"f,omitempty"`
+	FlaggedAt         time.Time `json:"flaggedAt" msg:"g"`
+	FlaggedBy         string    `json:"flaggedBy,omitempty" msg:"h,omitempty"`
+	Reason            string    `json:"reason,omitempty" msg:"i,omitempty"`
 }
 
 // UserKey groups a flag with its user's sign-ins.

@@ -57,46 +57,46 @@ func (z *Flag) MarshalMsg(b []byte) (o []byte, err error) {
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
 		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "id"
-			o = append(o, 0xa2, 0x69, 0x64)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendString(o, z.ID)
 		}
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "signInId"
-			o = append(o, 0xa8, 0x73, 0x69, 0x67, 0x6e, 0x49, 0x6e, 0x49, 0x64)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendString(o, z.SignInID)
 		}
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "correlationId"
-			o = append(o, 0xad, 0x63, 0x6f, 0x72, 0x72, 0x65, 0x6c, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x49, 0x64)
+			// string "c"
+			o = append(o, 0xa1, 0x63)
 			o = msgp.AppendString(o, z.CorrelationID)
 		}
 		if (zb0001Mask & 0x8) == 0 { // if not omitted
-			// string "requestId"
-			o = append(o, 0xa9, 0x72, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x49, 0x64)
+			// string "d"
+			o = append(o, 0xa1, 0x64)
 			o = msgp.AppendString(o, z.RequestID)
 		}
 		if (zb0001Mask & 0x10) == 0 { // if not omitted
-			// string "userId"
-			o = append(o, 0xa6, 0x75, 0x73, 0x65, 0x72, 0x49, 0x64)
+			// string "e"
+			o = append(o, 0xa1, 0x65)
 			o = msgp.AppendString(o, z.UserID)
 		}
 		if (zb0001Mask & 0x20) == 0 { // if not omitted
-			// string "userPrincipalName"
-			o = append(o, 0xb1, 0x75, 0x73, 0x65, 0x72, 0x50, 0x72, 0x69, 0x6e, 0x63, 0x69, 0x70, 0x61, 0x6c, 0x4e, 0x61, 0x6d, 0x65)
+			// string "f"
+			o = append(o, 0xa1, 0x66)
 			o = msgp.AppendString(o, z.UserPrincipalName)
 		}
-		// string "flaggedAt"
-		o = append(o, 0xa9, 0x66, 0x6c, 0x61, 0x67, 0x67, 0x65, 0x64, 0x41, 0x74)
+		// string "g"
+		o = append(o, 0xa1, 0x67)
 		o = msgp.AppendTime(o, z.FlaggedAt)
 		if (zb0001Mask & 0x80) == 0 { // if not omitted
-			// string "flaggedBy"
-			o = append(o, 0xa9, 0x66, 0x6c, 0x61, 0x67, 0x67, 0x65, 0x64, 0x42, 0x79)
+			// string "h"
+			o = append(o, 0xa1, 0x68)
 			o = msgp.AppendString(o, z.FlaggedBy)
 		}
 		if (zb0001Mask & 0x100) == 0 { // if not omitted
-			// string "reason"
-			o = append(o, 0xa6, 0x72, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+			// string "i"
+			o = append(o, 0xa1, 0x69)
 			o = msgp.AppendString(o, z.Reason)
 		}
 	}
@@ -125,55 +125,55 @@ func (z *Flag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "id":
+		case "a":
 			z.ID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
-		case "signInId":
+		case "b":
 			z.SignInID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "SignInID")
 				return
 			}
-		case "correlationId":
+		case "c":
 			z.CorrelationID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "CorrelationID")
 				return
 			}
-		case "requestId":
+		case "d":
 			z.RequestID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "RequestID")
 				return
 			}
-		case "userId":
+		case "e":
 			z.UserID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "UserID")
 				return
 			}
-		case "userPrincipalName":
+		case "f":
 			z.UserPrincipalName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "UserPrincipalName")
 				return
 			}
-		case "flaggedAt":
+		case "g":
 			z.FlaggedAt, bts, err = msgp.ReadTimeUTCBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "FlaggedAt")
 				return
 			}
-		case "flaggedBy":
+		case "h":
 			z.FlaggedBy, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "FlaggedBy")
 				return
 			}
-		case "reason":
+		case "i":
 			z.Reason, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Reason")
@@ -193,6 +193,6 @@ func (z *Flag) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Flag) Msgsize() (s int) {
-	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 9 + msgp.StringPrefixSize + len(z.SignInID) + 14 + msgp.StringPrefixSize + len(z.CorrelationID) + 10 + msgp.StringPrefixSize + len(z.RequestID) + 7 + msgp.StringPrefixSize + len(z.UserID) + 18 + msgp.StringPrefixSize + len(z.UserPrincipalName) + 10 + msgp.TimeSize + 10 + msgp.StringPrefixSize + len(z.FlaggedBy) + 7 + msgp.StringPrefixSize + len(z.Reason)
+	s = 1 + 2 + msgp.StringPrefixSize + len(z.ID) + 2 + msgp.StringPrefixSize + len(z.SignInID) + 2 + msgp.StringPrefixSize + len(z.CorrelationID) + 2 + msgp.StringPrefixSize + len(z.RequestID) + 2 + msgp.StringPrefixSize + len(z.UserID) + 2 + msgp.StringPrefixSize + len(z.UserPrincipalName) + 2 + msgp.TimeSize + 2 + msgp.StringPrefixSize + len(z.FlaggedBy) + 2 + msgp.StringPrefixSize + len(z.Reason)
 	return
 }

@@ -69,57 +69,57 @@ func (z *AppliedPolicy) MarshalMsg(b []byte) (o []byte, err error) {
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
 		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "id"
-			o = append(o, 0xa2, 0x69, 0x64)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendString(o, z.ID)
 		}
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "displayName"
-			o = append(o, 0xab, 0x64, 0x69, 0x73, 0x70, 0x6c, 0x61, 0x79, 0x4e, 0x61, 0x6d, 0x65)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendString(o, z.DisplayName)
 		}
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "enforcedGrantControls"
-			o = append(o, 0xb5, 0x65, 0x6e, 0x66, 0x6f, 0x72, 0x63, 0x65, 0x64, 0x47, 0x72, 0x61, 0x6e, 0x74, 0x43, 0x6f, 0x6e, 0x74, 0x72, 0x6f, 0x6c, 0x73)
+			// string "c"
+			o = append(o, 0xa1, 0x63)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.EnforcedGrantControls)))
 			for za0001 := range z.EnforcedGrantControls {
 				o = msgp.AppendString(o, z.EnforcedGrantControls[za0001])
 			}
 		}
 		if (zb0001Mask & 0x8) == 0 { // if not omitted
-			// string "enforcedSessionControls"
-			o = append(o, 0xb7, 0x65, 0x6e, 0x66, 0x6f, 0x72, 0x63, 0x65, 0x64, 0x53, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x43, 0x6f, 0x6e, 0x74, 0x72, 0x6f, 0x6c, 0x73)
+			// string "d"
+			o = append(o, 0xa1, 0x64)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.EnforcedSessionControls)))
 			for za0002 := range z.EnforcedSessionControls {
 				o = msgp.AppendString(o, z.EnforcedSessionControls[za0002])
 			}
 		}
 		if (zb0001Mask & 0x10) == 0 { // if not omitted
-			// string "sessionControlsNotSatisfied"
-			o = append(o, 0xbb, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x43, 0x6f, 0x6e, 0x74, 0x72, 0x6f, 0x6c, 0x73, 0x4e, 0x6f, 0x74, 0x53, 0x61, 0x74, 0x69, 0x73, 0x66, 0x69, 0x65, 0x64)
+			// string "e"
+			o = append(o, 0xa1, 0x65)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.SessionControlsNotSatisfied)))
 			for za0003 := range z.SessionControlsNotSatisfied {
 				o = msgp.AppendString(o, z.SessionControlsNotSatisfied[za0003])
 			}
 		}
 		if (zb0001Mask & 0x20) == 0 { // if not omitted
-			// string "result"
-			o = append(o, 0xa6, 0x72, 0x65, 0x73, 0x75, 0x6c, 0x74)
+			// string "f"
+			o = append(o, 0xa1, 0x66)
 			o = msgp.AppendString(o, z.Result)
 		}
 		if (zb0001Mask & 0x40) == 0 { // if not omitted
-			// string "conditionsSatisfied"
-			o = append(o, 0xb3, 0x63, 0x6f, 0x6e, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x73, 0x53, 0x61, 0x74, 0x69, 0x73, 0x66, 0x69, 0x65, 0x64)
+			// string "g"
+			o = append(o, 0xa1, 0x67)
 			o = msgp.AppendString(o, z.ConditionsSatisfied)
 		}
 		if (zb0001Mask & 0x80) == 0 { // if not omitted
-			// string "conditionsNotSatisfied"
-			o = append(o, 0xb6, 0x63, 0x6f, 0x6e, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x73, 0x4e, 0x6f, 0x74, 0x53, 0x61, 0x74, 0x69, 0x73, 0x66, 0x69, 0x65, 0x64)
+			// string "h"
+			o = append(o, 0xa1, 0x68)
 			o = msgp.AppendString(o, z.ConditionsNotSatisfied)
 		}
 		if (zb0001Mask & 0x100) == 0 { // if not omitted
-			// string "includeRulesSatisfied"
-			o = append(o, 0xb5, 0x69, 0x6e, 0x63, 0x6c, 0x75, 0x64, 0x65, 0x52, 0x75, 0x6c, 0x65, 0x73, 0x53, 0x61, 0x74, 0x69, 0x73, 0x66, 0x69, 0x65, 0x64)
+			// string "i"
+			o = append(o, 0xa1, 0x69)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.IncludeRulesSatisfied)))
 			for za0004 := range z.IncludeRulesSatisfied {
 				// check for omitted fields
@@ -140,21 +140,21 @@ func (z *AppliedPolicy) MarshalMsg(b []byte) (o []byte, err error) {
 				// skip if no fields are to be emitted
 				if zb0002Len != 0 {
 					if (zb0002Mask & 0x1) == 0 { // if not omitted
-						// string "conditionalAccessCondition"
-						o = append(o, 0xba, 0x63, 0x6f, 0x6e, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x61, 0x6c, 0x41, 0x63, 0x63, 0x65, 0x73, 0x73, 0x43, 0x6f, 0x6e, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e)
+						// string "a"
+						o = append(o, 0xa1, 0x61)
 						o = msgp.AppendString(o, z.IncludeRulesSatisfied[za0004].ConditionalAccessCondition)
 					}
 					if (zb0002Mask & 0x2) == 0 { // if not omitted
-						// string "ruleSatisfied"
-						o = append(o, 0xad, 0x72, 0x75, 0x6c, 0x65, 0x53, 0x61, 0x74, 0x69, 0x73, 0x66, 0x69, 0x65, 0x64)
+						// string "b"
+						o = append(o, 0xa1, 0x62)
 						o = msgp.AppendString(o, z.IncludeRulesSatisfied[za0004].RuleSatisfied)
 					}
 				}
 			}
 		}
 		if (zb0001Mask & 0x200) == 0 { // if not omitted
-			// string "excludeRulesSatisfied"
-			o = append(o, 0xb5, 0x65, 0x78, 0x63, 0x6c, 0x75, 0x64, 0x65, 0x52, 0x75, 0x6c, 0x65, 0x73, 0x53, 0x61, 0x74, 0x69, 0x73, 0x66, 0x69, 0x65, 0x64)
+			// string "j"
+			o = append(o, 0xa1, 0x6a)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.ExcludeRulesSatisfied)))
 			for za0005 := range z.ExcludeRulesSatisfied {
 				// check for omitted fields
@@ -175,21 +175,21 @@ func (z *AppliedPolicy) MarshalMsg(b []byte) (o []byte, err error) {
 				// skip if no fields are to be emitted
 				if zb0003Len != 0 {
 					if (zb0003Mask & 0x1) == 0 { // if not omitted
-						// string "conditionalAccessCondition"
-						o = append(o, 0xba, 0x63, 0x6f, 0x6e, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x61, 0x6c, 0x41, 0x63, 0x63, 0x65, 0x73, 0x73, 0x43, 0x6f, 0x6e, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e)
+						// string "a"
+						o = append(o, 0xa1, 0x61)
 						o = msgp.AppendString(o, z.ExcludeRulesSatisfied[za0005].ConditionalAccessCondition)
 					}
 					if (zb0003Mask & 0x2) == 0 { // if not omitted
-						// string "ruleSatisfied"
-						o = append(o, 0xad, 0x72, 0x75, 0x6c, 0x65, 0x53, 0x61, 0x74, 0x69, 0x73, 0x66, 0x69, 0x65, 0x64)
+						// string "b"
+						o = append(o, 0xa1, 0x62)
 						o = msgp.AppendString(o, z.ExcludeRulesSatisfied[za0005].RuleSatisfied)
 					}
 				}
 			}
 		}
 		if (zb0001Mask & 0x400) == 0 { // if not omitted
-			// string "authenticationStrength"
-			o = append(o, 0xb6, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x53, 0x74, 0x72, 0x65, 0x6e, 0x67, 0x74, 0x68)
+			// string "k"
+			o = append(o, 0xa1, 0x6b)
 			if z.AuthenticationStrength == nil {
 				o = msgp.AppendNil(o)
 			} else {
@@ -215,18 +215,18 @@ func (z *AppliedPolicy) MarshalMsg(b []byte) (o []byte, err error) {
 				// skip if no fields are to be emitted
 				if zb0004Len != 0 {
 					if (zb0004Mask & 0x1) == 0 { // if not omitted
-						// string "authenticationStrengthId"
-						o = append(o, 0xb8, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x53, 0x74, 0x72, 0x65, 0x6e, 0x67, 0x74, 0x68, 0x49, 0x64)
+						// string "a"
+						o = append(o, 0xa1, 0x61)
 						o = msgp.AppendString(o, z.AuthenticationStrength.AuthenticationStrengthID)
 					}
 					if (zb0004Mask & 0x2) == 0 { // if not omitted
-						// string "displayName"
-						o = append(o, 0xab, 0x64, 0x69, 0x73, 0x70, 0x6c, 0x61, 0x79, 0x4e, 0x61, 0x6d, 0x65)
+						// string "b"
+						o = append(o, 0xa1, 0x62)
 						o = msgp.AppendString(o, z.AuthenticationStrength.DisplayName)
 					}
 					if (zb0004Mask & 0x4) == 0 { // if not omitted
-						// string "authenticationStrengthResult"
-						o = append(o, 0xbc, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x53, 0x74, 0x72, 0x65, 0x6e, 0x67, 0x74, 0x68, 0x52, 0x65, 0x73, 0x75, 0x6c, 0x74)
+						// string "c"
+						o = append(o, 0xa1, 0x63)
 						o = msgp.AppendString(o, z.AuthenticationStrength.AuthenticationStrengthResult)
 					}
 				}
@@ -258,19 +258,19 @@ func (z *AppliedPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "id":
+		case "a":
 			z.ID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
-		case "displayName":
+		case "b":
 			z.DisplayName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "DisplayName")
 				return
 			}
-		case "enforcedGrantControls":
+		case "c":
 			var zb0002 uint32
 			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -293,7 +293,7 @@ func (z *AppliedPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
-		case "enforcedSessionControls":
+		case "d":
 			var zb0003 uint32
 			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -316,7 +316,7 @@ func (z *AppliedPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
-		case "sessionControlsNotSatisfied":
+		case "e":
 			var zb0004 uint32
 			zb0004, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -339,25 +339,25 @@ func (z *AppliedPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
-		case "result":
+		case "f":
 			z.Result, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Result")
 				return
 			}
-		case "conditionsSatisfied":
+		case "g":
 			z.ConditionsSatisfied, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ConditionsSatisfied")
 				return
 			}
-		case "conditionsNotSatisfied":
+		case "h":
 			z.ConditionsNotSatisfied, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ConditionsNotSatisfied")
 				return
 			}
-		case "includeRulesSatisfied":
+		case "i":
 			var zb0005 uint32
 			zb0005, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -392,13 +392,13 @@ func (z *AppliedPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 						return
 					}
 					switch msgp.UnsafeString(field) {
-					case "conditionalAccessCondition":
+					case "a":
 						z.IncludeRulesSatisfied[za0004].ConditionalAccessCondition, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "IncludeRulesSatisfied", za0004, "ConditionalAccessCondition")
 							return
 						}
-					case "ruleSatisfied":
+					case "b":
 						z.IncludeRulesSatisfied[za0004].RuleSatisfied, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "IncludeRulesSatisfied", za0004, "RuleSatisfied")
@@ -413,7 +413,7 @@ func (z *AppliedPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					}
 				}
 			}
-		case "excludeRulesSatisfied":
+		case "j":
 			var zb0007 uint32
 			zb0007, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -448,13 +448,13 @@ func (z *AppliedPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 						return
 					}
 					switch msgp.UnsafeString(field) {
-					case "conditionalAccessCondition":
+					case "a":
 						z.ExcludeRulesSatisfied[za0005].ConditionalAccessCondition, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "ExcludeRulesSatisfied", za0005, "ConditionalAccessCondition")
 							return
 						}
-					case "ruleSatisfied":
+					case "b":
 						z.ExcludeRulesSatisfied[za0005].RuleSatisfied, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "ExcludeRulesSatisfied", za0005, "RuleSatisfied")
@@ -469,7 +469,7 @@ func (z *AppliedPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					}
 				}
 			}
-		case "authenticationStrength":
+		case "k":
 			if msgp.IsNil(bts) {
 				bts, err = msgp.ReadNilBytes(bts)
 				if err != nil {
@@ -498,19 +498,19 @@ func (z *AppliedPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 						return
 					}
 					switch msgp.UnsafeString(field) {
-					case "authenticationStrengthId":
+					case "a":
 						z.AuthenticationStrength.AuthenticationStrengthID, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "AuthenticationStrength", "AuthenticationStrengthID")
 							return
 						}
-					case "displayName":
+					case "b":
 						z.AuthenticationStrength.DisplayName, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "AuthenticationStrength", "DisplayName")
 							return
 						}
-					case "authenticationStrengthResult":
+					case "c":
 						z.AuthenticationStrength.AuthenticationStrengthResult, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "AuthenticationStrength", "AuthenticationStrengthResult")
@@ -539,31 +539,31 @@ func (z *AppliedPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *AppliedPolicy) Msgsize() (s int) {
-	s = 1 + 3 + msgp.StringPrefixSize + len(z.ID) + 12 + msgp.StringPrefixSize + len(z.DisplayName) + 22 + msgp.ArrayHeaderSize
+	s = 1 + 2 + msgp.StringPrefixSize + len(z.ID) + 2 + msgp.StringPrefixSize + len(z.DisplayName) + 2 + msgp.ArrayHeaderSize
 	for za0001 := range z.EnforcedGrantControls {
 		s += msgp.StringPrefixSize + len(z.EnforcedGrantControls[za0001])
 	}
-	s += 24 + msgp.ArrayHeaderSize
+	s += 2 + msgp.ArrayHeaderSize
 	for za0002 := range z.EnforcedSessionControls {
 		s += msgp.StringPrefixSize + len(z.EnforcedSessionControls[za0002])
 	}
-	s += 28 + msgp.ArrayHeaderSize
+	s += 2 + msgp.ArrayHeaderSize
 	for za0003 := range z.SessionControlsNotSatisfied {
 		s += msgp.StringPrefixSize + len(z.SessionControlsNotSatisfied[za0003])
 	}
-	s += 7 + msgp.StringPrefixSize + len(z.Result) + 20 + msgp.StringPrefixSize + len(z.ConditionsSatisfied) + 23 + msgp.StringPrefixSize + len(z.ConditionsNotSatisfied) + 22 + msgp.ArrayHeaderSize
+	s += 2 + msgp.StringPrefixSize + len(z.Result) + 2 + msgp.StringPrefixSize + len(z.ConditionsSatisfied) + 2 + msgp.StringPrefixSize + len(z.ConditionsNotSatisfied) + 2 + msgp.ArrayHeaderSize
 	for za0004 := range z.IncludeRulesSatisfied {
-		s += 1 + 27 + msgp.StringPrefixSize + len(z.IncludeRulesSatisfied[za0004].ConditionalAccessCondition) + 14 + msgp.StringPrefixSize + len(z.IncludeRulesSatisfied[za0004].RuleSatisfied)
+		s += 1 + 2 + msgp.StringPrefixSize + len(z.IncludeRulesSatisfied[za0004].ConditionalAccessCondition) + 2 + msgp.StringPrefixSize + len(z.IncludeRulesSatisfied[za0004].RuleSatisfied)
 	}
-	s += 22 + msgp.ArrayHeaderSize
+	s += 2 + msgp.ArrayHeaderSize
 	for za0005 := range z.ExcludeRulesSatisfied {
-		s += 1 + 27 + msgp.StringPrefixSize + len(z.ExcludeRulesSatisfied[za0005].ConditionalAccessCondition) + 14 + msgp.StringPrefixSize + len(z.ExcludeRulesSatisfied[za0005].RuleSatisfied)
+		s += 1 + 2 + msgp.StringPrefixSize + len(z.ExcludeRulesSatisfied[za0005].ConditionalAccessCondition) + 2 + msgp.StringPrefixSize + len(z.ExcludeRulesSatisfied[za0005].RuleSatisfied)
 	}
-	s += 23
+	s += 2
 	if z.AuthenticationStrength == nil {
 		s += msgp.NilSize
 	} else {
-		s += 1 + 25 + msgp.StringPrefixSize + len(z.AuthenticationStrength.AuthenticationStrengthID) + 12 + msgp.StringPrefixSize + len(z.AuthenticationStrength.DisplayName) + 29 + msgp.StringPrefixSize + len(z.AuthenticationStrength.AuthenticationStrengthResult)
+		s += 1 + 2 + msgp.StringPrefixSize + len(z.AuthenticationStrength.AuthenticationStrengthID) + 2 + msgp.StringPrefixSize + len(z.AuthenticationStrength.DisplayName) + 2 + msgp.StringPrefixSize + len(z.AuthenticationStrength.AuthenticationStrengthResult)
 	}
 	return
 }
@@ -601,32 +601,32 @@ func (z *AuthenticationDetail) MarshalMsg(b []byte) (o []byte, err error) {
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
 		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "authenticationStepDateTime"
-			o = append(o, 0xba, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x53, 0x74, 0x65, 0x70, 0x44, 0x61, 0x74, 0x65, 0x54, 0x69, 0x6d, 0x65)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendTime(o, z.AuthenticationStepDateTime)
 		}
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "authenticationMethod"
-			o = append(o, 0xb4, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x4d, 0x65, 0x74, 0x68, 0x6f, 0x64)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendString(o, z.AuthenticationMethod)
 		}
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "authenticationMethodDetail"
-			o = append(o, 0xba, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x4d, 0x65, 0x74, 0x68, 0x6f, 0x64, 0x44, 0x65, 0x74, 0x61, 0x69, 0x6c)
+			// string "c"
+			o = append(o, 0xa1, 0x63)
 			o = msgp.AppendString(o, z.AuthenticationMethodDetail)
 		}
 		if (zb0001Mask & 0x8) == 0 { // if not omitted
-			// string "authenticationStepRequirement"
-			o = append(o, 0xbd, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x53, 0x74, 0x65, 0x70, 0x52, 0x65, 0x71, 0x75, 0x69, 0x72, 0x65, 0x6d, 0x65, 0x6e, 0x74)
+			// string "d"
+			o = append(o, 0xa1, 0x64)
 			o = msgp.AppendString(o, z.AuthenticationStepRequirement)
 		}
 		if (zb0001Mask & 0x10) == 0 { // if not omitted
-			// string "authenticationStepResultDetail"
-			o = append(o, 0xbe, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x53, 0x74, 0x65, 0x70, 0x52, 0x65, 0x73, 0x75, 0x6c, 0x74, 0x44, 0x65, 0x74, 0x61, 0x69, 0x6c)
+			// string "e"
+			o = append(o, 0xa1, 0x65)
 			o = msgp.AppendString(o, z.AuthenticationStepResultDetail)
 		}
-		// string "succeeded"
-		o = append(o, 0xa9, 0x73, 0x75, 0x63, 0x63, 0x65, 0x65, 0x64, 0x65, 0x64)
+		// string "f"
+		o = append(o, 0xa1, 0x66)
 		o = msgp.AppendBool(o, z.Succeeded)
 	}
 	return
@@ -654,37 +654,37 @@ func (z *AuthenticationDetail) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "authenticationStepDateTime":
+		case "a":
 			z.AuthenticationStepDateTime, bts, err = msgp.ReadTimeUTCBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AuthenticationStepDateTime")
 				return
 			}
-		case "authenticationMethod":
+		case "b":
 			z.AuthenticationMethod, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AuthenticationMethod")
 				return
 			}
-		case "authenticationMethodDetail":
+		case "c":
 			z.AuthenticationMethodDetail, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AuthenticationMethodDetail")
 				return
 			}
-		case "authenticationStepRequirement":
+		case "d":
 			z.AuthenticationStepRequirement, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AuthenticationStepRequirement")
 				return
 			}
-		case "authenticationStepResultDetail":
+		case "e":
 			z.AuthenticationStepResultDetail, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AuthenticationStepResultDetail")
 				return
 			}
-		case "succeeded":
+		case "f":
 			z.Succeeded, bts, err = msgp.ReadBoolBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Succeeded")
@@ -704,7 +704,7 @@ func (z *AuthenticationDetail) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *AuthenticationDetail) Msgsize() (s int) {
-	s = 1 + 27 + msgp.TimeSize + 21 + msgp.StringPrefixSize + len(z.AuthenticationMethod) + 27 + msgp.StringPrefixSize + len(z.AuthenticationMethodDetail) + 30 + msgp.StringPrefixSize + len(z.AuthenticationStepRequirement) + 31 + msgp.StringPrefixSize + len(z.AuthenticationStepResultDetail) + 10 + msgp.BoolSize
+	s = 1 + 2 + msgp.TimeSize + 2 + msgp.StringPrefixSize + len(z.AuthenticationMethod) + 2 + msgp.StringPrefixSize + len(z.AuthenticationMethodDetail) + 2 + msgp.StringPrefixSize + len(z.AuthenticationStepRequirement) + 2 + msgp.StringPrefixSize + len(z.AuthenticationStepResultDetail) + 2 + msgp.BoolSize
 	return
 }
 
@@ -733,18 +733,18 @@ func (z AuthenticationStrength) MarshalMsg(b []byte) (o []byte, err error) {
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
 		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "authenticationStrengthId"
-			o = append(o, 0xb8, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x53, 0x74, 0x72, 0x65, 0x6e, 0x67, 0x74, 0x68, 0x49, 0x64)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendString(o, z.AuthenticationStrengthID)
 		}
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "displayName"
-			o = append(o, 0xab, 0x64, 0x69, 0x73, 0x70, 0x6c, 0x61, 0x79, 0x4e, 0x61, 0x6d, 0x65)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendString(o, z.DisplayName)
 		}
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "authenticationStrengthResult"
-			o = append(o, 0xbc, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x53, 0x74, 0x72, 0x65, 0x6e, 0x67, 0x74, 0x68, 0x52, 0x65, 0x73, 0x75, 0x6c, 0x74)
+			// string "c"
+			o = append(o, 0xa1, 0x63)
 			o = msgp.AppendString(o, z.AuthenticationStrengthResult)
 		}
 	}
@@ -773,19 +773,19 @@ func (z *AuthenticationStrength) UnmarshalMsg(bts []byte) (o []byte, err error) 
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "authenticationStrengthId":
+		case "a":
 			z.AuthenticationStrengthID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AuthenticationStrengthID")
 				return
 			}
-		case "displayName":
+		case "b":
 			z.DisplayName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "DisplayName")
 				return
 			}
-		case "authenticationStrengthResult":
+		case "c":
 			z.AuthenticationStrengthResult, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AuthenticationStrengthResult")
@@ -805,7 +805,7 @@ func (z *AuthenticationStrength) UnmarshalMsg(bts []byte) (o []byte, err error) 
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z AuthenticationStrength) Msgsize() (s int) {
-	s = 1 + 25 + msgp.StringPrefixSize + len(z.AuthenticationStrengthID) + 12 + msgp.StringPrefixSize + len(z.DisplayName) + 29 + msgp.StringPrefixSize + len(z.AuthenticationStrengthResult)
+	s = 1 + 2 + msgp.StringPrefixSize + len(z.AuthenticationStrengthID) + 2 + msgp.StringPrefixSize + len(z.DisplayName) + 2 + msgp.StringPrefixSize + len(z.AuthenticationStrengthResult)
 	return
 }
 
@@ -842,34 +842,34 @@ func (z *DeviceDetail) MarshalMsg(b []byte) (o []byte, err error) {
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
 		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "deviceId"
-			o = append(o, 0xa8, 0x64, 0x65, 0x76, 0x69, 0x63, 0x65, 0x49, 0x64)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendString(o, z.DeviceID)
 		}
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "displayName"
-			o = append(o, 0xab, 0x64, 0x69, 0x73, 0x70, 0x6c, 0x61, 0x79, 0x4e, 0x61, 0x6d, 0x65)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendString(o, z.DisplayName)
 		}
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "operatingSystem"
-			o = append(o, 0xaf, 0x6f, 0x70, 0x65, 0x72, 0x61, 0x74, 0x69, 0x6e, 0x67, 0x53, 0x79, 0x73, 0x74, 0x65, 0x6d)
+			// string "c"
+			o = append(o, 0xa1, 0x63)
 			o = msgp.AppendString(o, z.OperatingSystem)
 		}
 		if (zb0001Mask & 0x8) == 0 { // if not omitted
-			// string "browser"
-			o = append(o, 0xa7, 0x62, 0x72, 0x6f, 0x77, 0x73, 0x65, 0x72)
+			// string "d"
+			o = append(o, 0xa1, 0x64)
 			o = msgp.AppendString(o, z.Browser)
 		}
-		// string "isCompliant"
-		o = append(o, 0xab, 0x69, 0x73, 0x43, 0x6f, 0x6d, 0x70, 0x6c, 0x69, 0x61, 0x6e, 0x74)
+		// string "e"
+		o = append(o, 0xa1, 0x65)
 		o = msgp.AppendBool(o, z.IsCompliant)
-		// string "isManaged"
-		o = append(o, 0xa9, 0x69, 0x73, 0x4d, 0x61, 0x6e, 0x61, 0x67, 0x65, 0x64)
+		// string "f"
+		o = append(o, 0xa1, 0x66)
 		o = msgp.AppendBool(o, z.IsManaged)
 		if (zb0001Mask & 0x40) == 0 { // if not omitted
-			// string "trustType"
-			o = append(o, 0xa9, 0x74, 0x72, 0x75, 0x73, 0x74, 0x54, 0x79, 0x70, 0x65)
+			// string "g"
+			o = append(o, 0xa1, 0x67)
 			o = msgp.AppendString(o, z.TrustType)
 		}
 	}
@@ -898,43 +898,43 @@ func (z *DeviceDetail) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "deviceId":
+		case "a":
 			z.DeviceID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "DeviceID")
 				return
 			}
-		case "displayName":
+		case "b":
 			z.DisplayName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "DisplayName")
 				return
 			}
-		case "operatingSystem":
+		case "c":
 			z.OperatingSystem, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "OperatingSystem")
 				return
 			}
-		case "browser":
+		case "d":
 			z.Browser, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Browser")
 				return
 			}
-		case "isCompliant":
+		case "e":
 			z.IsCompliant, bts, err = msgp.ReadBoolBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "IsCompliant")
 				return
 			}
-		case "isManaged":
+		case "f":
 			z.IsManaged, bts, err = msgp.ReadBoolBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "IsManaged")
 				return
 			}
-		case "trustType":
+		case "g":
 			z.TrustType, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "TrustType")
@@ -954,7 +954,7 @@ func (z *DeviceDetail) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *DeviceDetail) Msgsize() (s int) {
-	s = 1 + 9 + msgp.StringPrefixSize + len(z.DeviceID) + 12 + msgp.StringPrefixSize + len(z.DisplayName) + 16 + msgp.StringPrefixSize + len(z.OperatingSystem) + 8 + msgp.StringPrefixSize + len(z.Browser) + 12 + msgp.BoolSize + 10 + msgp.BoolSize + 10 + msgp.StringPrefixSize + len(z.TrustType)
+	s = 1 + 2 + msgp.StringPrefixSize + len(z.DeviceID) + 2 + msgp.StringPrefixSize + len(z.DisplayName) + 2 + msgp.StringPrefixSize + len(z.OperatingSystem) + 2 + msgp.StringPrefixSize + len(z.Browser) + 2 + msgp.BoolSize + 2 + msgp.BoolSize + 2 + msgp.StringPrefixSize + len(z.TrustType)
 	return
 }
 
@@ -974,15 +974,15 @@ func (z *GeoCoordinates) MarshalMsg(b []byte) (o []byte, err error) {
 
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
-		// string "latitude"
-		o = append(o, 0xa8, 0x6c, 0x61, 0x74, 0x69, 0x74, 0x75, 0x64, 0x65)
+		// string "a"
+		o = append(o, 0xa1, 0x61)
 		o = msgp.AppendFloat64(o, z.Latitude)
-		// string "longitude"
-		o = append(o, 0xa9, 0x6c, 0x6f, 0x6e, 0x67, 0x69, 0x74, 0x75, 0x64, 0x65)
+		// string "b"
+		o = append(o, 0xa1, 0x62)
 		o = msgp.AppendFloat64(o, z.Longitude)
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "altitude"
-			o = append(o, 0xa8, 0x61, 0x6c, 0x74, 0x69, 0x74, 0x75, 0x64, 0x65)
+			// string "c"
+			o = append(o, 0xa1, 0x63)
 			if z.Altitude == nil {
 				o = msgp.AppendNil(o)
 			} else {
@@ -1015,19 +1015,19 @@ func (z *GeoCoordinates) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "latitude":
+		case "a":
 			z.Latitude, bts, err = msgp.ReadFloat64Bytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Latitude")
 				return
 			}
-		case "longitude":
+		case "b":
 			z.Longitude, bts, err = msgp.ReadFloat64Bytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Longitude")
 				return
 			}
-		case "altitude":
+		case "c":
 			if msgp.IsNil(bts) {
 				bts, err = msgp.ReadNilBytes(bts)
 				if err != nil {
@@ -1058,7 +1058,7 @@ func (z *GeoCoordinates) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *GeoCoordinates) Msgsize() (s int) {
-	s = 1 + 9 + msgp.Float64Size + 10 + msgp.Float64Size + 9
+	s = 1 + 2 + msgp.Float64Size + 2 + msgp.Float64Size + 2
 	if z.Altitude == nil {
 		s += msgp.NilSize
 	} else {
@@ -1071,11 +1071,11 @@ func (z *GeoCoordinates) Msgsize() (s int) {
 func (z KeyValue) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// map header, size 2
-	// string "key"
-	o = append(o, 0x82, 0xa3, 0x6b, 0x65, 0x79)
+	// string "a"
+	o = append(o, 0x82, 0xa1, 0x61)
 	o = msgp.AppendString(o, z.Key)
-	// string "value"
-	o = append(o, 0xa5, 0x76, 0x61, 0x6c, 0x75, 0x65)
+	// string "b"
+	o = append(o, 0xa1, 0x62)
 	o = msgp.AppendString(o, z.Value)
 	return
 }
@@ -1102,13 +1102,13 @@ func (z *KeyValue) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "key":
+		case "a":
 			z.Key, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Key")
 				return
 			}
-		case "value":
+		case "b":
 			z.Value, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Value")
@@ -1128,7 +1128,7 @@ func (z *KeyValue) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z KeyValue) Msgsize() (s int) {
-	s = 1 + 4 + msgp.StringPrefixSize + len(z.Key) + 6 + msgp.StringPrefixSize + len(z.Value)
+	s = 1 + 2 + msgp.StringPrefixSize + len(z.Key) + 2 + msgp.StringPrefixSize + len(z.Value)
 	return
 }
 
@@ -1161,23 +1161,23 @@ func (z *Location) MarshalMsg(b []byte) (o []byte, err error) {
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
 		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "city"
-			o = append(o, 0xa4, 0x63, 0x69, 0x74, 0x79)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendString(o, z.City)
 		}
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "state"
-			o = append(o, 0xa5, 0x73, 0x74, 0x61, 0x74, 0x65)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendString(o, z.State)
 		}
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "countryOrRegion"
-			o = append(o, 0xaf, 0x63, 0x6f, 0x75, 0x6e, 0x74, 0x72, 0x79, 0x4f, 0x72, 0x52, 0x65, 0x67, 0x69, 0x6f, 0x6e)
+			// string "c"
+			o = append(o, 0xa1, 0x63)
 			o = msgp.AppendString(o, z.CountryOrRegion)
 		}
 		if (zb0001Mask & 0x8) == 0 { // if not omitted
-			// string "geoCoordinates"
-			o = append(o, 0xae, 0x67, 0x65, 0x6f, 0x43, 0x6f, 0x6f, 0x72, 0x64, 0x69, 0x6e, 0x61, 0x74, 0x65, 0x73)
+			// string "d"
+			o = append(o, 0xa1, 0x64)
 			if z.GeoCoordinates == nil {
 				o = msgp.AppendNil(o)
 			} else {
@@ -1214,25 +1214,25 @@ func (z *Location) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "city":
+		case "a":
 			z.City, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "City")
 				return
 			}
-		case "state":
+		case "b":
 			z.State, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "State")
 				return
 			}
-		case "countryOrRegion":
+		case "c":
 			z.CountryOrRegion, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "CountryOrRegion")
 				return
 			}
-		case "geoCoordinates":
+		case "d":
 			if msgp.IsNil(bts) {
 				bts, err = msgp.ReadNilBytes(bts)
 				if err != nil {
@@ -1263,7 +1263,7 @@ func (z *Location) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Location) Msgsize() (s int) {
-	s = 1 + 5 + msgp.StringPrefixSize + len(z.City) + 6 + msgp.StringPrefixSize + len(z.State) + 16 + msgp.StringPrefixSize + len(z.CountryOrRegion) + 15
+	s = 1 + 2 + msgp.StringPrefixSize + len(z.City) + 2 + msgp.StringPrefixSize + len(z.State) + 2 + msgp.StringPrefixSize + len(z.CountryOrRegion) + 2
 	if z.GeoCoordinates == nil {
 		s += msgp.NilSize
 	} else {
@@ -1301,23 +1301,23 @@ func (z *ManagedIdentity) MarshalMsg(b []byte) (o []byte, err error) {
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
 		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "msiType"
-			o = append(o, 0xa7, 0x6d, 0x73, 0x69, 0x54, 0x79, 0x70, 0x65)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendString(o, z.MsiType)
 		}
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "associatedResourceId"
-			o = append(o, 0xb4, 0x61, 0x73, 0x73, 0x6f, 0x63, 0x69, 0x61, 0x74, 0x65, 0x64, 0x52, 0x65, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x49, 0x64)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendString(o, z.AssociatedResourceID)
 		}
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "federatedTokenId"
-			o = append(o, 0xb0, 0x66, 0x65, 0x64, 0x65, 0x72, 0x61, 0x74, 0x65, 0x64, 0x54, 0x6f, 0x6b, 0x65, 0x6e, 0x49, 0x64)
+			// string "c"
+			o = append(o, 0xa1, 0x63)
 			o = msgp.AppendString(o, z.FederatedTokenID)
 		}
 		if (zb0001Mask & 0x8) == 0 { // if not omitted
-			// string "federatedTokenIssuer"
-			o = append(o, 0xb4, 0x66, 0x65, 0x64, 0x65, 0x72, 0x61, 0x74, 0x65, 0x64, 0x54, 0x6f, 0x6b, 0x65, 0x6e, 0x49, 0x73, 0x73, 0x75, 0x65, 0x72)
+			// string "d"
+			o = append(o, 0xa1, 0x64)
 			o = msgp.AppendString(o, z.FederatedTokenIssuer)
 		}
 	}
@@ -1346,25 +1346,25 @@ func (z *ManagedIdentity) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "msiType":
+		case "a":
 			z.MsiType, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "MsiType")
 				return
 			}
-		case "associatedResourceId":
+		case "b":
 			z.AssociatedResourceID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AssociatedResourceID")
 				return
 			}
-		case "federatedTokenId":
+		case "c":
 			z.FederatedTokenID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "FederatedTokenID")
 				return
 			}
-		case "federatedTokenIssuer":
+		case "d":
 			z.FederatedTokenIssuer, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "FederatedTokenIssuer")
@@ -1384,7 +1384,7 @@ func (z *ManagedIdentity) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *ManagedIdentity) Msgsize() (s int) {
-	s = 1 + 8 + msgp.StringPrefixSize + len(z.MsiType) + 21 + msgp.StringPrefixSize + len(z.AssociatedResourceID) + 17 + msgp.StringPrefixSize + len(z.FederatedTokenID) + 21 + msgp.StringPrefixSize + len(z.FederatedTokenIssuer)
+	s = 1 + 2 + msgp.StringPrefixSize + len(z.MsiType) + 2 + msgp.StringPrefixSize + len(z.AssociatedResourceID) + 2 + msgp.StringPrefixSize + len(z.FederatedTokenID) + 2 + msgp.StringPrefixSize + len(z.FederatedTokenIssuer)
 	return
 }
 
@@ -1409,13 +1409,13 @@ func (z *NetworkLocation) MarshalMsg(b []byte) (o []byte, err error) {
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
 		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "networkType"
-			o = append(o, 0xab, 0x6e, 0x65, 0x74, 0x77, 0x6f, 0x72, 0x6b, 0x54, 0x79, 0x70, 0x65)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendString(o, z.NetworkType)
 		}
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "networkNames"
-			o = append(o, 0xac, 0x6e, 0x65, 0x74, 0x77, 0x6f, 0x72, 0x6b, 0x4e, 0x61, 0x6d, 0x65, 0x73)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.NetworkNames)))
 			for za0001 := range z.NetworkNames {
 				o = msgp.AppendString(o, z.NetworkNames[za0001])
@@ -1447,13 +1447,13 @@ func (z *NetworkLocation) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "networkType":
+		case "a":
 			z.NetworkType, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "NetworkType")
 				return
 			}
-		case "networkNames":
+		case "b":
 			var zb0002 uint32
 			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -1490,7 +1490,7 @@ func (z *NetworkLocation) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *NetworkLocation) Msgsize() (s int) {
-	s = 1 + 12 + msgp.StringPrefixSize + len(z.NetworkType) + 13 + msgp.ArrayHeaderSize
+	s = 1 + 2 + msgp.StringPrefixSize + len(z.NetworkType) + 2 + msgp.ArrayHeaderSize
 	for za0001 := range z.NetworkNames {
 		s += msgp.StringPrefixSize + len(z.NetworkNames[za0001])
 	}
@@ -1518,13 +1518,13 @@ func (z RequirementPolicy) MarshalMsg(b []byte) (o []byte, err error) {
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
 		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "requirementProvider"
-			o = append(o, 0xb3, 0x72, 0x65, 0x71, 0x75, 0x69, 0x72, 0x65, 0x6d, 0x65, 0x6e, 0x74, 0x50, 0x72, 0x6f, 0x76, 0x69, 0x64, 0x65, 0x72)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendString(o, z.RequirementProvider)
 		}
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "detail"
-			o = append(o, 0xa6, 0x64, 0x65, 0x74, 0x61, 0x69, 0x6c)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendString(o, z.Detail)
 		}
 	}
@@ -1553,13 +1553,13 @@ func (z *RequirementPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "requirementProvider":
+		case "a":
 			z.RequirementProvider, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "RequirementProvider")
 				return
 			}
-		case "detail":
+		case "b":
 			z.Detail, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Detail")
@@ -1579,7 +1579,7 @@ func (z *RequirementPolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z RequirementPolicy) Msgsize() (s int) {
-	s = 1 + 20 + msgp.StringPrefixSize + len(z.RequirementProvider) + 7 + msgp.StringPrefixSize + len(z.Detail)
+	s = 1 + 2 + msgp.StringPrefixSize + len(z.RequirementProvider) + 2 + msgp.StringPrefixSize + len(z.Detail)
 	return
 }
 
@@ -1604,13 +1604,13 @@ func (z RuleSatisfied) MarshalMsg(b []byte) (o []byte, err error) {
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
 		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "conditionalAccessCondition"
-			o = append(o, 0xba, 0x63, 0x6f, 0x6e, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x61, 0x6c, 0x41, 0x63, 0x63, 0x65, 0x73, 0x73, 0x43, 0x6f, 0x6e, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendString(o, z.ConditionalAccessCondition)
 		}
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "ruleSatisfied"
-			o = append(o, 0xad, 0x72, 0x75, 0x6c, 0x65, 0x53, 0x61, 0x74, 0x69, 0x73, 0x66, 0x69, 0x65, 0x64)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendString(o, z.RuleSatisfied)
 		}
 	}
@@ -1639,13 +1639,13 @@ func (z *RuleSatisfied) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "conditionalAccessCondition":
+		case "a":
 			z.ConditionalAccessCondition, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ConditionalAccessCondition")
 				return
 			}
-		case "ruleSatisfied":
+		case "b":
 			z.RuleSatisfied, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "RuleSatisfied")
@@ -1665,7 +1665,7 @@ func (z *RuleSatisfied) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z RuleSatisfied) Msgsize() (s int) {
-	s = 1 + 27 + msgp.StringPrefixSize + len(z.ConditionalAccessCondition) + 14 + msgp.StringPrefixSize + len(z.RuleSatisfied)
+	s = 1 + 2 + msgp.StringPrefixSize + len(z.ConditionalAccessCondition) + 2 + msgp.StringPrefixSize + len(z.RuleSatisfied)
 	return
 }
 
@@ -1690,13 +1690,13 @@ func (z SessionLifetimePolicy) MarshalMsg(b []byte) (o []byte, err error) {
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
 		if (zb0001Mask & 0x1) == 0 { // if not omitted
-			// string "expirationRequirement"
-			o = append(o, 0xb5, 0x65, 0x78, 0x70, 0x69, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x71, 0x75, 0x69, 0x72, 0x65, 0x6d, 0x65, 0x6e, 0x74)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendString(o, z.ExpirationRequirement)
 		}
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "detail"
-			o = append(o, 0xa6, 0x64, 0x65, 0x74, 0x61, 0x69, 0x6c)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendString(o, z.Detail)
 		}
 	}
@@ -1725,13 +1725,13 @@ func (z *SessionLifetimePolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "expirationRequirement":
+		case "a":
 			z.ExpirationRequirement, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ExpirationRequirement")
 				return
 			}
-		case "detail":
+		case "b":
 			z.Detail, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Detail")
@@ -1751,7 +1751,7 @@ func (z *SessionLifetimePolicy) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z SessionLifetimePolicy) Msgsize() (s int) {
-	s = 1 + 22 + msgp.StringPrefixSize + len(z.ExpirationRequirement) + 7 + msgp.StringPrefixSize + len(z.Detail)
+	s = 1 + 2 + msgp.StringPrefixSize + len(z.ExpirationRequirement) + 2 + msgp.StringPrefixSize + len(z.Detail)
 	return
 }
 
@@ -1995,130 +1995,130 @@ func (z *SignIn) MarshalMsg(b []byte) (o []byte, err error) {
 
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
-		// string "id"
-		o = append(o, 0xa2, 0x69, 0x64)
+		// string "a"
+		o = append(o, 0xa1, 0x61)
 		o = msgp.AppendString(o, z.ID)
-		// string "createdDateTime"
-		o = append(o, 0xaf, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0x44, 0x61, 0x74, 0x65, 0x54, 0x69, 0x6d, 0x65)
+		// string "b"
+		o = append(o, 0xa1, 0x62)
 		o = msgp.AppendTime(o, z.CreatedDateTime)
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "category"
-			o = append(o, 0xa8, 0x63, 0x61, 0x74, 0x65, 0x67, 0x6f, 0x72, 0x79)
+			// string "c"
+			o = append(o, 0xa1, 0x63)
 			o = msgp.AppendString(o, z.Category)
 		}
 		if (zb0001Mask & 0x8) == 0 { // if not omitted
-			// string "tenantId"
-			o = append(o, 0xa8, 0x74, 0x65, 0x6e, 0x61, 0x6e, 0x74, 0x49, 0x64)
+			// string "d"
+			o = append(o, 0xa1, 0x64)
 			o = msgp.AppendString(o, z.TenantID)
 		}
 		if (zb0001Mask & 0x10) == 0 { // if not omitted
-			// string "userDisplayName"
-			o = append(o, 0xaf, 0x75, 0x73, 0x65, 0x72, 0x44, 0x69, 0x73, 0x70, 0x6c, 0x61, 0x79, 0x4e, 0x61, 0x6d, 0x65)
+			// string "e"
+			o = append(o, 0xa1, 0x65)
 			o = msgp.AppendString(o, z.UserDisplayName)
 		}
 		if (zb0001Mask & 0x20) == 0 { // if not omitted
-			// string "userPrincipalName"
-			o = append(o, 0xb1, 0x75, 0x73, 0x65, 0x72, 0x50, 0x72, 0x69, 0x6e, 0x63, 0x69, 0x70, 0x61, 0x6c, 0x4e, 0x61, 0x6d, 0x65)
+			// string "f"
+			o = append(o, 0xa1, 0x66)
 			o = msgp.AppendString(o, z.UserPrincipalName)
 		}
 		if (zb0001Mask & 0x40) == 0 { // if not omitted
-			// string "userId"
-			o = append(o, 0xa6, 0x75, 0x73, 0x65, 0x72, 0x49, 0x64)
+			// string "g"
+			o = append(o, 0xa1, 0x67)
 			o = msgp.AppendString(o, z.UserID)
 		}
 		if (zb0001Mask & 0x80) == 0 { // if not omitted
-			// string "userType"
-			o = append(o, 0xa8, 0x75, 0x73, 0x65, 0x72, 0x54, 0x79, 0x70, 0x65)
+			// string "h"
+			o = append(o, 0xa1, 0x68)
 			o = msgp.AppendString(o, z.UserType)
 		}
 		if (zb0001Mask & 0x100) == 0 { // if not omitted
-			// string "signInIdentifier"
-			o = append(o, 0xb0, 0x73, 0x69, 0x67, 0x6e, 0x49, 0x6e, 0x49, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x66, 0x69, 0x65, 0x72)
+			// string "i"
+			o = append(o, 0xa1, 0x69)
 			o = msgp.AppendString(o, z.SignInIdentifier)
 		}
 		if (zb0001Mask & 0x200) == 0 { // if not omitted
-			// string "signInIdentifierType"
-			o = append(o, 0xb4, 0x73, 0x69, 0x67, 0x6e, 0x49, 0x6e, 0x49, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x66, 0x69, 0x65, 0x72, 0x54, 0x79, 0x70, 0x65)
+			// string "j"
+			o = append(o, 0xa1, 0x6a)
 			o = msgp.AppendString(o, z.SignInIdentifierType)
 		}
 		if (zb0001Mask & 0x400) == 0 { // if not omitted
-			// string "alternateSignInName"
-			o = append(o, 0xb3, 0x61, 0x6c, 0x74, 0x65, 0x72, 0x6e, 0x61, 0x74, 0x65, 0x53, 0x69, 0x67, 0x6e, 0x49, 0x6e, 0x4e, 0x61, 0x6d, 0x65)
+			// string "k"
+			o = append(o, 0xa1, 0x6b)
 			o = msgp.AppendString(o, z.AlternateSignInName)
 		}
 		if (zb0001Mask & 0x800) == 0 { // if not omitted
-			// string "signInEventTypes"
-			o = append(o, 0xb0, 0x73, 0x69, 0x67, 0x6e, 0x49, 0x6e, 0x45, 0x76, 0x65, 0x6e, 0x74, 0x54, 0x79, 0x70, 0x65, 0x73)
+			// string "l"
+			o = append(o, 0xa1, 0x6c)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.SignInEventTypes)))
 			for za0001 := range z.SignInEventTypes {
 				o = msgp.AppendString(o, z.SignInEventTypes[za0001])
 			}
 		}
 		if (zb0001Mask & 0x1000) == 0 { // if not omitted
-			// string "appId"
-			o = append(o, 0xa5, 0x61, 0x70, 0x70, 0x49, 0x64)
+			// string "m"
+			o = append(o, 0xa1, 0x6d)
 			o = msgp.AppendString(o, z.AppID)
 		}
 		if (zb0001Mask & 0x2000) == 0 { // if not omitted
-			// string "appDisplayName"
-			o = append(o, 0xae, 0x61, 0x70, 0x70, 0x44, 0x69, 0x73, 0x70, 0x6c, 0x61, 0x79, 0x4e, 0x61, 0x6d, 0x65)
+			// string "n"
+			o = append(o, 0xa1, 0x6e)
 			o = msgp.AppendString(o, z.AppDisplayName)
 		}
 		if (zb0001Mask & 0x4000) == 0 { // if not omitted
-			// string "resourceId"
-			o = append(o, 0xaa, 0x72, 0x65, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x49, 0x64)
+			// string "o"
+			o = append(o, 0xa1, 0x6f)
 			o = msgp.AppendString(o, z.ResourceID)
 		}
 		if (zb0001Mask & 0x8000) == 0 { // if not omitted
-			// string "resourceDisplayName"
-			o = append(o, 0xb3, 0x72, 0x65, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x44, 0x69, 0x73, 0x70, 0x6c, 0x61, 0x79, 0x4e, 0x61, 0x6d, 0x65)
+			// string "p"
+			o = append(o, 0xa1, 0x70)
 			o = msgp.AppendString(o, z.ResourceDisplayName)
 		}
 		if (zb0001Mask & 0x10000) == 0 { // if not omitted
-			// string "resourceServicePrincipalId"
-			o = append(o, 0xba, 0x72, 0x65, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x53, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x50, 0x72, 0x69, 0x6e, 0x63, 0x69, 0x70, 0x61, 0x6c, 0x49, 0x64)
+			// string "q"
+			o = append(o, 0xa1, 0x71)
 			o = msgp.AppendString(o, z.ResourceServicePrincipalID)
 		}
 		if (zb0001Mask & 0x20000) == 0 { // if not omitted
-			// string "resourceTenantId"
-			o = append(o, 0xb0, 0x72, 0x65, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x54, 0x65, 0x6e, 0x61, 0x6e, 0x74, 0x49, 0x64)
+			// string "r"
+			o = append(o, 0xa1, 0x72)
 			o = msgp.AppendString(o, z.ResourceTenantID)
 		}
 		if (zb0001Mask & 0x40000) == 0 { // if not omitted
-			// string "homeTenantId"
-			o = append(o, 0xac, 0x68, 0x6f, 0x6d, 0x65, 0x54, 0x65, 0x6e, 0x61, 0x6e, 0x74, 0x49, 0x64)
+			// string "s"
+			o = append(o, 0xa1, 0x73)
 			o = msgp.AppendString(o, z.HomeTenantID)
 		}
 		if (zb0001Mask & 0x80000) == 0 { // if not omitted
-			// string "homeTenantName"
-			o = append(o, 0xae, 0x68, 0x6f, 0x6d, 0x65, 0x54, 0x65, 0x6e, 0x61, 0x6e, 0x74, 0x4e, 0x61, 0x6d, 0x65)
+			// string "t"
+			o = append(o, 0xa1, 0x74)
 			o = msgp.AppendString(o, z.HomeTenantName)
 		}
 		if (zb0001Mask & 0x100000) == 0 { // if not omitted
-			// string "ipAddress"
-			o = append(o, 0xa9, 0x69, 0x70, 0x41, 0x64, 0x64, 0x72, 0x65, 0x73, 0x73)
+			// string "u"
+			o = append(o, 0xa1, 0x75)
 			o = msgp.AppendString(o, z.IPAddress)
 		}
 		if (zb0001Mask & 0x200000) == 0 { // if not omitted
-			// string "ipAddressFromResourceProvider"
-			o = append(o, 0xbd, 0x69, 0x70, 0x41, 0x64, 0x64, 0x72, 0x65, 0x73, 0x73, 0x46, 0x72, 0x6f, 0x6d, 0x52, 0x65, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x50, 0x72, 0x6f, 0x76, 0x69, 0x64, 0x65, 0x72)
+			// string "v"
+			o = append(o, 0xa1, 0x76)
 			o = msgp.AppendString(o, z.IPAddressFromResourceProvider)
 		}
 		if (zb0001Mask & 0x400000) == 0 { // if not omitted
-			// string "autonomousSystemNumber"
-			o = append(o, 0xb6, 0x61, 0x75, 0x74, 0x6f, 0x6e, 0x6f, 0x6d, 0x6f, 0x75, 0x73, 0x53, 0x79, 0x73, 0x74, 0x65, 0x6d, 0x4e, 0x75, 0x6d, 0x62, 0x65, 0x72)
+			// string "w"
+			o = append(o, 0xa1, 0x77)
 			o = msgp.AppendInt(o, z.AutonomousSystemNumber)
 		}
-		// string "location"
-		o = append(o, 0xa8, 0x6c, 0x6f, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e)
+		// string "x"
+		o = append(o, 0xa1, 0x78)
 		o, err = z.Location.MarshalMsg(o)
 		if err != nil {
 			err = msgp.WrapError(err, "Location")
 			return
 		}
 		if (zb0001Mask & 0x1000000) == 0 { // if not omitted
-			// string "networkLocationDetails"
-			o = append(o, 0xb6, 0x6e, 0x65, 0x74, 0x77, 0x6f, 0x72, 0x6b, 0x4c, 0x6f, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x44, 0x65, 0x74, 0x61, 0x69, 0x6c, 0x73)
+			// string "y"
+			o = append(o, 0xa1, 0x79)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.NetworkLocationDetails)))
 			for za0002 := range z.NetworkLocationDetails {
 				// check for omitted fields
@@ -2139,13 +2139,13 @@ func (z *SignIn) MarshalMsg(b []byte) (o []byte, err error) {
 				// skip if no fields are to be emitted
 				if zb0002Len != 0 {
 					if (zb0002Mask & 0x1) == 0 { // if not omitted
-						// string "networkType"
-						o = append(o, 0xab, 0x6e, 0x65, 0x74, 0x77, 0x6f, 0x72, 0x6b, 0x54, 0x79, 0x70, 0x65)
+						// string "a"
+						o = append(o, 0xa1, 0x61)
 						o = msgp.AppendString(o, z.NetworkLocationDetails[za0002].NetworkType)
 					}
 					if (zb0002Mask & 0x2) == 0 { // if not omitted
-						// string "networkNames"
-						o = append(o, 0xac, 0x6e, 0x65, 0x74, 0x77, 0x6f, 0x72, 0x6b, 0x4e, 0x61, 0x6d, 0x65, 0x73)
+						// string "b"
+						o = append(o, 0xa1, 0x62)
 						o = msgp.AppendArrayHeader(o, uint32(len(z.NetworkLocationDetails[za0002].NetworkNames)))
 						for za0003 := range z.NetworkLocationDetails[za0002].NetworkNames {
 							o = msgp.AppendString(o, z.NetworkLocationDetails[za0002].NetworkNames[za0003])
@@ -2154,43 +2154,43 @@ func (z *SignIn) MarshalMsg(b []byte) (o []byte, err error) {
 				}
 			}
 		}
-		// string "deviceDetail"
-		o = append(o, 0xac, 0x64, 0x65, 0x76, 0x69, 0x63, 0x65, 0x44, 0x65, 0x74, 0x61, 0x69, 0x6c)
+		// string "z"
+		o = append(o, 0xa1, 0x7a)
 		o, err = z.DeviceDetail.MarshalMsg(o)
 		if err != nil {
 			err = msgp.WrapError(err, "DeviceDetail")
 			return
 		}
 		if (zb0001Mask & 0x4000000) == 0 { // if not omitted
-			// string "userAgent"
-			o = append(o, 0xa9, 0x75, 0x73, 0x65, 0x72, 0x41, 0x67, 0x65, 0x6e, 0x74)
+			// string "A"
+			o = append(o, 0xa1, 0x41)
 			o = msgp.AppendString(o, z.UserAgent)
 		}
 		if (zb0001Mask & 0x8000000) == 0 { // if not omitted
-			// string "clientAppUsed"
-			o = append(o, 0xad, 0x63, 0x6c, 0x69, 0x65, 0x6e, 0x74, 0x41, 0x70, 0x70, 0x55, 0x73, 0x65, 0x64)
+			// string "B"
+			o = append(o, 0xa1, 0x42)
 			o = msgp.AppendString(o, z.ClientAppUsed)
 		}
 		if (zb0001Mask & 0x10000000) == 0 { // if not omitted
-			// string "clientCredentialType"
-			o = append(o, 0xb4, 0x63, 0x6c, 0x69, 0x65, 0x6e, 0x74, 0x43, 0x72, 0x65, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x61, 0x6c, 0x54, 0x79, 0x70, 0x65)
+			// string "C"
+			o = append(o, 0xa1, 0x43)
 			o = msgp.AppendString(o, z.ClientCredentialType)
 		}
-		// string "isInteractive"
-		o = append(o, 0xad, 0x69, 0x73, 0x49, 0x6e, 0x74, 0x65, 0x72, 0x61, 0x63, 0x74, 0x69, 0x76, 0x65)
+		// string "D"
+		o = append(o, 0xa1, 0x44)
 		o = msgp.AppendBool(o, z.IsInteractive)
 		if (zb0001Mask & 0x40000000) == 0 { // if not omitted
-			// string "isTenantRestricted"
-			o = append(o, 0xb2, 0x69, 0x73, 0x54, 0x65, 0x6e, 0x61, 0x6e, 0x74, 0x52, 0x65, 0x73, 0x74, 0x72, 0x69, 0x63, 0x74, 0x65, 0x64)
+			// string "E"
+			o = append(o, 0xa1, 0x45)
 			o = msgp.AppendBool(o, z.IsTenantRestricted)
 		}
 		if (zb0001Mask & 0x80000000) == 0 { // if not omitted
-			// string "crossTenantAccessType"
-			o = append(o, 0xb5, 0x63, 0x72, 0x6f, 0x73, 0x73, 0x54, 0x65, 0x6e, 0x61, 0x6e, 0x74, 0x41, 0x63, 0x63, 0x65, 0x73, 0x73, 0x54, 0x79, 0x70, 0x65)
+			// string "F"
+			o = append(o, 0xa1, 0x46)
 			o = msgp.AppendString(o, z.CrossTenantAccessType)
 		}
-		// string "status"
-		o = append(o, 0xa6, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73)
+		// string "G"
+		o = append(o, 0xa1, 0x47)
 		// check for omitted fields
 		zb0003Len := uint32(3)
 		var zb0003Mask uint8 /* 3 bits */
@@ -2208,48 +2208,48 @@ func (z *SignIn) MarshalMsg(b []byte) (o []byte, err error) {
 
 		// skip if no fields are to be emitted
 		if zb0003Len != 0 {
-			// string "errorCode"
-			o = append(o, 0xa9, 0x65, 0x72, 0x72, 0x6f, 0x72, 0x43, 0x6f, 0x64, 0x65)
+			// string "a"
+			o = append(o, 0xa1, 0x61)
 			o = msgp.AppendInt(o, z.Status.ErrorCode)
 			if (zb0003Mask & 0x2) == 0 { // if not omitted
-				// string "failureReason"
-				o = append(o, 0xad, 0x66, 0x61, 0x69, 0x6c, 0x75, 0x72, 0x65, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+				// string "b"
+				o = append(o, 0xa1, 0x62)
 				o = msgp.AppendString(o, z.Status.FailureReason)
 			}
 			if (zb0003Mask & 0x4) == 0 { // if not omitted
-				// string "additionalDetails"
-				o = append(o, 0xb1, 0x61, 0x64, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x61, 0x6c, 0x44, 0x65, 0x74, 0x61, 0x69, 0x6c, 0x73)
+				// string "c"
+				o = append(o, 0xa1, 0x63)
 				o = msgp.AppendString(o, z.Status.AdditionalDetails)
 			}
 		}
 		if (zb0001Mask & 0x200000000) == 0 { // if not omitted
-			// string "correlationId"
-			o = append(o, 0xad, 0x63, 0x6f, 0x72, 0x72, 0x65, 0x6c, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x49, 0x64)
+			// string "H"
+			o = append(o, 0xa1, 0x48)
 			o = msgp.AppendString(o, z.CorrelationID)
 		}
 		if (zb0001Mask & 0x400000000) == 0 { // if not omitted
-			// string "originalRequestId"
-			o = append(o, 0xb1, 0x6f, 0x72, 0x69, 0x67, 0x69, 0x6e, 0x61, 0x6c, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x49, 0x64)
+			// string "I"
+			o = append(o, 0xa1, 0x49)
 			o = msgp.AppendString(o, z.OriginalRequestID)
 		}
 		if (zb0001Mask & 0x800000000) == 0 { // if not omitted
-			// string "uniqueTokenIdentifier"
-			o = append(o, 0xb5, 0x75, 0x6e, 0x69, 0x71, 0x75, 0x65, 0x54, 0x6f, 0x6b, 0x65, 0x6e, 0x49, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x66, 0x69, 0x65, 0x72)
+			// string "J"
+			o = append(o, 0xa1, 0x4a)
 			o = msgp.AppendString(o, z.UniqueTokenID)
 		}
 		if (zb0001Mask & 0x1000000000) == 0 { // if not omitted
-			// string "sessionId"
-			o = append(o, 0xa9, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x49, 0x64)
+			// string "K"
+			o = append(o, 0xa1, 0x4b)
 			o = msgp.AppendString(o, z.SessionID)
 		}
 		if (zb0001Mask & 0x2000000000) == 0 { // if not omitted
-			// string "conditionalAccessStatus"
-			o = append(o, 0xb7, 0x63, 0x6f, 0x6e, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x61, 0x6c, 0x41, 0x63, 0x63, 0x65, 0x73, 0x73, 0x53, 0x74, 0x61, 0x74, 0x75, 0x73)
+			// string "L"
+			o = append(o, 0xa1, 0x4c)
 			o = msgp.AppendString(o, z.ConditionalAccessStatus)
 		}
 		if (zb0001Mask & 0x4000000000) == 0 { // if not omitted
-			// string "appliedConditionalAccessPolicies"
-			o = append(o, 0xd9, 0x20, 0x61, 0x70, 0x70, 0x6c, 0x69, 0x65, 0x64, 0x43, 0x6f, 0x6e, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x61, 0x6c, 0x41, 0x63, 0x63, 0x65, 0x73, 0x73, 0x50, 0x6f, 0x6c, 0x69, 0x63, 0x69, 0x65, 0x73)
+			// string "M"
+			o = append(o, 0xa1, 0x4d)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.AppliedConditionalAccessPolicies)))
 			for za0004 := range z.AppliedConditionalAccessPolicies {
 				o, err = z.AppliedConditionalAccessPolicies[za0004].MarshalMsg(o)
@@ -2260,13 +2260,13 @@ func (z *SignIn) MarshalMsg(b []byte) (o []byte, err error) {
 			}
 		}
 		if (zb0001Mask & 0x8000000000) == 0 { // if not omitted
-			// string "authenticationRequirement"
-			o = append(o, 0xb9, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x71, 0x75, 0x69, 0x72, 0x65, 0x6d, 0x65, 0x6e, 0x74)
+			// string "N"
+			o = append(o, 0xa1, 0x4e)
 			o = msgp.AppendString(o, z.AuthenticationRequirement)
 		}
 		if (zb0001Mask & 0x10000000000) == 0 { // if not omitted
-			// string "authenticationRequirementPolicies"
-			o = append(o, 0xd9, 0x21, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x71, 0x75, 0x69, 0x72, 0x65, 0x6d, 0x65, 0x6e, 0x74, 0x50, 0x6f, 0x6c, 0x69, 0x63, 0x69, 0x65, 0x73)
+			// string "O"
+			o = append(o, 0xa1, 0x4f)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.AuthenticationRequirementPolicies)))
 			for za0005 := range z.AuthenticationRequirementPolicies {
 				// check for omitted fields
@@ -2287,21 +2287,21 @@ func (z *SignIn) MarshalMsg(b []byte) (o []byte, err error) {
 				// skip if no fields are to be emitted
 				if zb0004Len != 0 {
 					if (zb0004Mask & 0x1) == 0 { // if not omitted
-						// string "requirementProvider"
-						o = append(o, 0xb3, 0x72, 0x65, 0x71, 0x75, 0x69, 0x72, 0x65, 0x6d, 0x65, 0x6e, 0x74, 0x50, 0x72, 0x6f, 0x76, 0x69, 0x64, 0x65, 0x72)
+						// string "a"
+						o = append(o, 0xa1, 0x61)
 						o = msgp.AppendString(o, z.AuthenticationRequirementPolicies[za0005].RequirementProvider)
 					}
 					if (zb0004Mask & 0x2) == 0 { // if not omitted
-						// string "detail"
-						o = append(o, 0xa6, 0x64, 0x65, 0x74, 0x61, 0x69, 0x6c)
+						// string "b"
+						o = append(o, 0xa1, 0x62)
 						o = msgp.AppendString(o, z.AuthenticationRequirementPolicies[za0005].Detail)
 					}
 				}
 			}
 		}
 		if (zb0001Mask & 0x20000000000) == 0 { // if not omitted
-			// string "authenticationDetails"
-			o = append(o, 0xb5, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x44, 0x65, 0x74, 0x61, 0x69, 0x6c, 0x73)
+			// string "P"
+			o = append(o, 0xa1, 0x50)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.AuthenticationDetails)))
 			for za0006 := range z.AuthenticationDetails {
 				o, err = z.AuthenticationDetails[za0006].MarshalMsg(o)
@@ -2312,40 +2312,40 @@ func (z *SignIn) MarshalMsg(b []byte) (o []byte, err error) {
 			}
 		}
 		if (zb0001Mask & 0x40000000000) == 0 { // if not omitted
-			// string "authenticationMethodsUsed"
-			o = append(o, 0xb9, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x4d, 0x65, 0x74, 0x68, 0x6f, 0x64, 0x73, 0x55, 0x73, 0x65, 0x64)
+			// string "Q"
+			o = append(o, 0xa1, 0x51)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.AuthenticationMethodsUsed)))
 			for za0007 := range z.AuthenticationMethodsUsed {
 				o = msgp.AppendString(o, z.AuthenticationMethodsUsed[za0007])
 			}
 		}
 		if (zb0001Mask & 0x80000000000) == 0 { // if not omitted
-			// string "authenticationProcessingDetails"
-			o = append(o, 0xbf, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x50, 0x72, 0x6f, 0x63, 0x65, 0x73, 0x73, 0x69, 0x6e, 0x67, 0x44, 0x65, 0x74, 0x61, 0x69, 0x6c, 0x73)
+			// string "R"
+			o = append(o, 0xa1, 0x52)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.AuthenticationProcessingDetails)))
 			for za0008 := range z.AuthenticationProcessingDetails {
 				// map header, size 2
-				// string "key"
-				o = append(o, 0x82, 0xa3, 0x6b, 0x65, 0x79)
+				// string "a"
+				o = append(o, 0x82, 0xa1, 0x61)
 				o = msgp.AppendString(o, z.AuthenticationProcessingDetails[za0008].Key)
-				// string "value"
-				o = append(o, 0xa5, 0x76, 0x61, 0x6c, 0x75, 0x65)
+				// string "b"
+				o = append(o, 0xa1, 0x62)
 				o = msgp.AppendString(o, z.AuthenticationProcessingDetails[za0008].Value)
 			}
 		}
 		if (zb0001Mask & 0x100000000000) == 0 { // if not omitted
-			// string "authenticationProtocol"
-			o = append(o, 0xb6, 0x61, 0x75, 0x74, 0x68, 0x65, 0x6e, 0x74, 0x69, 0x63, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x50, 0x72, 0x6f, 0x74, 0x6f, 0x63, 0x6f, 0x6c)
+			// string "S"
+			o = append(o, 0xa1, 0x53)
 			o = msgp.AppendString(o, z.AuthenticationProtocol)
 		}
 		if (zb0001Mask & 0x200000000000) == 0 { // if not omitted
-			// string "incomingTokenType"
-			o = append(o, 0xb1, 0x69, 0x6e, 0x63, 0x6f, 0x6d, 0x69, 0x6e, 0x67, 0x54, 0x6f, 0x6b, 0x65, 0x6e, 0x54, 0x79, 0x70, 0x65)
+			// string "T"
+			o = append(o, 0xa1, 0x54)
 			o = msgp.AppendString(o, z.IncomingTokenType)
 		}
 		if (zb0001Mask & 0x400000000000) == 0 { // if not omitted
-			// string "sessionLifetimePolicies"
-			o = append(o, 0xb7, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x4c, 0x69, 0x66, 0x65, 0x74, 0x69, 0x6d, 0x65, 0x50, 0x6f, 0x6c, 0x69, 0x63, 0x69, 0x65, 0x73)
+			// string "U"
+			o = append(o, 0xa1, 0x55)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.SessionLifetimePolicies)))
 			for za0009 := range z.SessionLifetimePolicies {
 				// check for omitted fields
@@ -2366,97 +2366,97 @@ func (z *SignIn) MarshalMsg(b []byte) (o []byte, err error) {
 				// skip if no fields are to be emitted
 				if zb0006Len != 0 {
 					if (zb0006Mask & 0x1) == 0 { // if not omitted
-						// string "expirationRequirement"
-						o = append(o, 0xb5, 0x65, 0x78, 0x70, 0x69, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x71, 0x75, 0x69, 0x72, 0x65, 0x6d, 0x65, 0x6e, 0x74)
+						// string "a"
+						o = append(o, 0xa1, 0x61)
 						o = msgp.AppendString(o, z.SessionLifetimePolicies[za0009].ExpirationRequirement)
 					}
 					if (zb0006Mask & 0x2) == 0 { // if not omitted
-						// string "detail"
-						o = append(o, 0xa6, 0x64, 0x65, 0x74, 0x61, 0x69, 0x6c)
+						// string "b"
+						o = append(o, 0xa1, 0x62)
 						o = msgp.AppendString(o, z.SessionLifetimePolicies[za0009].Detail)
 					}
 				}
 			}
 		}
 		if (zb0001Mask & 0x800000000000) == 0 { // if not omitted
-			// string "tokenIssuerName"
-			o = append(o, 0xaf, 0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x49, 0x73, 0x73, 0x75, 0x65, 0x72, 0x4e, 0x61, 0x6d, 0x65)
+			// string "V"
+			o = append(o, 0xa1, 0x56)
 			o = msgp.AppendString(o, z.TokenIssuerName)
 		}
 		if (zb0001Mask & 0x1000000000000) == 0 { // if not omitted
-			// string "tokenIssuerType"
-			o = append(o, 0xaf, 0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x49, 0x73, 0x73, 0x75, 0x65, 0x72, 0x54, 0x79, 0x70, 0x65)
+			// string "W"
+			o = append(o, 0xa1, 0x57)
 			o = msgp.AppendString(o, z.TokenIssuerType)
 		}
 		if (zb0001Mask & 0x2000000000000) == 0 { // if not omitted
-			// string "processingTimeInMilliseconds"
-			o = append(o, 0xbc, 0x70, 0x72, 0x6f, 0x63, 0x65, 0x73, 0x73, 0x69, 0x6e, 0x67, 0x54, 0x69, 0x6d, 0x65, 0x49, 0x6e, 0x4d, 0x69, 0x6c, 0x6c, 0x69, 0x73, 0x65, 0x63, 0x6f, 0x6e, 0x64, 0x73)
+			// string "X"
+			o = append(o, 0xa1, 0x58)
 			o = msgp.AppendInt(o, z.ProcessingTimeInMilliseconds)
 		}
 		if (zb0001Mask & 0x4000000000000) == 0 { // if not omitted
-			// string "riskDetail"
-			o = append(o, 0xaa, 0x72, 0x69, 0x73, 0x6b, 0x44, 0x65, 0x74, 0x61, 0x69, 0x6c)
+			// string "Y"
+			o = append(o, 0xa1, 0x59)
 			o = msgp.AppendString(o, z.RiskDetail)
 		}
 		if (zb0001Mask & 0x8000000000000) == 0 { // if not omitted
-			// string "riskLevelAggregated"
-			o = append(o, 0xb3, 0x72, 0x69, 0x73, 0x6b, 0x4c, 0x65, 0x76, 0x65, 0x6c, 0x41, 0x67, 0x67, 0x72, 0x65, 0x67, 0x61, 0x74, 0x65, 0x64)
+			// string "Z"
+			o = append(o, 0xa1, 0x5a)
 			o = msgp.AppendString(o, z.RiskLevelAggregated)
 		}
 		if (zb0001Mask & 0x10000000000000) == 0 { // if not omitted
-			// string "riskLevelDuringSignIn"
-			o = append(o, 0xb5, 0x72, 0x69, 0x73, 0x6b, 0x4c, 0x65, 0x76, 0x65, 0x6c, 0x44, 0x75, 0x72, 0x69, 0x6e, 0x67, 0x53, 0x69, 0x67, 0x6e, 0x49, 0x6e)
+			// string "aa"
+			o = append(o, 0xa2, 0x61, 0x61)
 			o = msgp.AppendString(o, z.RiskLevelDuringSignIn)
 		}
 		if (zb0001Mask & 0x20000000000000) == 0 { // if not omitted
-			// string "riskState"
-			o = append(o, 0xa9, 0x72, 0x69, 0x73, 0x6b, 0x53, 0x74, 0x61, 0x74, 0x65)
+			// string "ab"
+			o = append(o, 0xa2, 0x61, 0x62)
 			o = msgp.AppendString(o, z.RiskState)
 		}
 		if (zb0001Mask & 0x40000000000000) == 0 { // if not omitted
-			// string "riskEventTypes"
-			o = append(o, 0xae, 0x72, 0x69, 0x73, 0x6b, 0x45, 0x76, 0x65, 0x6e, 0x74, 0x54, 0x79, 0x70, 0x65, 0x73)
+			// string "ac"
+			o = append(o, 0xa2, 0x61, 0x63)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.RiskEventTypes)))
 			for za0010 := range z.RiskEventTypes {
 				o = msgp.AppendString(o, z.RiskEventTypes[za0010])
 			}
 		}
 		if (zb0001Mask & 0x80000000000000) == 0 { // if not omitted
-			// string "riskEventTypes_v2"
-			o = append(o, 0xb1, 0x72, 0x69, 0x73, 0x6b, 0x45, 0x76, 0x65, 0x6e, 0x74, 0x54, 0x79, 0x70, 0x65, 0x73, 0x5f, 0x76, 0x32)
+			// string "ad"
+			o = append(o, 0xa2, 0x61, 0x64)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.RiskEventTypesV2)))
 			for za0011 := range z.RiskEventTypesV2 {
 				o = msgp.AppendString(o, z.RiskEventTypesV2[za0011])
 			}
 		}
 		if (zb0001Mask & 0x100000000000000) == 0 { // if not omitted
-			// string "servicePrincipalId"
-			o = append(o, 0xb2, 0x73, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x50, 0x72, 0x69, 0x6e, 0x63, 0x69, 0x70, 0x61, 0x6c, 0x49, 0x64)
+			// string "ae"
+			o = append(o, 0xa2, 0x61, 0x65)
 			o = msgp.AppendString(o, z.ServicePrincipalID)
 		}
 		if (zb0001Mask & 0x200000000000000) == 0 { // if not omitted
-			// string "servicePrincipalName"
-			o = append(o, 0xb4, 0x73, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x50, 0x72, 0x69, 0x6e, 0x63, 0x69, 0x70, 0x61, 0x6c, 0x4e, 0x61, 0x6d, 0x65)
+			// string "af"
+			o = append(o, 0xa2, 0x61, 0x66)
 			o = msgp.AppendString(o, z.ServicePrincipalName)
 		}
 		if (zb0001Mask & 0x400000000000000) == 0 { // if not omitted
-			// string "servicePrincipalCredentialKeyId"
-			o = append(o, 0xbf, 0x73, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x50, 0x72, 0x69, 0x6e, 0x63, 0x69, 0x70, 0x61, 0x6c, 0x43, 0x72, 0x65, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x61, 0x6c, 0x4b, 0x65, 0x79, 0x49, 0x64)
+			// string "ag"
+			o = append(o, 0xa2, 0x61, 0x67)
 			o = msgp.AppendString(o, z.ServicePrincipalCredentialKeyID)
 		}
 		if (zb0001Mask & 0x800000000000000) == 0 { // if not omitted
-			// string "servicePrincipalCredentialThumbprint"
-			o = append(o, 0xd9, 0x24, 0x73, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x50, 0x72, 0x69, 0x6e, 0x63, 0x69, 0x70, 0x61, 0x6c, 0x43, 0x72, 0x65, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x61, 0x6c, 0x54, 0x68, 0x75, 0x6d, 0x62, 0x70, 0x72, 0x69, 0x6e, 0x74)
+			// string "ah"
+			o = append(o, 0xa2, 0x61, 0x68)
 			o = msgp.AppendString(o, z.ServicePrincipalCredentialThumbprint)
 		}
 		if (zb0001Mask & 0x1000000000000000) == 0 { // if not omitted
-			// string "federatedCredentialId"
-			o = append(o, 0xb5, 0x66, 0x65, 0x64, 0x65, 0x72, 0x61, 0x74, 0x65, 0x64, 0x43, 0x72, 0x65, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x61, 0x6c, 0x49, 0x64)
+			// string "ai"
+			o = append(o, 0xa2, 0x61, 0x69)
 			o = msgp.AppendString(o, z.FederatedCredentialID)
 		}
 		if (zb0001Mask & 0x2000000000000000) == 0 { // if not omitted
-			// string "managedServiceIdentity"
-			o = append(o, 0xb6, 0x6d, 0x61, 0x6e, 0x61, 0x67, 0x65, 0x64, 0x53, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x49, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x74, 0x79)
+			// string "aj"
+			o = append(o, 0xa2, 0x61, 0x6a)
 			if z.ManagedServiceIdentity == nil {
 				o = msgp.AppendNil(o)
 			} else {
@@ -2468,12 +2468,12 @@ func (z *SignIn) MarshalMsg(b []byte) (o []byte, err error) {
 			}
 		}
 		if (zb0001Mask & 0x4000000000000000) == 0 { // if not omitted
-			// string "azureResourceId"
-			o = append(o, 0xaf, 0x61, 0x7a, 0x75, 0x72, 0x65, 0x52, 0x65, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x49, 0x64)
+			// string "ak"
+			o = append(o, 0xa2, 0x61, 0x6b)
 			o = msgp.AppendString(o, z.AzureResourceID)
 		}
-		// string "flaggedForReview"
-		o = append(o, 0xb0, 0x66, 0x6c, 0x61, 0x67, 0x67, 0x65, 0x64, 0x46, 0x6f, 0x72, 0x52, 0x65, 0x76, 0x69, 0x65, 0x77)
+		// string "al"
+		o = append(o, 0xa2, 0x61, 0x6c)
 		o = msgp.AppendBool(o, z.FlaggedForReview)
 	}
 	return
@@ -2501,73 +2501,73 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "id":
+		case "a":
 			z.ID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ID")
 				return
 			}
-		case "createdDateTime":
+		case "b":
 			z.CreatedDateTime, bts, err = msgp.ReadTimeUTCBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "CreatedDateTime")
 				return
 			}
-		case "category":
+		case "c":
 			z.Category, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Category")
 				return
 			}
-		case "tenantId":
+		case "d":
 			z.TenantID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "TenantID")
 				return
 			}
-		case "userDisplayName":
+		case "e":
 			z.UserDisplayName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "UserDisplayName")
 				return
 			}
-		case "userPrincipalName":
+		case "f":
 			z.UserPrincipalName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "UserPrincipalName")
 				return
 			}
-		case "userId":
+		case "g":
 			z.UserID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "UserID")
 				return
 			}
-		case "userType":
+		case "h":
 			z.UserType, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "UserType")
 				return
 			}
-		case "signInIdentifier":
+		case "i":
 			z.SignInIdentifier, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "SignInIdentifier")
 				return
 			}
-		case "signInIdentifierType":
+		case "j":
 			z.SignInIdentifierType, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "SignInIdentifierType")
 				return
 			}
-		case "alternateSignInName":
+		case "k":
 			z.AlternateSignInName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AlternateSignInName")
 				return
 			}
-		case "signInEventTypes":
+		case "l":
 			var zb0002 uint32
 			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -2590,79 +2590,79 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
-		case "appId":
+		case "m":
 			z.AppID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AppID")
 				return
 			}
-		case "appDisplayName":
+		case "n":
 			z.AppDisplayName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AppDisplayName")
 				return
 			}
-		case "resourceId":
+		case "o":
 			z.ResourceID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ResourceID")
 				return
 			}
-		case "resourceDisplayName":
+		case "p":
 			z.ResourceDisplayName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ResourceDisplayName")
 				return
 			}
-		case "resourceServicePrincipalId":
+		case "q":
 			z.ResourceServicePrincipalID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ResourceServicePrincipalID")
 				return
 			}
-		case "resourceTenantId":
+		case "r":
 			z.ResourceTenantID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ResourceTenantID")
 				return
 			}
-		case "homeTenantId":
+		case "s":
 			z.HomeTenantID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "HomeTenantID")
 				return
 			}
-		case "homeTenantName":
+		case "t":
 			z.HomeTenantName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "HomeTenantName")
 				return
 			}
-		case "ipAddress":
+		case "u":
 			z.IPAddress, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "IPAddress")
 				return
 			}
-		case "ipAddressFromResourceProvider":
+		case "v":
 			z.IPAddressFromResourceProvider, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "IPAddressFromResourceProvider")
 				return
 			}
-		case "autonomousSystemNumber":
+		case "w":
 			z.AutonomousSystemNumber, bts, err = msgp.ReadIntBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AutonomousSystemNumber")
 				return
 			}
-		case "location":
+		case "x":
 			bts, err = z.Location.UnmarshalMsg(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Location")
 				return
 			}
-		case "networkLocationDetails":
+		case "y":
 			var zb0003 uint32
 			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -2697,13 +2697,13 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 						return
 					}
 					switch msgp.UnsafeString(field) {
-					case "networkType":
+					case "a":
 						z.NetworkLocationDetails[za0002].NetworkType, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "NetworkLocationDetails", za0002, "NetworkType")
 							return
 						}
-					case "networkNames":
+					case "b":
 						var zb0005 uint32
 						zb0005, bts, err = msgp.ReadArrayHeaderBytes(bts)
 						if err != nil {
@@ -2735,49 +2735,49 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					}
 				}
 			}
-		case "deviceDetail":
+		case "z":
 			bts, err = z.DeviceDetail.UnmarshalMsg(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "DeviceDetail")
 				return
 			}
-		case "userAgent":
+		case "A":
 			z.UserAgent, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "UserAgent")
 				return
 			}
-		case "clientAppUsed":
+		case "B":
 			z.ClientAppUsed, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ClientAppUsed")
 				return
 			}
-		case "clientCredentialType":
+		case "C":
 			z.ClientCredentialType, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ClientCredentialType")
 				return
 			}
-		case "isInteractive":
+		case "D":
 			z.IsInteractive, bts, err = msgp.ReadBoolBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "IsInteractive")
 				return
 			}
-		case "isTenantRestricted":
+		case "E":
 			z.IsTenantRestricted, bts, err = msgp.ReadBoolBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "IsTenantRestricted")
 				return
 			}
-		case "crossTenantAccessType":
+		case "F":
 			z.CrossTenantAccessType, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "CrossTenantAccessType")
 				return
 			}
-		case "status":
+		case "G":
 			var zb0006 uint32
 			zb0006, bts, err = msgp.ReadMapHeaderBytes(bts)
 			if err != nil {
@@ -2796,19 +2796,19 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 				switch msgp.UnsafeString(field) {
-				case "errorCode":
+				case "a":
 					z.Status.ErrorCode, bts, err = msgp.ReadIntBytes(bts)
 					if err != nil {
 						err = msgp.WrapError(err, "Status", "ErrorCode")
 						return
 					}
-				case "failureReason":
+				case "b":
 					z.Status.FailureReason, bts, err = msgp.ReadStringBytes(bts)
 					if err != nil {
 						err = msgp.WrapError(err, "Status", "FailureReason")
 						return
 					}
-				case "additionalDetails":
+				case "c":
 					z.Status.AdditionalDetails, bts, err = msgp.ReadStringBytes(bts)
 					if err != nil {
 						err = msgp.WrapError(err, "Status", "AdditionalDetails")
@@ -2822,37 +2822,37 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					}
 				}
 			}
-		case "correlationId":
+		case "H":
 			z.CorrelationID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "CorrelationID")
 				return
 			}
-		case "originalRequestId":
+		case "I":
 			z.OriginalRequestID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "OriginalRequestID")
 				return
 			}
-		case "uniqueTokenIdentifier":
+		case "J":
 			z.UniqueTokenID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "UniqueTokenID")
 				return
 			}
-		case "sessionId":
+		case "K":
 			z.SessionID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "SessionID")
 				return
 			}
-		case "conditionalAccessStatus":
+		case "L":
 			z.ConditionalAccessStatus, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ConditionalAccessStatus")
 				return
 			}
-		case "appliedConditionalAccessPolicies":
+		case "M":
 			var zb0007 uint32
 			zb0007, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -2875,13 +2875,13 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
-		case "authenticationRequirement":
+		case "N":
 			z.AuthenticationRequirement, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AuthenticationRequirement")
 				return
 			}
-		case "authenticationRequirementPolicies":
+		case "O":
 			var zb0008 uint32
 			zb0008, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -2916,13 +2916,13 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 						return
 					}
 					switch msgp.UnsafeString(field) {
-					case "requirementProvider":
+					case "a":
 						z.AuthenticationRequirementPolicies[za0005].RequirementProvider, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "AuthenticationRequirementPolicies", za0005, "RequirementProvider")
 							return
 						}
-					case "detail":
+					case "b":
 						z.AuthenticationRequirementPolicies[za0005].Detail, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "AuthenticationRequirementPolicies", za0005, "Detail")
@@ -2937,7 +2937,7 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					}
 				}
 			}
-		case "authenticationDetails":
+		case "P":
 			var zb0010 uint32
 			zb0010, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -2960,7 +2960,7 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
-		case "authenticationMethodsUsed":
+		case "Q":
 			var zb0011 uint32
 			zb0011, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -2983,7 +2983,7 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
-		case "authenticationProcessingDetails":
+		case "R":
 			var zb0012 uint32
 			zb0012, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -3018,13 +3018,13 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 						return
 					}
 					switch msgp.UnsafeString(field) {
-					case "key":
+					case "a":
 						z.AuthenticationProcessingDetails[za0008].Key, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "AuthenticationProcessingDetails", za0008, "Key")
 							return
 						}
-					case "value":
+					case "b":
 						z.AuthenticationProcessingDetails[za0008].Value, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "AuthenticationProcessingDetails", za0008, "Value")
@@ -3039,19 +3039,19 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					}
 				}
 			}
-		case "authenticationProtocol":
+		case "S":
 			z.AuthenticationProtocol, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AuthenticationProtocol")
 				return
 			}
-		case "incomingTokenType":
+		case "T":
 			z.IncomingTokenType, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "IncomingTokenType")
 				return
 			}
-		case "sessionLifetimePolicies":
+		case "U":
 			var zb0014 uint32
 			zb0014, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -3086,13 +3086,13 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 						return
 					}
 					switch msgp.UnsafeString(field) {
-					case "expirationRequirement":
+					case "a":
 						z.SessionLifetimePolicies[za0009].ExpirationRequirement, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "SessionLifetimePolicies", za0009, "ExpirationRequirement")
 							return
 						}
-					case "detail":
+					case "b":
 						z.SessionLifetimePolicies[za0009].Detail, bts, err = msgp.ReadStringBytes(bts)
 						if err != nil {
 							err = msgp.WrapError(err, "SessionLifetimePolicies", za0009, "Detail")
@@ -3107,49 +3107,49 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					}
 				}
 			}
-		case "tokenIssuerName":
+		case "V":
 			z.TokenIssuerName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "TokenIssuerName")
 				return
 			}
-		case "tokenIssuerType":
+		case "W":
 			z.TokenIssuerType, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "TokenIssuerType")
 				return
 			}
-		case "processingTimeInMilliseconds":
+		case "X":
 			z.ProcessingTimeInMilliseconds, bts, err = msgp.ReadIntBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ProcessingTimeInMilliseconds")
 				return
 			}
-		case "riskDetail":
+		case "Y":
 			z.RiskDetail, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "RiskDetail")
 				return
 			}
-		case "riskLevelAggregated":
+		case "Z":
 			z.RiskLevelAggregated, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "RiskLevelAggregated")
 				return
 			}
-		case "riskLevelDuringSignIn":
+		case "aa":
 			z.RiskLevelDuringSignIn, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "RiskLevelDuringSignIn")
 				return
 			}
-		case "riskState":
+		case "ab":
 			z.RiskState, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "RiskState")
 				return
 			}
-		case "riskEventTypes":
+		case "ac":
 			var zb0016 uint32
 			zb0016, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -3172,7 +3172,7 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
-		case "riskEventTypes_v2":
+		case "ad":
 			var zb0017 uint32
 			zb0017, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
@@ -3195,37 +3195,37 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
-		case "servicePrincipalId":
+		case "ae":
 			z.ServicePrincipalID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ServicePrincipalID")
 				return
 			}
-		case "servicePrincipalName":
+		case "af":
 			z.ServicePrincipalName, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ServicePrincipalName")
 				return
 			}
-		case "servicePrincipalCredentialKeyId":
+		case "ag":
 			z.ServicePrincipalCredentialKeyID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ServicePrincipalCredentialKeyID")
 				return
 			}
-		case "servicePrincipalCredentialThumbprint":
+		case "ah":
 			z.ServicePrincipalCredentialThumbprint, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ServicePrincipalCredentialThumbprint")
 				return
 			}
-		case "federatedCredentialId":
+		case "ai":
 			z.FederatedCredentialID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "FederatedCredentialID")
 				return
 			}
-		case "managedServiceIdentity":
+		case "aj":
 			if msgp.IsNil(bts) {
 				bts, err = msgp.ReadNilBytes(bts)
 				if err != nil {
@@ -3242,13 +3242,13 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
-		case "azureResourceId":
+		case "ak":
 			z.AzureResourceID, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AzureResourceID")
 				return
 			}
-		case "flaggedForReview":
+		case "al":
 			z.FlaggedForReview, bts, err = msgp.ReadBoolBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "FlaggedForReview")
@@ -3268,56 +3268,56 @@ func (z *SignIn) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *SignIn) Msgsize() (s int) {
-	s = 3 + 3 + msgp.StringPrefixSize + len(z.ID) + 16 + msgp.TimeSize + 9 + msgp.StringPrefixSize + len(z.Category) + 9 + msgp.StringPrefixSize + len(z.TenantID) + 16 + msgp.StringPrefixSize + len(z.UserDisplayName) + 18 + msgp.StringPrefixSize + len(z.UserPrincipalName) + 7 + msgp.StringPrefixSize + len(z.UserID) + 9 + msgp.StringPrefixSize + len(z.UserType) + 17 + msgp.StringPrefixSize + len(z.SignInIdentifier) + 21 + msgp.StringPrefixSize + len(z.SignInIdentifierType) + 20 + msgp.StringPrefixSize + len(z.AlternateSignInName) + 17 + msgp.ArrayHeaderSize
+	s = 3 + 2 + msgp.StringPrefixSize + len(z.ID) + 2 + msgp.TimeSize + 2 + msgp.StringPrefixSize + len(z.Category) + 2 + msgp.StringPrefixSize + len(z.TenantID) + 2 + msgp.StringPrefixSize + len(z.UserDisplayName) + 2 + msgp.StringPrefixSize + len(z.UserPrincipalName) + 2 + msgp.StringPrefixSize + len(z.UserID) + 2 + msgp.StringPrefixSize + len(z.UserType) + 2 + msgp.StringPrefixSize + len(z.SignInIdentifier) + 2 + msgp.StringPrefixSize + len(z.SignInIdentifierType) + 2 + msgp.StringPrefixSize + len(z.AlternateSignInName) + 2 + msgp.ArrayHeaderSize
 	for za0001 := range z.SignInEventTypes {
 		s += msgp.StringPrefixSize + len(z.SignInEventTypes[za0001])
 	}
-	s += 6 + msgp.StringPrefixSize + len(z.AppID) + 15 + msgp.StringPrefixSize + len(z.AppDisplayName) + 11 + msgp.StringPrefixSize + len(z.ResourceID) + 20 + msgp.StringPrefixSize + len(z.ResourceDisplayName) + 27 + msgp.StringPrefixSize + len(z.ResourceServicePrincipalID) + 17 + msgp.StringPrefixSize + len(z.ResourceTenantID) + 13 + msgp.StringPrefixSize + len(z.HomeTenantID) + 15 + msgp.StringPrefixSize + len(z.HomeTenantName) + 10 + msgp.StringPrefixSize + len(z.IPAddress) + 30 + msgp.StringPrefixSize + len(z.IPAddressFromResourceProvider) + 23 + msgp.IntSize + 9 + z.Location.Msgsize() + 23 + msgp.ArrayHeaderSize
+	s += 2 + msgp.StringPrefixSize + len(z.AppID) + 2 + msgp.StringPrefixSize + len(z.AppDisplayName) + 2 + msgp.StringPrefixSize + len(z.ResourceID) + 2 + msgp.StringPrefixSize + len(z.ResourceDisplayName) + 2 + msgp.StringPrefixSize + len(z.ResourceServicePrincipalID) + 2 + msgp.StringPrefixSize + len(z.ResourceTenantID) + 2 + msgp.StringPrefixSize + len(z.HomeTenantID) + 2 + msgp.StringPrefixSize + len(z.HomeTenantName) + 2 + msgp.StringPrefixSize + len(z.IPAddress) + 2 + msgp.StringPrefixSize + len(z.IPAddressFromResourceProvider) + 2 + msgp.IntSize + 2 + z.Location.Msgsize() + 2 + msgp.ArrayHeaderSize
 	for za0002 := range z.NetworkLocationDetails {
-		s += 1 + 12 + msgp.StringPrefixSize + len(z.NetworkLocationDetails[za0002].NetworkType) + 13 + msgp.ArrayHeaderSize
+		s += 1 + 2 + msgp.StringPrefixSize + len(z.NetworkLocationDetails[za0002].NetworkType) + 2 + msgp.ArrayHeaderSize
 		for za0003 := range z.NetworkLocationDetails[za0002].NetworkNames {
 			s += msgp.StringPrefixSize + len(z.NetworkLocationDetails[za0002].NetworkNames[za0003])
 		}
 	}
-	s += 13 + z.DeviceDetail.Msgsize() + 10 + msgp.StringPrefixSize + len(z.UserAgent) + 14 + msgp.StringPrefixSize + len(z.ClientAppUsed) + 21 + msgp.StringPrefixSize + len(z.ClientCredentialType) + 14 + msgp.BoolSize + 19 + msgp.BoolSize + 22 + msgp.StringPrefixSize + len(z.CrossTenantAccessType) + 7 + 1 + 10 + msgp.IntSize + 14 + msgp.StringPrefixSize + len(z.Status.FailureReason) + 18 + msgp.StringPrefixSize + len(z.Status.AdditionalDetails) + 14 + msgp.StringPrefixSize + len(z.CorrelationID) + 18 + msgp.StringPrefixSize + len(z.OriginalRequestID) + 22 + msgp.StringPrefixSize + len(z.UniqueTokenID) + 10 + msgp.StringPrefixSize + len(z.SessionID) + 24 + msgp.StringPrefixSize + len(z.ConditionalAccessStatus) + 34 + msgp.ArrayHeaderSize
+	s += 2 + z.DeviceDetail.Msgsize() + 2 + msgp.StringPrefixSize + len(z.UserAgent) + 2 + msgp.StringPrefixSize + len(z.ClientAppUsed) + 2 + msgp.StringPrefixSize + len(z.ClientCredentialType) + 2 + msgp.BoolSize + 2 + msgp.BoolSize + 2 + msgp.StringPrefixSize + len(z.CrossTenantAccessType) + 2 + 1 + 2 + msgp.IntSize + 2 + msgp.StringPrefixSize + len(z.Status.FailureReason) + 2 + msgp.StringPrefixSize + len(z.Status.AdditionalDetails) + 2 + msgp.StringPrefixSize + len(z.CorrelationID) + 2 + msgp.StringPrefixSize + len(z.OriginalRequestID) + 2 + msgp.StringPrefixSize + len(z.UniqueTokenID) + 2 + msgp.StringPrefixSize + len(z.SessionID) + 2 + msgp.StringPrefixSize + len(z.ConditionalAccessStatus) + 2 + msgp.ArrayHeaderSize
 	for za0004 := range z.AppliedConditionalAccessPolicies {
 		s += z.AppliedConditionalAccessPolicies[za0004].Msgsize()
 	}
-	s += 26 + msgp.StringPrefixSize + len(z.AuthenticationRequirement) + 35 + msgp.ArrayHeaderSize
+	s += 2 + msgp.StringPrefixSize + len(z.AuthenticationRequirement) + 2 + msgp.ArrayHeaderSize
 	for za0005 := range z.AuthenticationRequirementPolicies {
-		s += 1 + 20 + msgp.StringPrefixSize + len(z.AuthenticationRequirementPolicies[za0005].RequirementProvider) + 7 + msgp.StringPrefixSize + len(z.AuthenticationRequirementPolicies[za0005].Detail)
+		s += 1 + 2 + msgp.StringPrefixSize + len(z.AuthenticationRequirementPolicies[za0005].RequirementProvider) + 2 + msgp.StringPrefixSize + len(z.AuthenticationRequirementPolicies[za0005].Detail)
 	}
-	s += 22 + msgp.ArrayHeaderSize
+	s += 2 + msgp.ArrayHeaderSize
 	for za0006 := range z.AuthenticationDetails {
 		s += z.AuthenticationDetails[za0006].Msgsize()
 	}
-	s += 26 + msgp.ArrayHeaderSize
+	s += 2 + msgp.ArrayHeaderSize
 	for za0007 := range z.AuthenticationMethodsUsed {
 		s += msgp.StringPrefixSize + len(z.AuthenticationMethodsUsed[za0007])
 	}
-	s += 32 + msgp.ArrayHeaderSize
+	s += 2 + msgp.ArrayHeaderSize
 	for za0008 := range z.AuthenticationProcessingDetails {
-		s += 1 + 4 + msgp.StringPrefixSize + len(z.AuthenticationProcessingDetails[za0008].Key) + 6 + msgp.StringPrefixSize + len(z.AuthenticationProcessingDetails[za0008].Value)
+		s += 1 + 2 + msgp.StringPrefixSize + len(z.AuthenticationProcessingDetails[za0008].Key) + 2 + msgp.StringPrefixSize + len(z.AuthenticationProcessingDetails[za0008].Value)
 	}
-	s += 23 + msgp.StringPrefixSize + len(z.AuthenticationProtocol) + 18 + msgp.StringPrefixSize + len(z.IncomingTokenType) + 24 + msgp.ArrayHeaderSize
+	s += 2 + msgp.StringPrefixSize + len(z.AuthenticationProtocol) + 2 + msgp.StringPrefixSize + len(z.IncomingTokenType) + 2 + msgp.ArrayHeaderSize
 	for za0009 := range z.SessionLifetimePolicies {
-		s += 1 + 22 + msgp.StringPrefixSize + len(z.SessionLifetimePolicies[za0009].ExpirationRequirement) + 7 + msgp.StringPrefixSize + len(z.SessionLifetimePolicies[za0009].Detail)
+		s += 1 + 2 + msgp.StringPrefixSize + len(z.SessionLifetimePolicies[za0009].ExpirationRequirement) + 2 + msgp.StringPrefixSize + len(z.SessionLifetimePolicies[za0009].Detail)
 	}
-	s += 16 + msgp.StringPrefixSize + len(z.TokenIssuerName) + 16 + msgp.StringPrefixSize + len(z.TokenIssuerType) + 29 + msgp.IntSize + 11 + msgp.StringPrefixSize + len(z.RiskDetail) + 20 + msgp.StringPrefixSize + len(z.RiskLevelAggregated) + 22 + msgp.StringPrefixSize + len(z.RiskLevelDuringSignIn) + 10 + msgp.StringPrefixSize + len(z.RiskState) + 15 + msgp.ArrayHeaderSize
+	s += 2 + msgp.StringPrefixSize + len(z.TokenIssuerName) + 2 + msgp.StringPrefixSize + len(z.TokenIssuerType) + 2 + msgp.IntSize + 2 + msgp.StringPrefixSize + len(z.RiskDetail) + 2 + msgp.StringPrefixSize + len(z.RiskLevelAggregated) + 3 + msgp.StringPrefixSize + len(z.RiskLevelDuringSignIn) + 3 + msgp.StringPrefixSize + len(z.RiskState) + 3 + msgp.ArrayHeaderSize
 	for za0010 := range z.RiskEventTypes {
 		s += msgp.StringPrefixSize + len(z.RiskEventTypes[za0010])
 	}
-	s += 18 + msgp.ArrayHeaderSize
+	s += 3 + msgp.ArrayHeaderSize
 	for za0011 := range z.RiskEventTypesV2 {
 		s += msgp.StringPrefixSize + len(z.RiskEventTypesV2[za0011])
 	}
-	s += 19 + msgp.StringPrefixSize + len(z.ServicePrincipalID) + 21 + msgp.StringPrefixSize + len(z.ServicePrincipalName) + 32 + msgp.StringPrefixSize + len(z.ServicePrincipalCredentialKeyID) + 38 + msgp.StringPrefixSize + len(z.ServicePrincipalCredentialThumbprint) + 22 + msgp.StringPrefixSize + len(z.FederatedCredentialID) + 23
+	s += 3 + msgp.StringPrefixSize + len(z.ServicePrincipalID) + 3 + msgp.StringPrefixSize + len(z.ServicePrincipalName) + 3 + msgp.StringPrefixSize + len(z.ServicePrincipalCredentialKeyID) + 3 + msgp.StringPrefixSize + len(z.ServicePrincipalCredentialThumbprint) + 3 + msgp.StringPrefixSize + len(z.FederatedCredentialID) + 3
 	if z.ManagedServiceIdentity == nil {
 		s += msgp.NilSize
 	} else {
 		s += z.ManagedServiceIdentity.Msgsize()
 	}
-	s += 16 + msgp.StringPrefixSize + len(z.AzureResourceID) + 17 + msgp.BoolSize
+	s += 3 + msgp.StringPrefixSize + len(z.AzureResourceID) + 3 + msgp.BoolSize
 	return
 }
 
@@ -3341,17 +3341,17 @@ func (z Status) MarshalMsg(b []byte) (o []byte, err error) {
 
 	// skip if no fields are to be emitted
 	if zb0001Len != 0 {
-		// string "errorCode"
-		o = append(o, 0xa9, 0x65, 0x72, 0x72, 0x6f, 0x72, 0x43, 0x6f, 0x64, 0x65)
+		// string "a"
+		o = append(o, 0xa1, 0x61)
 		o = msgp.AppendInt(o, z.ErrorCode)
 		if (zb0001Mask & 0x2) == 0 { // if not omitted
-			// string "failureReason"
-			o = append(o, 0xad, 0x66, 0x61, 0x69, 0x6c, 0x75, 0x72, 0x65, 0x52, 0x65, 0x61, 0x73, 0x6f, 0x6e)
+			// string "b"
+			o = append(o, 0xa1, 0x62)
 			o = msgp.AppendString(o, z.FailureReason)
 		}
 		if (zb0001Mask & 0x4) == 0 { // if not omitted
-			// string "additionalDetails"
-			o = append(o, 0xb1, 0x61, 0x64, 0x64, 0x69, 0x74, 0x69, 0x6f, 0x6e, 0x61, 0x6c, 0x44, 0x65, 0x74, 0x61, 0x69, 0x6c, 0x73)
+			// string "c"
+			o = append(o, 0xa1, 0x63)
 			o = msgp.AppendString(o, z.AdditionalDetails)
 		}
 	}
@@ -3380,19 +3380,19 @@ func (z *Status) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			return
 		}
 		switch msgp.UnsafeString(field) {
-		case "errorCode":
+		case "a":
 			z.ErrorCode, bts, err = msgp.ReadIntBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "ErrorCode")
 				return
 			}
-		case "failureReason":
+		case "b":
 			z.FailureReason, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "FailureReason")
 				return
 			}
-		case "additionalDetails":
+		case "c":
 			z.AdditionalDetails, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AdditionalDetails")
@@ -3412,6 +3412,6 @@ func (z *Status) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z Status) Msgsize() (s int) {
-	s = 1 + 10 + msgp.IntSize + 14 + msgp.StringPrefixSize + len(z.FailureReason) + 18 + msgp.StringPrefixSize + len(z.AdditionalDetails)
+	s = 1 + 2 + msgp.IntSize + 2 + msgp.StringPrefixSize + len(z.FailureReason) + 2 + msgp.StringPrefixSize + len(z.AdditionalDetails)
 	return
 }

@@ -15,6 +15,8 @@ set +a
 export SIGNINDIAG_CLICKHOUSE_DATABASE="${SIGNINDIAG_CLICKHOUSE_DATABASE:-signindiag_demo}"
 export SIGNINDIAG_HTTP_ADDR="${SIGNINDIAG_HTTP_ADDR:-127.0.0.1:8080}"
 export SIGNINDIAG_FLUSH_INTERVAL="${SIGNINDIAG_FLUSH_INTERVAL:-300ms}"
+# The sample sign-ins are from March 2025: accept event times ten years back.
+export SIGNINDIAG_MAX_EVENT_AGE="${SIGNINDIAG_MAX_EVENT_AGE:-87600h}"
 API="http://${SIGNINDIAG_HTTP_ADDR}"
 
 mkdir -p bin

@@ -124,11 +124,16 @@ type Reader interface {
 	IncidentReader
 }
 
-// FlaggedQuery pages the flagged sign-ins: those flagged before Before
-// (zero: now), at most Limit.
+// FlaggedQuery pages the flagged sign-ins, ordered by their latest flag's
+// (time, id), newest first: those whose flag comes after the cursor
+// (Before, BeforeID) in that order, i.e. flagged before Before, or at
+// Before with a flag id below BeforeID (zero Before: now). At most Limit
+// flags make a page; the sign-ins of one flag are never split across
+// pages.
 type FlaggedQuery struct {
-	Before time.Time
-	Limit  int
+	Before   time.Time
+	BeforeID string
+	Limit    int
 }
 
 // FlaggedSignIn is a sign-in with its latest flag.
@@ -136,6 +141,8 @@ type FlaggedSignIn struct {
 	SignIn    schemas.SignIn
 	FlaggedAt time.Time
 	FlaggedBy string
+	// FlagID is the id of that flag: with FlaggedAt, the paging cursor.
+	FlagID string
 }
 
 // EvidenceQuery selects the failures in (From, To] of one user (UserKey)

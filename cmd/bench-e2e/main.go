@@ -32,6 +32,7 @@ func main() {
 	flag.Float64Var(&o.pacedFraction, "paced", 0.5, "after the throughput runs, a paced run at this fraction of the median rate (0: none)")
 	flag.DurationVar(&o.pacedFor, "paced-for", 60*time.Second, "length of the paced run")
 	flag.StringVar(&o.binary, "binary", "bin/signindiag", "the signindiag binary to measure")
+	flag.StringVar(&o.baseline, "baseline", "", "a second signindiag binary (e.g. an earlier version) run in turn with -binary, pair by pair; its internal topics are pre-created with a 64 MiB message limit, as versions before batch sizing needed")
 	flag.StringVar(&o.servicesDir, "services-dir", ".services", "where scripts/services-up.sh keeps the pid files")
 	flag.StringVar(&o.profile, "cpuprofile", "", "fetch a CPU profile of signindiag during the first run into this file")
 	flag.Parse()
@@ -55,7 +56,7 @@ type options struct {
 	shape                                     string
 	pacedFraction                             float64
 	pacedFor                                  time.Duration
-	binary, servicesDir, profile              string
+	binary, baseline, servicesDir, profile    string
 	brokers                                   []string
 	clickhouse                                string
 }
@@ -71,17 +72,39 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	fmt.Printf("machine: %s\n", machine())
 	fmt.Printf("config: %d sign-ins per run, shape %s, %d partitions, %d runs\n", o.events, o.shape, o.partitions, o.runs)
-	var results []throughput
+	var results, baseline []throughput
+	var ratios []float64
 	for i := range o.runs {
-		r, err := throughputRun(ctx, o, i, brokerPID, chPID, log)
+		r, err := throughputRun(ctx, o, o.binary, false, i, brokerPID, chPID, log)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
 		fmt.Printf("run %d: %s\n", i+1, r)
 		results = append(results, r)
+		if o.baseline == "" {
+			continue
+		}
+		b, err := throughputRun(ctx, o, o.baseline, true, i, brokerPID, chPID, log)
+		if err != nil {
+			return fmt.Errorf("baseline run %d: %w", i+1, err)
+		}
+		fmt.Printf("baseline run %d: %s\n", i+1, b)
+		baseline = append(baseline, b)
+		ratios = append(ratios, r.eventsPerSec/b.eventsPerSec, b.ownCPU/r.ownCPU)
 	}
 	med := medianOf(results)
 	fmt.Printf("median: %s\n", med)
+	if len(baseline) > 0 {
+		fmt.Printf("baseline median: %s\n", medianOf(baseline))
+		var speed, cpu []float64
+		for i := 0; i < len(ratios); i += 2 {
+			speed, cpu = append(speed, ratios[i]), append(cpu, ratios[i+1])
+		}
+		slices.Sort(speed)
+		slices.Sort(cpu)
+		fmt.Printf("pair by pair, median: %.2fx the baseline's events/s, %.2fx less signindiag CPU per event\n",
+			speed[len(speed)/2], cpu[len(cpu)/2])
+	}
 	if o.pacedFraction > 0 {
 		rate := int(med.eventsPerSec * o.pacedFraction)
 		lat, err := pacedRun(ctx, o, rate, log)

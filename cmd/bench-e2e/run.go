@@ -18,6 +18,8 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/signindiag/signindiag/pipeline/source"
 )
 
 // names are one run's topics, group and database, unique so that runs
@@ -44,7 +46,7 @@ type ingest struct {
 	done chan error
 }
 
-func startIngest(o options, n names, logPath string) (*ingest, error) {
+func startIngest(o options, binary string, n names, logPath string) (*ingest, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -53,20 +55,26 @@ func startIngest(o options, n names, logPath string) (*ingest, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(o.binary, "ingest")
+	cmd := exec.Command(binary, "ingest")
 	cmd.Env = append(os.Environ(),
 		"SIGNINDIAG_HTTP_ADDR="+addr,
 		"SIGNINDIAG_KAFKA_SIGNIN_TOPIC="+n.signins,
 		"SIGNINDIAG_KAFKA_FLAG_TOPIC="+n.flags,
 		"SIGNINDIAG_KAFKA_DLQ_TOPIC="+n.prefix+"-deadletter",
 		"SIGNINDIAG_KAFKA_GROUP="+n.group,
+		// Named explicitly: versions before derived names used fixed ones.
+		"SIGNINDIAG_KAFKA_KEYED_TOPIC="+n.group+"-keyed-events",
+		"SIGNINDIAG_KAFKA_IP_TOPIC="+n.group+"-keyed-by-ip",
 		fmt.Sprintf("SIGNINDIAG_KAFKA_PARTITIONS=%d", o.partitions),
 		"SIGNINDIAG_CLICKHOUSE_DATABASE="+n.database,
+		// The pre-load's event times may lie far back (loadgen's default
+		// start is in 2025): accept them.
+		"SIGNINDIAG_MAX_EVENT_AGE=87600h",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", o.binary, err)
+		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
 	p := &ingest{cmd: cmd, addr: addr, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait(); logFile.Close() }()
@@ -199,7 +207,7 @@ func cleanup(conn driver.Conn, brokers []string, n names, log *slog.Logger) {
 
 // throughputRun pre-loads the topic, then times signindiag from start to
 // the last sign-in stored.
-func throughputRun(ctx context.Context, o options, i, brokerPID, chPID int, log *slog.Logger) (throughput, error) {
+func throughputRun(ctx context.Context, o options, binary string, isBaseline bool, i, brokerPID, chPID int, log *slog.Logger) (throughput, error) {
 	n := newNames()
 	conn, err := openClickHouse(o.clickhouse)
 	if err != nil {
@@ -214,16 +222,26 @@ func throughputRun(ctx context.Context, o options, i, brokerPID, chPID int, log 
 		return throughput{}, fmt.Errorf("pre-load: %w", err)
 	}
 	loadSecs := time.Since(loadStart).Seconds()
+	if isBaseline {
+		// Versions before batch sizing stall on the broker's 1 MiB limit.
+		big := map[string]string{"max.message.bytes": "67108864"}
+		if err := source.EnsureTopics(ctx, o.brokers, []source.TopicSpec{
+			{Name: n.group + "-keyed-events", Partitions: o.partitions, Configs: big},
+			{Name: n.group + "-keyed-by-ip", Partitions: o.partitions, Configs: big},
+			{Name: n.prefix + "-deadletter", Partitions: o.partitions, Configs: big}}); err != nil {
+			return throughput{}, err
+		}
+	}
 
 	brokerCPU0, _ := cpuSeconds(brokerPID)
 	chCPU0, _ := cpuSeconds(chPID)
 	start := time.Now()
-	p, err := startIngest(o, n, fmt.Sprintf("%s/bench-e2e-run%d.log", os.TempDir(), i+1))
+	p, err := startIngest(o, binary, n, fmt.Sprintf("%s/bench-e2e-run%d.log", os.TempDir(), i+1))
 	if err != nil {
 		return throughput{}, err
 	}
 	defer p.stop()
-	if i == 0 && o.profile != "" {
+	if i == 0 && o.profile != "" && !isBaseline {
 		go func() {
 			time.Sleep(3 * time.Second)
 			if err := p.cpuProfile(o.profile, 10*time.Second); err != nil {
@@ -271,7 +289,7 @@ func pacedRun(ctx context.Context, o options, rate int, log *slog.Logger) (laten
 	if err := createTopics(ctx, o, n); err != nil {
 		return latency{}, err
 	}
-	p, err := startIngest(o, n, os.TempDir()+"/bench-e2e-paced.log")
+	p, err := startIngest(o, o.binary, n, os.TempDir()+"/bench-e2e-paced.log")
 	if err != nil {
 		return latency{}, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/signindiag/signindiag/pipeline"
 	"github.com/signindiag/signindiag/sinks/clickhouse"
 )
 
@@ -28,6 +29,11 @@ type Config struct {
 	// AllowedLateness: failures older than the newest event minus window
 	// minus this are stored but left out of live windows. Default: Window.
 	AllowedLateness time.Duration `env:"ALLOWED_LATENESS"`
+	// MaxEventAge and MaxClockSkew bound the sign-ins' createdDateTime to
+	// [now − MaxEventAge, now + MaxClockSkew]; the rekey stage dead-letters
+	// the others (time_out_of_range). 0 turns a bound off.
+	MaxEventAge  time.Duration `env:"MAX_EVENT_AGE, default=2160h"`
+	MaxClockSkew time.Duration `env:"MAX_CLOCK_SKEW, default=15m"`
 	// FailureThreshold raises excessive_failures_48h.
 	FailureThreshold int `env:"FAILURE_THRESHOLD, default=10"`
 	// SprayWindow, SprayThreshold and SprayCodes tune password_spray
@@ -39,9 +45,6 @@ type Config struct {
 	// (defaults: Splunk's multiple denied MFA requests, S8 in docs/detection-rules.md#mfa-fatigue).
 	MFAFatigueWindow    time.Duration `env:"MFA_FATIGUE_WINDOW, default=10m"`
 	MFAFatigueThreshold int           `env:"MFA_FATIGUE_THRESHOLD, default=10"`
-	// FutureSkew bounds how far past the wall clock event times may move
-	// the windowed detections' watermark (pipeline/incident).
-	FutureSkew time.Duration `env:"FUTURE_SKEW, default=15m"`
 	// RulesFile extends or overrides the embedded error-code catalogue.
 	RulesFile string `env:"RULES_FILE"`
 	// FlushInterval and BatchSize bound how long and how many records a
@@ -50,12 +53,15 @@ type Config struct {
 	BatchSize     int           `env:"BATCH_SIZE, default=5000"`
 	// BatchBytes bounds the input bytes a worker holds before it flushes,
 	// so memory stays bounded whatever the size of the records.
-	BatchBytes      int           `env:"BATCH_BYTES, default=16777216"`
+	BatchBytes      int           `env:"BATCH_BYTES, default=8388608"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
 	LogLevel        string        `env:"LOG_LEVEL, default=info"`
 	// Pprof serves Go's profiler at /debug/pprof/ (for benchmarks and
 	// investigations; off by default, as it exposes internals).
 	Pprof bool `env:"PPROF, default=false"`
+	// ReadyFlushFailing: a stage whose flushes fail (or whose consumer
+	// group goes without an assignment) for longer makes /readyz 503.
+	ReadyFlushFailing time.Duration `env:"READY_FLUSH_FAILING, default=30s"`
 }
 
 // KafkaConfig names the broker, topics and group.
@@ -77,6 +83,12 @@ type KafkaConfig struct {
 	CreateTopics   bool          `env:"CREATE_TOPICS, default=true"`
 	// MaxMessageBytes: larger messages are dead-lettered undecoded.
 	MaxMessageBytes int `env:"MAX_MESSAGE_BYTES, default=4194304"`
+	// Compression of the batches signindiag produces (internal topics and
+	// dead letters); the broker stores them as sent.
+	Compression string `env:"COMPRESSION, default=lz4"`
+	// ReplicationFactor of the topics signindiag creates; 0 means
+	// min(3, brokers in the cluster). min.insync.replicas = min(2, it).
+	ReplicationFactor int `env:"REPLICATION_FACTOR, default=0"`
 }
 
 // loadConfig reads the environment through lookuper. A value that does not
@@ -169,14 +181,23 @@ func (c *Config) validate(needKafka bool) error {
 		if c.Kafka.SessionTimeout < 6*time.Second || c.Kafka.SessionTimeout > 30*time.Minute {
 			bad("KAFKA_SESSION_TIMEOUT", "expected a duration between 6s and 30m (the broker's default bounds), got %s", c.Kafka.SessionTimeout)
 		}
+		if c.Kafka.ReplicationFactor < 0 {
+			bad("KAFKA_REPLICATION_FACTOR", "expected 0 (min(3, brokers in the cluster)) or more, got %d", c.Kafka.ReplicationFactor)
+		}
 		if c.Kafka.MaxMessageBytes < 1024 {
 			bad("KAFKA_MAX_MESSAGE_BYTES", "expected at least 1024, got %d", c.Kafka.MaxMessageBytes)
 		}
 		if c.BatchSize < 1 {
 			bad("BATCH_SIZE", "expected at least 1, got %d", c.BatchSize)
 		}
+		if _, ok := pipeline.Compressions[c.Kafka.Compression]; !ok {
+			bad("KAFKA_COMPRESSION", "expected lz4, zstd, snappy, gzip or none, got %q", c.Kafka.Compression)
+		}
 		if c.BatchBytes < 1<<20 {
 			bad("BATCH_BYTES", "expected at least 1048576 (1 MiB), got %d", c.BatchBytes)
+		}
+		if c.ReadyFlushFailing <= 0 {
+			bad("READY_FLUSH_FAILING", "expected a positive duration, got %s", c.ReadyFlushFailing)
 		}
 		if c.FlushInterval <= 0 {
 			bad("FLUSH_INTERVAL", "expected a positive duration, got %s", c.FlushInterval)
@@ -185,10 +206,15 @@ func (c *Config) validate(needKafka bool) error {
 	if c.Window <= 0 {
 		bad("WINDOW", "expected a positive duration such as 48h, got %s", c.Window)
 	}
+	for name, d := range map[string]time.Duration{"MAX_EVENT_AGE": c.MaxEventAge, "MAX_CLOCK_SKEW": c.MaxClockSkew} {
+		if d < 0 {
+			bad(name, "expected a duration of 0 (no bound) or more, got %s", d)
+		}
+	}
 	if c.AllowedLateness < 0 {
 		bad("ALLOWED_LATENESS", "expected a duration of 0 or more, got %s", c.AllowedLateness)
 	}
-	for name, d := range map[string]time.Duration{"SPRAY_WINDOW": c.SprayWindow, "MFA_FATIGUE_WINDOW": c.MFAFatigueWindow, "FUTURE_SKEW": c.FutureSkew} {
+	for name, d := range map[string]time.Duration{"SPRAY_WINDOW": c.SprayWindow, "MFA_FATIGUE_WINDOW": c.MFAFatigueWindow} {
 		if d <= 0 {
 			bad(name, "expected a positive duration, got %s", d)
 		}

@@ -22,7 +22,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if cfg.ClickHouse.Addr != "127.0.0.1:9000" || cfg.ClickHouse.Database != "signindiag" || cfg.HTTPAddr != ":8080" ||
 		cfg.Window != 48*time.Hour || cfg.AllowedLateness != 48*time.Hour || cfg.FailureThreshold != 10 ||
-		cfg.FutureSkew != 15*time.Minute {
+		cfg.MaxEventAge != 90*24*time.Hour || cfg.MaxClockSkew != 15*time.Minute {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
@@ -41,9 +41,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"SIGNINDIAG_KAFKA_BROKERS": "nohost"}, true, `SIGNINDIAG_KAFKA_BROKERS: expected host:port, got "nohost"`},
 		{map[string]string{"SIGNINDIAG_FAILURE_THRESHOLD": "0"}, false, "SIGNINDIAG_FAILURE_THRESHOLD: expected a whole number of at least 1"},
 		{map[string]string{"SIGNINDIAG_WINDOW": "-1h"}, false, "SIGNINDIAG_WINDOW: expected a positive duration"},
-		{map[string]string{"SIGNINDIAG_FUTURE_SKEW": "0s"}, false, "SIGNINDIAG_FUTURE_SKEW: expected a positive duration"},
 		{map[string]string{"SIGNINDIAG_CLICKHOUSE_DATABASE": "x; DROP"}, false, "SIGNINDIAG_CLICKHOUSE_DATABASE: expected letters"},
 		{map[string]string{"SIGNINDIAG_HTTP_ADDR": "8080"}, false, "SIGNINDIAG_HTTP_ADDR: expected [host]:port"},
+		{map[string]string{"SIGNINDIAG_MAX_CLOCK_SKEW": "-1m"}, false, "SIGNINDIAG_MAX_CLOCK_SKEW: expected a duration of 0"},
 	}
 	for _, c := range cases {
 		_, err := loadConfig(context.Background(), envconfig.MapLookuper(c.env), c.needKafka)

@@ -14,9 +14,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/signindiag/signindiag/health"
 	"github.com/signindiag/signindiag/pipeline"
+	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/queryapi"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
@@ -44,6 +43,7 @@ Commands:
   ingest    consume Kafka, diagnose sign-ins, store them (with /metrics, /healthz, /readyz)
   serve     serve the query API only
   migrate   apply the ClickHouse schema and exit (run and ingest also do this at start-up)
+  loadgen   generate realistic Entra sign-in traffic into Kafka or a file (load tests, demos)
 
 Configuration comes from SIGNINDIAG_* environment variables; see README.md.
 `
@@ -73,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	name := args[0]
+	if name == "loadgen" {
+		return runLoadgen(args[1:], stdout, stderr)
+	}
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(stderr, "signindiag: unknown command %q\n\n%s", name, usage)
@@ -90,14 +93,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	cfg, err := loadConfig(ctx, envconfig.OsLookuper(), cmd.ingest)
+	cfg, err := loadConfig(context.Background(), envconfig.OsLookuper(), cmd.ingest)
 	if err != nil {
 		fmt.Fprintf(stderr, "signindiag: configuration: %v\n", err)
 		return 2
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	ctx, stop := notifyShutdown(context.Background(), log, os.Exit)
+	defer stop()
 	if err := start(ctx, cfg, cmd.ingest, cmd.serve, cmd.migrateOnly, log); err != nil {
 		log.Error("signindiag stopped", "err", err)
 		return 1
@@ -155,7 +158,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	checks := map[string]health.Check{"clickhouse": store.Ping}
+	checks := []health.Check{{Name: "clickhouse", Probe: store.Ping, Unready: "ClickHouse does not answer"}}
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -171,20 +174,32 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			Partitions: cfg.Kafka.Partitions, CreateTopics: cfg.Kafka.CreateTopics,
 			SessionTimeout:  cfg.Kafka.SessionTimeout,
 			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
-			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness, FailureThreshold: cfg.FailureThreshold, FutureSkew: cfg.FutureSkew,
+			Compression:     cfg.Kafka.Compression,
+			EventTime:       rekey.TimeBounds{MaxEventAge: cfg.MaxEventAge, MaxClockSkew: cfg.MaxClockSkew},
+			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness, FailureThreshold: cfg.FailureThreshold, FutureSkew: cfg.MaxClockSkew,
 			Fatigue: rules.FatigueConfig{Window: cfg.MFAFatigueWindow, Threshold: cfg.MFAFatigueThreshold},
 			Spray:   rules.SprayConfig{Window: cfg.SprayWindow, Threshold: cfg.SprayThreshold, Codes: cfg.SprayCodes},
 			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize, FlushMaxBytes: cfg.BatchBytes,
 				ShutdownTimeout: cfg.ShutdownTimeout},
+			ReadyFlushFailing: cfg.ReadyFlushFailing,
+			ReplicationFactor: cfg.Kafka.ReplicationFactor,
 		}, store, engine, cat, pipeline.NewMetrics(reg), log)
-		checks["kafka"] = kafkaCheck(cfg.Kafka.Brokers)
-		checks["pipeline"] = func(context.Context) error { return runner.Ready() }
+		reg.MustRegister(runner.Readiness())
+		checks = append(checks,
+			health.Check{Name: "kafka", Probe: kafkaCheck(cfg.Kafka.Brokers), Unready: "no Kafka broker answers"},
+			health.Check{Name: "pipeline", Probe: func(context.Context) error { return runner.Ready() }})
 	}
 	if serve {
 		queryapi.New(queryapi.Config{Window: cfg.Window, Detections: detections(cfg), IsFailure: cat.IsFailure},
 			store, log).Register(mux)
 	}
-	health.Register(mux, checks)
+	var stages func() any
+	if runner != nil {
+		stages = func() any { return runner.Readiness().Stages() }
+	}
+	hc := health.New(log, stages, checks...)
+	hc.Register(mux)
+	reg.MustRegister(hc)
 
 	server := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	g, gctx := errgroup.WithContext(ctx)
@@ -206,6 +221,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		hc.Drain() // not ready while the pipeline flushes and commits
 		<-pipelineDone
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -234,7 +250,7 @@ func openStore(ctx context.Context, cfg clickhouse.Config, log *slog.Logger) (*c
 }
 
 // kafkaCheck is ready when any broker accepts a connection.
-func kafkaCheck(brokers []string) health.Check {
+func kafkaCheck(brokers []string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		var errs []error
 		for _, b := range brokers {

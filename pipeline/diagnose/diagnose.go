@@ -70,6 +70,7 @@ type Processor struct {
 	keys      int // window keys last reported
 	batch     sinks.Batch
 	records   int
+	event     schemas.Event // reused by Process
 }
 
 // NewProcessor returns a processor for partition shard, with an empty
@@ -112,8 +113,10 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 // Process handles one keyed event.
 func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	p.records++
-	var ev schemas.Event
-	if err := wire.DecodeEvent(rec.Value, &ev); err != nil {
+	// The event is decoded into the same memory each time: Process keeps
+	// copies (*si into the batch), never the pointers.
+	ev := &p.event
+	if err := wire.DecodeEvent(rec.Value, ev); err != nil {
 		p.counters.Malformed()
 		return nil
 	}

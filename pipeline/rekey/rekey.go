@@ -44,6 +44,8 @@ type Config struct {
 	// above it is dead-lettered, a dead letter above it truncated, so no
 	// single record can block the partition.
 	MaxOutputBytes int
+	// Time bounds the sign-ins' createdDateTime (ReasonTimeOutOfRange).
+	Time TimeBounds
 }
 
 // ReasonTooLargeForTopic dead-letters a record whose keyed event is larger
@@ -109,6 +111,10 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	for _, d := range decoded {
 		if d.Err != nil {
 			p.deadLetter(rec, d.Raw, d.Err)
+			continue
+		}
+		if err := p.cfg.Time.check(d.SignIn.CreatedDateTime); err != nil {
+			p.deadLetterReason(rec, d.Raw, ReasonTimeOutOfRange, err)
 			continue
 		}
 		value, err := p.encode(func(b []byte) ([]byte, error) { return wire.AppendEvent(b, &schemas.Event{SignIn: d.SignIn}) })

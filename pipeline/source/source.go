@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -34,8 +35,9 @@ type Claim struct {
 	// next offset to read, 0 when nothing was ever committed.
 	Committed int64
 
-	reader *kafka.Reader
-	gen    *kafka.Generation
+	reader  *kafka.Reader
+	gen     *kafka.Generation
+	fetched atomic.Int64
 }
 
 // Fetch returns the next record; it blocks until one arrives or ctx ends.
@@ -44,7 +46,18 @@ func (c *Claim) Fetch(ctx context.Context) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
+	c.fetched.Add(1)
 	return Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}, nil
+}
+
+// Lag is the number of records between the last one fetched and the
+// partition's high-water mark, as the last fetch response told it (no
+// request); -1 before the first fetch.
+func (c *Claim) Lag() int64 {
+	if c.fetched.Load() == 0 {
+		return -1
+	}
+	return c.reader.Lag()
 }
 
 // Position names the partition and the offset it resumed from.
@@ -75,12 +88,27 @@ type Config struct {
 	MaxWait time.Duration
 	// SessionTimeout: a member silent for longer loses its partitions.
 	SessionTimeout time.Duration
+	// Observer, when set, hears of every generation's start and end.
+	Observer Observer
+}
+
+// Observer hears of the group's generations (for readiness).
+type Observer interface {
+	// Assigned: a generation started with this many partitions for this
+	// member (0 when other members hold them all).
+	Assigned(partitions int)
+	// Unassigned: the generation ended; the member is rejoining.
+	Unassigned()
+	// OffsetReset: a partition's reader skipped records because its
+	// offset fell off the log's retention.
+	OffsetReset(topic string, partition int, skipped int64)
 }
 
 // Group runs a consumer group.
 type Group struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	warn *limitedWarn
 }
 
 // NewGroup prepares a group; nothing connects until Run.
@@ -91,7 +119,8 @@ func NewGroup(cfg Config, log *slog.Logger) *Group {
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 30 * time.Second
 	}
-	return &Group{cfg: cfg, log: log.With("group", cfg.GroupID)}
+	log = log.With("group", cfg.GroupID)
+	return &Group{cfg: cfg, log: log, warn: newLimitedWarn(log)}
 }
 
 // Run joins the group and calls handle for every assigned partition of
@@ -107,7 +136,7 @@ func (g *Group) Run(ctx context.Context, handle Handler) error {
 		SessionTimeout:    g.cfg.SessionTimeout,
 		RebalanceTimeout:  g.cfg.SessionTimeout,
 		JoinGroupBackoff:  time.Second,
-		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { g.log.Debug(fmt.Sprintf(msg, args...)) }),
+		ErrorLogger:       g.warn,
 	})
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", g.cfg.GroupID, err)
@@ -129,7 +158,17 @@ func (g *Group) Run(ctx context.Context, handle Handler) error {
 			}
 			continue
 		}
+		if g.cfg.Observer != nil {
+			n := 0
+			for _, as := range gen.Assignments {
+				n += len(as)
+			}
+			g.cfg.Observer.Assigned(n)
+		}
 		g.runGeneration(runCtx, stop, gen, handle)
+		if g.cfg.Observer != nil {
+			g.cfg.Observer.Unassigned()
+		}
 	}
 	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) && ctx.Err() == nil {
 		return cause
@@ -156,13 +195,20 @@ func (g *Group) runGeneration(runCtx context.Context, fail context.CancelCauseFu
 					}
 				}()
 				claim := &Claim{Topic: topic, Partition: a.ID, Committed: max(a.Offset, 0), gen: gen}
+				logs := newReaderLogs(topic, a.ID, g.log, g.warn, func(skipped int64) {
+					if g.cfg.Observer != nil {
+						g.cfg.Observer.OffsetReset(topic, a.ID, skipped)
+					}
+				})
 				claim.reader = kafka.NewReader(kafka.ReaderConfig{
-					Brokers:   g.cfg.Brokers,
-					Topic:     topic,
-					Partition: a.ID,
-					MinBytes:  1,
-					MaxBytes:  16 << 20,
-					MaxWait:   g.cfg.MaxWait,
+					Brokers:     g.cfg.Brokers,
+					Topic:       topic,
+					Partition:   a.ID,
+					MinBytes:    1,
+					MaxBytes:    4 << 20,
+					MaxWait:     g.cfg.MaxWait,
+					Logger:      kafka.LoggerFunc(logs.info),
+					ErrorLogger: kafka.LoggerFunc(logs.errorf),
 				})
 				defer claim.reader.Close()
 				if err := claim.reader.SetOffset(a.Offset); err != nil {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -12,8 +15,53 @@ import (
 type TopicSpec struct {
 	Name       string
 	Partitions int
+	// ReplicationFactor of the topic; 0 leaves it to the broker's default.
+	// With a factor, min.insync.replicas is set to min(2, factor) unless
+	// Configs sets it.
+	ReplicationFactor int
 	// Configs are topic-level settings, e.g. retention.ms.
 	Configs map[string]string
+}
+
+// MinInsyncReplicas is the min.insync.replicas of a topic with rf
+// replicas: 2 where there are at least 2, so an acknowledged write
+// survives the loss of a broker.
+func MinInsyncReplicas(rf int) int { return min(2, rf) }
+
+// DefaultReplicationFactor is min(3, brokers in the cluster).
+func DefaultReplicationFactor(brokersInCluster int) int { return max(1, min(3, brokersInCluster)) }
+
+// ReplicationFactor returns configured when it is positive, otherwise
+// DefaultReplicationFactor of the brokers the cluster's metadata lists.
+func ReplicationFactor(ctx context.Context, brokers []string, configured int) (int, error) {
+	if configured > 0 {
+		return configured, nil
+	}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
+	if err != nil {
+		return 0, fmt.Errorf("cluster metadata (for the replication factor): %w", err)
+	}
+	return DefaultReplicationFactor(len(md.Brokers)), nil
+}
+
+// topicConfig is the creation request of one spec.
+func (s TopicSpec) topicConfig() kafka.TopicConfig {
+	tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: -1}
+	configs := maps.Clone(s.Configs)
+	if s.ReplicationFactor > 0 {
+		tc.ReplicationFactor = s.ReplicationFactor
+		if _, ok := configs["min.insync.replicas"]; !ok {
+			if configs == nil {
+				configs = map[string]string{}
+			}
+			configs["min.insync.replicas"] = strconv.Itoa(MinInsyncReplicas(s.ReplicationFactor))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(configs)) {
+		tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: configs[k]})
+	}
+	return tc
 }
 
 // EnsureTopics creates the topics that do not exist yet; existing topics
@@ -22,11 +70,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
 	req := &kafka.CreateTopicsRequest{}
 	for _, s := range specs {
-		tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: -1}
-		for k, v := range s.Configs {
-			tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: v})
-		}
-		req.Topics = append(req.Topics, tc)
+		req.Topics = append(req.Topics, s.topicConfig())
 	}
 	resp, err := client.CreateTopics(ctx, req)
 	if err != nil {

@@ -17,7 +17,16 @@ import (
 type flagTarget struct {
 	signInID, correlationID, requestID string
 	at                                 time.Time
-	by                                 string
+	id, by                             string
+}
+
+// after reports whether t comes after u in page order: flagged later, or
+// at the same time with a greater flag id.
+func (t *flagTarget) after(u *flagTarget) bool {
+	if !t.at.Equal(u.at) {
+		return t.at.After(u.at)
+	}
+	return t.id > u.id
 }
 
 // Flagged implements sinks.Reader. Flags are few next to sign-ins, so the
@@ -33,11 +42,14 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 	if before.IsZero() {
 		before = time.Now().Add(time.Hour)
 	}
+	// Each target's latest flag (by time, then id) is its place in the
+	// order; the cursor is compared without tuples, which 18.16 lacks.
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		`SELECT signin_id, correlation_id, request_id, max(flagged_at) AS at, argMax(flagged_by, flagged_at)
-		 FROM %s WHERE flagged_at < ?
-		 GROUP BY signin_id, correlation_id, request_id
-		 ORDER BY at DESC LIMIT %d`, s.table("flags"), limit), before)
+		`SELECT signin_id, correlation_id, request_id, flagged_at, id, flagged_by FROM (
+		   SELECT signin_id, correlation_id, request_id, flagged_at, id, flagged_by FROM %s
+		   ORDER BY flagged_at DESC, id DESC LIMIT 1 BY signin_id, correlation_id, request_id)
+		 WHERE (flagged_at < ?) OR (flagged_at = ? AND id < ?)
+		 ORDER BY flagged_at DESC, id DESC LIMIT %d`, s.table("flags"), limit), before, before, q.BeforeID)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read flags: %w", err)
 	}
@@ -45,7 +57,7 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 	var requestKeys, correlationKeys []any
 	for rows.Next() {
 		var t flagTarget
-		if err := rows.Scan(&t.signInID, &t.correlationID, &t.requestID, &t.at, &t.by); err != nil {
+		if err := rows.Scan(&t.signInID, &t.correlationID, &t.requestID, &t.at, &t.id, &t.by); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("clickhouse: read flags: %w", err)
 		}
@@ -78,7 +90,7 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 			id, corr := strings.ToLower(si.ID), strings.ToLower(si.CorrelationID)
 			if (t.signInID != "" && t.signInID == id) || (t.requestID != "" && t.requestID == id) ||
 				(t.correlationID != "" && t.correlationID == corr) {
-				if best == nil || t.at.After(best.at) {
+				if best == nil || t.after(best) {
 					best = t
 				}
 			}
@@ -87,18 +99,29 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 			continue
 		}
 		si.FlaggedForReview = true
-		out = append(out, sinks.FlaggedSignIn{SignIn: si, FlaggedAt: best.at, FlaggedBy: best.by})
+		out = append(out, sinks.FlaggedSignIn{SignIn: si, FlaggedAt: best.at, FlaggedBy: best.by, FlagID: best.id})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].FlaggedAt.Equal(out[j].FlaggedAt) {
 			return out[i].FlaggedAt.After(out[j].FlaggedAt)
 		}
+		if out[i].FlagID != out[j].FlagID {
+			return out[i].FlagID > out[j].FlagID
+		}
 		return out[i].SignIn.CreatedDateTime.After(out[j].SignIn.CreatedDateTime)
 	})
-	if len(out) > limit {
-		out = out[:limit]
+	return cutPage(out, limit), nil
+}
+
+// cutPage keeps limit sign-ins, and more rather than split the sign-ins
+// of one flag (a flag by correlation id may name several): the next page
+// starts after the last flag listed, so a split flag would lose the rest.
+func cutPage(out []sinks.FlaggedSignIn, limit int) []sinks.FlaggedSignIn {
+	end := min(limit, len(out))
+	for end > 0 && end < len(out) && out[end].FlagID == out[end-1].FlagID && out[end].FlaggedAt.Equal(out[end-1].FlaggedAt) {
+		end++
 	}
-	return out, nil
+	return out[:end]
 }
 
 // signInsByKeys resolves request ids and correlation ids (lower-cased, as

@@ -29,7 +29,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		Addr:        []string{cfg.Addr},
 		Auth:        ch.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
 		DialTimeout: cfg.DialTimeout,
-		Compression: &ch.Compression{Method: ch.CompressionLZ4},
+		Compression: &ch.Compression{Method: compressionMethods[cfg.Compression]},
 		// One connection per partition worker plus the API's readers.
 		MaxOpenConns: 16,
 		MaxIdleConns: 8,
@@ -47,6 +47,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// compressionMethods are the values of Config.Compression.
+var compressionMethods = map[string]ch.CompressionMethod{
+	"lz4": ch.CompressionLZ4, "zstd": ch.CompressionZSTD, "none": ch.CompressionNone,
+	"": ch.CompressionLZ4, // a Config built in code without the field
 }
 
 // Ping checks that the server answers.

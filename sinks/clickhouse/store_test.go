@@ -351,3 +351,47 @@ func TestWriteErrorsRetryingCannotFixArePermanent(t *testing.T) {
 		t.Fatalf("write to a missing table: err = %v, want sinks.ErrPermanent", err)
 	}
 }
+
+// Flags of the same second across a page boundary: every flagged sign-in
+// is listed exactly once over the pages (the cursor is time and flag id).
+func TestFlaggedPagesKeepFlagsOfTheSameSecond(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	var rows []sinks.SignInRecord
+	var flags []schemas.Flag
+	same := t0.Add(time.Hour) // five flags in one second
+	for i := range 7 {
+		id := fmt.Sprintf("P-%d", i)
+		rows = append(rows, record(signIn(id, "user-p", "pp@contoso.example", t0.Add(time.Duration(i)*time.Minute), 50126), int64(i)))
+		at := same
+		if i >= 5 {
+			at = t0.Add(time.Duration(i) * time.Second) // older flags
+		}
+		flags = append(flags, schemas.Flag{ID: fmt.Sprintf("flag-%d", i), SignInID: id, UserID: "user-p", FlaggedAt: at})
+	}
+	if err := s.Write(ctx, &sinks.Batch{SignIns: rows, Flags: flags}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	q := sinks.FlaggedQuery{Limit: 2}
+	for page := 0; ; page++ {
+		if page > 10 {
+			t.Fatalf("paging does not end: %v", seen)
+		}
+		got, err := s.Flagged(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range got {
+			seen = append(seen, f.SignIn.ID)
+		}
+		if len(got) < q.Limit {
+			break
+		}
+		last := got[len(got)-1]
+		q.Before, q.BeforeID = last.FlaggedAt, last.FlagID
+	}
+	if want := "P-4,P-3,P-2,P-1,P-0,P-6,P-5"; strings.Join(seen, ",") != want {
+		t.Fatalf("pages listed %v, want %s", seen, want)
+	}
+}

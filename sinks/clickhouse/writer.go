@@ -115,21 +115,34 @@ const (
 	keyUPN         = "upn"
 )
 
+// writeSignInKeys writes the id keys of every sign-in, and one UPN key per
+// user and UPN in the batch: the UPN rows only map a UPN to user keys, so
+// they carry no sign-in id and a day rather than an instant, and repeats
+// collapse when ClickHouse merges them.
 func (s *Store) writeSignInKeys(ctx context.Context, rows []sinks.SignInRecord) error {
 	return s.send(ctx, "signin_keys", "kind, key, user_key, created_at, signin_id", func(batch driver.Batch) error {
-		for _, r := range rows {
-			si := &r.SignIn
-			keys := [][2]string{{keyRequest, strings.ToLower(si.ID)}}
+		upns := make(map[[2]string]bool)
+		for i := range rows {
+			si := &rows[i].SignIn
+			userKey := si.UserKey()
+			if err := batch.Append(keyRequest, strings.ToLower(si.ID), userKey, si.CreatedDateTime, si.ID); err != nil {
+				return err
+			}
 			if si.CorrelationID != "" {
-				keys = append(keys, [2]string{keyCorrelation, strings.ToLower(si.CorrelationID)})
-			}
-			if si.UserPrincipalName != "" {
-				keys = append(keys, [2]string{keyUPN, strings.ToLower(si.UserPrincipalName)})
-			}
-			for _, k := range keys {
-				if err := batch.Append(k[0], k[1], si.UserKey(), si.CreatedDateTime, si.ID); err != nil {
+				if err := batch.Append(keyCorrelation, strings.ToLower(si.CorrelationID), userKey, si.CreatedDateTime, si.ID); err != nil {
 					return err
 				}
+			}
+			if si.UserPrincipalName == "" {
+				continue
+			}
+			upn := [2]string{strings.ToLower(si.UserPrincipalName), userKey}
+			if upns[upn] {
+				continue
+			}
+			upns[upn] = true
+			if err := batch.Append(keyUPN, upn[0], userKey, si.CreatedDateTime.Truncate(24*time.Hour), ""); err != nil {
+				return err
 			}
 		}
 		return nil
