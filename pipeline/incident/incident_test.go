@@ -176,6 +176,8 @@ func configs() []Config {
 	return []Config{
 		{Detection: "count", Window: 10 * time.Minute, Threshold: 3, AllowedLateness: 24 * time.Hour},
 		{Detection: "count2", Window: 7 * time.Minute, Threshold: 2, AllowedLateness: 24 * time.Hour},
+		{Detection: "count1", Window: 3 * time.Minute, Threshold: 1, AllowedLateness: 24 * time.Hour},
+		{Detection: "count6", Window: 30 * time.Minute, Threshold: 6, AllowedLateness: 24 * time.Hour},
 		{Detection: "distinct", Window: 10 * time.Minute, Threshold: 3, AllowedLateness: 24 * time.Hour, Distinct: true},
 		{Detection: "distinct-wide", Window: 25 * time.Minute, Threshold: 2, AllowedLateness: 24 * time.Hour, Distinct: true},
 	}
