@@ -91,7 +91,9 @@ type Detection struct {
 	// CountsUsers: the threshold is of distinct users (password_spray);
 	// otherwise of distinct sign-ins.
 	CountsUsers bool
-	// Qualifies reports whether an event counts.
+	// Qualifies reports whether an event counts. Only failures can
+	// qualify: a worker taking over a partition rebuilds from the stored
+	// failures (user detections) or the spray candidates (IP detections).
 	Qualifies func(c Candidate) bool
 	// EvidenceCodes restrict the evidence (and the read-time membership)
 	// to these error codes; nil means every failure.
