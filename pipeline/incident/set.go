@@ -97,10 +97,8 @@ func (s *Set) Observe(c rules.Candidate, qualified bool, identity string, at tim
 	return out
 }
 
-func (s *Set) record(d *Detection, res Result, at time.Time, latest *schemas.SignIn) {
-	spans := map[string]Incident{}
+func (s *Set) record(d *rules.Detection, res Result, at time.Time, latest *schemas.SignIn) {
 	for _, in := range res.Updates {
-		spans[in.ID] = in
 		view := rules.IncidentView{Key: in.Key, Count: in.Count, First: in.First, Last: in.Last}
 		if latest != nil && in.Last.Equal(at) {
 			view.Latest = latest
@@ -111,14 +109,16 @@ func (s *Set) record(d *Detection, res Result, at time.Time, latest *schemas.Sig
 			Recommendations: desc.Recommendations})
 	}
 	for _, sup := range res.Superseded {
-		by := spans[sup.By]
+		var by Incident // the survivor, always among the updates
+		for _, in := range res.Updates {
+			if in.ID == sup.By {
+				by = in
+			}
+		}
 		s.put(sinks.IncidentRecord{ID: sup.ID, Detection: d.Scenario, Key: sup.Key, Start: sup.Start, First: by.First,
 			Last: by.Last, Count: by.Count, SupersededBy: sup.By, Shard: s.shard})
 	}
 }
-
-// Detection is rules.Detection, named here for brevity.
-type Detection = rules.Detection
 
 func (s *Set) put(r sinks.IncidentRecord) {
 	if _, ok := s.pending[r.ID]; !ok {
