@@ -40,7 +40,12 @@ type Config struct {
 	AllowedLateness time.Duration
 	Fatigue         rules.FatigueConfig
 	Spray           rules.SprayConfig
-	Loop            LoopConfig
+	// FailureThreshold raises excessive_failures_48h (0: its default);
+	// FutureSkew bounds the incidents' watermark past the wall clock (0:
+	// incident.DefaultFutureSkew). See detections.go.
+	FailureThreshold int
+	FutureSkew       time.Duration
+	Loop             LoopConfig
 	// ReadyFlushFailing bounds how long a stage's flushes may fail (or its
 	// group go without an assignment) before the process is not ready.
 	ReadyFlushFailing time.Duration
@@ -151,7 +156,8 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 func (r *Runner) spray(ctx context.Context, c *source.Claim) error {
-	proc := spray.NewProcessor(r.cfg.Spray, r.cfg.AllowedLateness, c.Partition, r.store, r.metrics)
+	proc := spray.NewProcessor(spray.Config{Detections: r.cfg.Detections(), AllowedLateness: r.cfg.AllowedLateness,
+		FutureSkew: r.cfg.FutureSkew}, c.Partition, r.store, r.metrics)
 	if err := r.warm(ctx, "spray", c, proc); err != nil {
 		return err
 	}
@@ -159,7 +165,8 @@ func (r *Runner) spray(ctx context.Context, c *source.Claim) error {
 }
 
 func (r *Runner) diagnose(ctx context.Context, c *source.Claim) error {
-	proc := diagnose.NewProcessor(diagnose.Config{Window: r.cfg.Window, AllowedLateness: r.cfg.AllowedLateness, Fatigue: r.cfg.Fatigue},
+	proc := diagnose.NewProcessor(diagnose.Config{Window: r.cfg.Window, AllowedLateness: r.cfg.AllowedLateness,
+		Detections: r.cfg.Detections(), FutureSkew: r.cfg.FutureSkew},
 		c.Partition, r.store, r.engine, r.catalog, r.metrics)
 	defer proc.Close()
 	if err := r.warm(ctx, "diagnose", c, proc); err != nil {

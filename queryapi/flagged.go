@@ -68,7 +68,12 @@ func (a *API) flagged(w http.ResponseWriter, r *http.Request) {
 	}
 	bySignIn := map[string][]schemas.Finding{}
 	for _, f := range findings {
-		bySignIn[f.SignInID] = append(bySignIn[f.SignInID], f)
+		if len(f.MemberSignInIDs) == 0 {
+			bySignIn[f.SignInID] = append(bySignIn[f.SignInID], f)
+		}
+		for _, id := range f.MemberSignInIDs { // an incident: on each member
+			bySignIn[id] = append(bySignIn[id], f)
+		}
 	}
 	out := FlaggedList{Flagged: []FlaggedItem{}}
 	for _, it := range items {

@@ -1,6 +1,8 @@
 // Package queryapi serves the diagnostic over HTTP: the sign-ins matching
 // a search (the portal's "authentication summary") and their findings
-// ("diagnostic results"), and exact per-user failure counts. It reads
+// ("diagnostic results"), the incidents of the windowed detections (on
+// every member sign-in, and listed by /v1/incidents), and exact per-user
+// failure counts. It reads
 // through sinks.Reader only; no storage detail leaks in here.
 package queryapi
 
@@ -12,6 +14,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/signindiag/signindiag/rules"
+	"github.com/signindiag/signindiag/rules/catalog"
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
 )
@@ -23,10 +27,16 @@ type Config struct {
 	// SearchSpan is how far around `at` a user search looks: the Entra
 	// diagnostic finds events "within 48 hours" of the time given.
 	SearchSpan time.Duration
-	// SprayWindow and MFAFatigueWindow are the windows of those
-	// detections, for their evidence.
+	// SprayWindow and MFAFatigueWindow are no longer read: the windowed
+	// detections are Detections.
 	SprayWindow      time.Duration
 	MFAFatigueWindow time.Duration
+	// Detections are the windowed detections (nil: rules.Detections(nil),
+	// the defaults); their incidents are shown on every member sign-in.
+	Detections []rules.Detection
+	// IsFailure is the catalogue's verdict on an error code, which decides
+	// membership in excessive_failures_48h (nil: the default catalogue).
+	IsFailure func(code int) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -46,11 +56,11 @@ func New(cfg Config, reader sinks.Reader, log *slog.Logger) *API {
 	if cfg.SearchSpan == 0 {
 		cfg.SearchSpan = cfg.Window
 	}
-	if cfg.SprayWindow == 0 {
-		cfg.SprayWindow = 20 * time.Minute
+	if cfg.Detections == nil {
+		cfg.Detections = rules.Detections(nil)
 	}
-	if cfg.MFAFatigueWindow == 0 {
-		cfg.MFAFatigueWindow = 10 * time.Minute
+	if cfg.IsFailure == nil {
+		cfg.IsFailure = catalog.Default().IsFailure
 	}
 	return &API{cfg: cfg, reader: reader, log: log}
 }
@@ -60,6 +70,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/diagnose", a.diagnose)
 	mux.HandleFunc("GET /v1/users/{user}/failures", a.failures)
 	mux.HandleFunc("GET /v1/flagged", a.flagged)
+	mux.HandleFunc("GET /v1/incidents", a.incidents)
 }
 
 // Diagnosis is the answer of /v1/diagnose.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,6 +26,23 @@ type fakeReader struct {
 	flagged        []sinks.FlaggedSignIn
 	flaggedQueries []sinks.FlaggedQuery
 	evidence       []sinks.EvidenceQuery
+
+	incidents       []sinks.IncidentRecord
+	incidentQueries []sinks.IncidentQuery
+}
+
+// Incidents filters like the store: detection, keys, span overlap.
+func (f *fakeReader) Incidents(_ context.Context, q sinks.IncidentQuery) ([]sinks.IncidentRecord, error) {
+	f.incidentQueries = append(f.incidentQueries, q)
+	var out []sinks.IncidentRecord
+	for _, in := range f.incidents {
+		if q.Detection != "" && in.Detection != q.Detection || len(q.Keys) > 0 && !slices.Contains(q.Keys, in.Key) ||
+			!q.To.IsZero() && in.First.After(q.To) || !q.From.IsZero() && in.Last.Before(q.From) {
+			continue
+		}
+		out = append(out, in)
+	}
+	return out, nil
 }
 
 func (f *fakeReader) SignIns(_ context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
@@ -188,7 +206,7 @@ func TestWindowedFindingsCarryEvidence(t *testing.T) {
 		findings: []schemas.Finding{
 			{ID: "f1", SignInID: "s1", Scenario: "excessive_failures_48h", UserKey: "u", OccurredAt: at},
 			{ID: "f2", SignInID: "s1", Scenario: "blocked_by_conditional_access", UserKey: "u", OccurredAt: at},
-			{ID: "f3", SignInID: "s1", Scenario: "password_spray", UserKey: "u", OccurredAt: at},
+			{ID: "f3", SignInID: "s1", Scenario: "password_spray", UserKey: "u", OccurredAt: at}, // stored by an older version
 		},
 	}
 	_, body := serve(t, r, "/v1/diagnose?requestId=s1")

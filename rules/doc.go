@@ -4,9 +4,11 @@ package rules
 //
 // Each sign-in gets at most one diagnosis: the sign-in rules below are tried
 // in this order and the first that matches wins (NewEngine explains the
-// places the backbone precedence of docs/scenarios.md leaves open). excessive_failures_48h is
-// windowed and added independently; password_spray and mfa_fatigue are
-// windowed detections kept out of the Engine (spray.go, fatigue.go).
+// places the backbone precedence of docs/scenarios.md leaves open). The
+// windowed detections (excessive_failures_48h, mfa_fatigue, password_spray)
+// are not the Engine's: each is a Detection registered by its own file
+// (window_rules.go, fatigue.go, spray.go; the shape is in detection.go),
+// and pipeline/incident turns them into incidents.
 // "CA block" below means error 53003 or 530032, or a failure whose failing
 // policy's grant control is Block; "failing policy" means an applied policy
 // with result failure. Codes are matched case-insensitively on open enums.

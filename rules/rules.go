@@ -67,6 +67,8 @@ type Rule interface {
 type Config struct {
 	// FailureThreshold is the 48-hour failure count that raises
 	// excessive_failures_48h (smart lockout's default threshold is 10).
+	// The engine no longer reads it: the detection is a windowed
+	// Detection (window_rules.go), tuned through DetectionsConfig.
 	FailureThreshold int
 
 	// RepeatedFailures is the 48-hour failure count from which a bad
@@ -123,10 +125,9 @@ type env struct {
 
 // Engine applies the rules. Sign-in rules are tried in precedence order
 // and the first match wins (one diagnosis per sign-in, as the portal
-// shows); windowed rules add their findings independently.
+// shows). Windowed detections (Detections) are not the engine's.
 type Engine struct {
-	signInRules   []Rule
-	windowedRules []Rule
+	signInRules []Rule
 }
 
 // NewEngine builds the rule set over an error-code catalogue.
@@ -181,21 +182,15 @@ func NewEngine(cfg Config, cat *catalog.Catalog) *Engine {
 			errorCodeInsight{e},
 			successfulSignIn{e},
 		},
-		windowedRules: []Rule{
-			excessiveFailures{threshold: cfg.FailureThreshold},
-		},
 	}
 }
 
 // Scenarios lists the scenarios the engine can raise: the sign-in rules in
-// precedence order (a scenario may appear twice when two rules share it),
-// then the windowed ones.
+// precedence order (a scenario may appear twice when two rules share it).
+// Windowed detections are not the engine's: see Detections.
 func (e *Engine) Scenarios() []string {
 	var out []string
 	for _, r := range e.signInRules {
-		out = append(out, r.Scenario())
-	}
-	for _, r := range e.windowedRules {
 		out = append(out, r.Scenario())
 	}
 	return out
@@ -211,11 +206,6 @@ func (e *Engine) Evaluate(in Input) []schemas.Finding {
 		if f, ok := r.Evaluate(in); ok {
 			out = append(out, f)
 			break
-		}
-	}
-	for _, r := range e.windowedRules {
-		if f, ok := r.Evaluate(in); ok {
-			out = append(out, f)
 		}
 	}
 	return out

@@ -2,32 +2,40 @@ package rules
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/signindiag/signindiag/schemas"
 )
 
-// excessiveFailures raises one finding when a user's 48-hour failure count
-// reaches the threshold: on the failure that crosses it, not on every
-// failure after, so the id (scenario + crossing sign-in) is stable.
-type excessiveFailures struct{ threshold int }
+// DefaultFailureThreshold is smart lockout's default lockout threshold
+// (docs/detection-rules.md#excessive-failures-48h).
+const DefaultFailureThreshold = 10
 
-func (excessiveFailures) Scenario() string { return ScenarioExcessiveFailures48h }
+// excessive_failures_48h: a user's failed sign-ins (catalogue kind F) in
+// 48 hours reach the threshold.
+func init() {
+	register(ScenarioExcessiveFailures48h, Tuning{Window: 48 * time.Hour, Threshold: DefaultFailureThreshold}, func(Tuning) Detection {
+		return Detection{
+			Key:       KeyUser,
+			Qualifies: func(c Candidate) bool { return c.IsFailure },
+			Describe:  describeExcessiveFailures,
+		}
+	})
+}
 
-func (r excessiveFailures) Evaluate(in Input) (schemas.Finding, bool) {
-	if r.threshold <= 0 || !in.IsFailure || in.FailuresBefore >= r.threshold || in.Failures48h < r.threshold {
-		return schemas.Finding{}, false
+func describeExcessiveFailures(d *Detection, v IncidentView) Description {
+	window := windowWords(d.Window)
+	latest := ""
+	if si := v.Latest; si != nil {
+		latest = fmt.Sprintf("; the latest, to %s%s, failed with error %d", app(si), from(si), si.Status.ErrorCode)
 	}
-	si := in.SignIn
-	hours := int(in.Window.Hours())
-	summary := fmt.Sprintf("%s reached %s in the last %d hours (threshold %d); the latest, to %s%s, failed with error %d.",
-		who(si), plural(in.Failures48h, "failed sign-in", "failed sign-ins"), hours, r.threshold, app(si), from(si), si.Status.ErrorCode)
+	summary := fmt.Sprintf("%s had %s %s, at least %d within %s%s.",
+		subject(v), plural(v.Count, "failed sign-in", "failed sign-ins"), span(v.First, v.Last), d.Threshold, window, latest)
 	recs := []string{
-		fmt.Sprintf("Review %s's failed sign-ins of the last %d hours: which apps, IP addresses, devices and client apps they came from.", who(si), hours),
+		fmt.Sprintf("Review %s's failed sign-ins of the incident: which apps, IP addresses, devices and client apps they came from.", subject(v)),
 		"Failures from one app or device at a steady cadence usually mean a stored old password: update it on that client.",
 		"Failures from unfamiliar IP addresses or countries suggest password guessing: require MFA, block the sources with Conditional Access, and consider resetting the password.",
 		"Smart lockout locks the account after repeated failures; the user can unlock it with self-service password reset.",
 	}
-	f := newFinding(in, ScenarioExcessiveFailures48h, schemas.SeverityHigh,
-		fmt.Sprintf("Many failed sign-ins in %d hours", hours), summary, recs)
-	return f, true
+	return Description{Severity: schemas.SeverityHigh, Title: fmt.Sprintf("Many failed sign-ins in %s", window), Summary: summary, Recommendations: recs}
 }

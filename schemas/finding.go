@@ -34,6 +34,11 @@ type Finding struct {
 	// failures behind them have in common. Filled at read time from
 	// storage, so it is exact whatever order events arrived in.
 	Evidence *Evidence `json:"evidence,omitempty"`
+	// IncidentID names the incident of a windowed detection this result
+	// reports (the same for every member sign-in); MemberSignInIDs are
+	// the sign-ins of the response that are its members.
+	IncidentID      string   `json:"incidentId,omitempty"`
+	MemberSignInIDs []string `json:"memberSignInIds,omitempty"`
 	// UserKey is the storage grouping key (see SignIn.UserKey).
 	UserKey string `json:"-"`
 }
@@ -59,6 +64,9 @@ type Evidence struct {
 	TopDevices  []Count   `json:"topDevices,omitempty"`
 	TopClients  []Count   `json:"topClientApps,omitempty"`
 	TopCodes    []Count   `json:"topErrorCodes,omitempty"`
+	TopUsers    []Count   `json:"topUsers,omitempty"`
+	// DistinctUsers counts the users among the failures.
+	DistinctUsers int `json:"distinctUsers,omitempty"`
 }
 
 // Count is one value and how often it occurred.

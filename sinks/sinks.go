@@ -43,11 +43,12 @@ type Batch struct {
 	Flags      []schemas.Flag
 	Findings   []schemas.Finding
 	IPFailures []IPFailureRecord
+	Incidents  []IncidentRecord
 }
 
 // Len counts the rows of a batch.
 func (b *Batch) Len() int {
-	return len(b.SignIns) + len(b.Flags) + len(b.Findings) + len(b.IPFailures)
+	return len(b.SignIns) + len(b.Flags) + len(b.Findings) + len(b.IPFailures) + len(b.Incidents)
 }
 
 // Writer stores batches. Write is synchronous: nil means every row is
@@ -64,6 +65,10 @@ type FailureRecord struct {
 	Identity  string
 	At        time.Time
 	ErrorCode int
+	// AppID and Device (as the device column stores it) let detections
+	// split a user's failures (rules.Detection.Split).
+	AppID  string
+	Device string
 }
 
 // IPFailureRecord is a failed sign-in as the per-IP (password spray)
@@ -116,6 +121,7 @@ type Reader interface {
 	Flagged(ctx context.Context, q FlaggedQuery) ([]FlaggedSignIn, error)
 	// Evidence summarises the failures behind a windowed finding.
 	Evidence(ctx context.Context, q EvidenceQuery) (*schemas.Evidence, error)
+	IncidentReader
 }
 
 // FlaggedQuery pages the flagged sign-ins, ordered by their latest flag's

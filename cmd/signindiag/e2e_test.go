@@ -178,7 +178,8 @@ func TestEndToEnd(t *testing.T) {
 	around := url.QueryEscape(e2eStart.Format(time.RFC3339))
 
 	// bob: one invalid_credentials per failure with its running count, and
-	// excessive_failures_48h once, on the 10th.
+	// one excessive_failures_48h incident, started by the 10th, that all
+	// twelve failures are members of.
 	d := diagnose("user=bob@contoso.example&at=" + around)
 	if len(d.AuthenticationSummary) != 12 {
 		t.Fatalf("bob: %d sign-ins, want 12", len(d.AuthenticationSummary))
@@ -187,8 +188,12 @@ func TestEndToEnd(t *testing.T) {
 	for i := range 12 {
 		want = append(want, outcome{fmt.Sprintf("bob-%02d", i), "invalid_credentials", i + 1})
 	}
-	want = append(want, outcome{"bob-09", "excessive_failures_48h", 10})
-	assertOutcomes(t, "bob", outcomes(d.DiagnosticResults), want)
+	bobFindings, bobIncidents := splitIncidents(d.DiagnosticResults)
+	assertOutcomes(t, "bob", outcomes(bobFindings), want)
+	if len(bobIncidents) != 1 || bobIncidents[0].Scenario != "excessive_failures_48h" || len(bobIncidents[0].MemberSignInIDs) != 12 ||
+		!bobIncidents[0].OccurredAt.Equal(at(19)) || bobIncidents[0].Evidence == nil || bobIncidents[0].Evidence.Failures != 12 {
+		t.Errorf("bob's incident: %+v", bobIncidents)
+	}
 	for _, f := range d.DiagnosticResults {
 		if f.UserPrincipalName != "bob@contoso.example" || f.AppDisplayName != "Azure Portal" || f.Title == "" ||
 			f.Summary == "" || len(f.Recommendations) == 0 || f.ErrorCode != 50126 || f.Severity == "" {
@@ -197,7 +202,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Each finding's live count equals the exact count of the failures API.
-	for _, f := range d.DiagnosticResults {
+	for _, f := range bobFindings {
 		var fc queryapi.FailureCount
 		path := fmt.Sprintf("/v1/users/bob@contoso.example/failures?at=%s", url.QueryEscape(f.OccurredAt.Format(time.RFC3339Nano)))
 		if code, err := proc.getJSON(path, &fc); err != nil || code != http.StatusOK || fc.Failures48h != f.Failures48h {
@@ -258,36 +263,38 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("dead-letter reasons = %v, want invalid_json, missing_id and missing_user (the flag)", reasons)
 	}
 
-	// The spray: one finding, on the fifth distinct user, with the IP's
-	// evidence.
-	d = diagnose("requestId=spray-4")
-	var sprays []schemas.Finding
-	for _, f := range d.DiagnosticResults {
-		if f.Scenario == "password_spray" {
-			sprays = append(sprays, f)
+	// The spray: every victim's sign-in shows the one incident, with the
+	// IP's evidence.
+	var sprayIncident string
+	for i := range 6 {
+		id := fmt.Sprintf("spray-%d", i)
+		_, incs := splitIncidents(diagnose("requestId=" + id).DiagnosticResults)
+		if len(incs) != 1 || incs[0].Scenario != "password_spray" || !strings.Contains(incs[0].Summary, "At least 5 distinct users") ||
+			incs[0].Evidence == nil || incs[0].Evidence.Failures != 6 || incs[0].Evidence.DistinctUsers != 6 ||
+			len(incs[0].Evidence.TopIPs) != 1 || incs[0].Evidence.TopIPs[0].Value != "198.51.100.99" {
+			t.Errorf("password spray on %s: %+v", id, incs)
+			continue
+		}
+		if sprayIncident == "" {
+			sprayIncident = incs[0].IncidentID
+		}
+		if incs[0].IncidentID != sprayIncident {
+			t.Errorf("%s shows incident %s, spray-0 %s", id, incs[0].IncidentID, sprayIncident)
 		}
 	}
-	if len(sprays) != 1 || !strings.Contains(sprays[0].Summary, "5 distinct users") || sprays[0].Evidence == nil ||
-		sprays[0].Evidence.Failures != 5 || len(sprays[0].Evidence.TopIPs) != 1 || sprays[0].Evidence.TopIPs[0].Value != "198.51.100.99" {
-		t.Errorf("password spray on spray-4: %+v", sprays)
-	}
-	for _, id := range []string{"spray-3", "spray-5"} {
-		for _, f := range diagnose("requestId=" + id).DiagnosticResults {
-			if f.Scenario == "password_spray" {
-				t.Errorf("%s also raised password_spray", id)
+	// MFA fatigue on every one of fay's denials (which also make ten
+	// failures: excessive_failures_48h).
+	for i := range 10 {
+		_, incs := splitIncidents(diagnose(fmt.Sprintf("requestId=fay-%d", i)).DiagnosticResults)
+		var fatigue *schemas.Finding
+		for j := range incs {
+			if incs[j].Scenario == "mfa_fatigue" {
+				fatigue = &incs[j]
 			}
 		}
-	}
-	// MFA fatigue on fay's tenth denial.
-	d = diagnose("requestId=fay-9")
-	var fatigue *schemas.Finding
-	for i, f := range d.DiagnosticResults {
-		if f.Scenario == "mfa_fatigue" {
-			fatigue = &d.DiagnosticResults[i]
+		if len(incs) != 2 || fatigue == nil || fatigue.Evidence == nil || fatigue.Evidence.Failures != 10 {
+			t.Errorf("mfa_fatigue on fay-%d: %+v", i, incs)
 		}
-	}
-	if fatigue == nil || fatigue.Evidence == nil || fatigue.Evidence.Failures != 10 {
-		t.Errorf("mfa_fatigue on fay-9: %+v", d.DiagnosticResults)
 	}
 
 	// The flagged queue: dave-1 (flagged by the help desk, later) first,
@@ -307,6 +314,10 @@ func TestEndToEnd(t *testing.T) {
 	var e queryapi.Error
 	if code, _ := proc.getJSON("/v1/diagnose?at=2025-01-01", &e); code != http.StatusBadRequest || e.Parameter == "" {
 		t.Errorf("no criteria: %d %+v", code, e)
+	}
+	var incidents queryapi.IncidentList
+	if code, err := proc.getJSON("/v1/incidents", &incidents); err != nil || code != http.StatusOK || len(incidents.Incidents) != 4 {
+		t.Errorf("/v1/incidents: %d %v %+v", code, err, incidents)
 	}
 	resp, err := http.Get(proc.url("/metrics"))
 	if err != nil {
@@ -336,6 +347,18 @@ func waitDurable(t *testing.T, brokers []string, prefix string) {
 		return kafkatest.Caught(t, brokers, prefix, prefix+"-signins") && kafkatest.Caught(t, brokers, prefix, prefix+"-flags") &&
 			kafkatest.Caught(t, brokers, prefix+"-diagnose", prefix+"-keyed") && kafkatest.Caught(t, brokers, prefix+"-spray", prefix+"-byip")
 	})
+}
+
+// splitIncidents separates per-sign-in findings from incidents.
+func splitIncidents(fs []schemas.Finding) (findings, incidents []schemas.Finding) {
+	for _, f := range fs {
+		if f.IncidentID != "" {
+			incidents = append(incidents, f)
+		} else {
+			findings = append(findings, f)
+		}
+	}
+	return findings, incidents
 }
 
 func assertOutcomes(t *testing.T, who string, got, want []outcome) {
@@ -381,15 +404,16 @@ func killStream(t *testing.T, n int) [][]byte {
 }
 
 type storedState struct {
-	signIns  map[string]uint64 // id → rows after deduplication
-	findings map[string]string // id → scenario/signInId/failures48h
+	signIns   map[string]uint64 // id → rows after deduplication
+	findings  map[string]string // id → scenario/signInId/failures48h
+	incidents map[string]string // id → detection/key/start/first/last/count
 }
 
 func readState(t *testing.T, cfg clickhouse.Config) storedState {
 	t.Helper()
 	conn := rawConn(t, cfg)
 	ctx := context.Background()
-	st := storedState{signIns: map[string]uint64{}, findings: map[string]string{}}
+	st := storedState{signIns: map[string]uint64{}, findings: map[string]string{}, incidents: map[string]string{}}
 	rows, err := conn.Query(ctx, fmt.Sprintf("SELECT id, count() FROM %s.signins FINAL GROUP BY id", cfg.Database))
 	if err != nil {
 		t.Fatal(err)
@@ -417,6 +441,21 @@ func readState(t *testing.T, cfg clickhouse.Config) storedState {
 			t.Errorf("finding %s returned twice by FINAL", id)
 		}
 		st.findings[id] = fmt.Sprintf("%s/%s/%d", scenario, signIn, failures)
+	}
+	rows.Close()
+	rows, err = conn.Query(ctx, fmt.Sprintf(`SELECT id, detection, key, start_ms, first_ms, last_ms, member_count FROM (
+		SELECT * FROM %s.incidents ORDER BY id, version DESC LIMIT 1 BY id) WHERE superseded_by = ''`, cfg.Database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, detection, key string
+		var start, first, last int64
+		var count uint32
+		if err := rows.Scan(&id, &detection, &key, &start, &first, &last, &count); err != nil {
+			t.Fatal(err)
+		}
+		st.incidents[id] = fmt.Sprintf("%s/%s/%d/%d/%d/%d", detection, key, start, first, last, count)
 	}
 	rows.Close()
 	return st
@@ -447,7 +486,13 @@ func TestKillAndRestartMatchesUninterruptedRun(t *testing.T) {
 	// Three users failing from one IP within six hours is a "spray" here:
 	// the per-IP windows then hold hours of history, and a restart that
 	// did not rebuild them would raise findings the steady run has not.
-	extra := map[string]string{"SIGNINDIAG_FAILURE_THRESHOLD": "10",
+	// A 6-hour failure window with a threshold of 3 keeps every user in
+	// one excessive_failures_48h incident for days, and the spray
+	// incidents last as long: with 1h of allowed lateness a rebuild that
+	// read only 2 windows + lateness back would lose their starts (and
+	// ids), so it must read back to their first members.
+	const window = 6 * time.Hour
+	extra := map[string]string{"SIGNINDIAG_FAILURE_THRESHOLD": "3", "SIGNINDIAG_WINDOW": "6h", "SIGNINDIAG_ALLOWED_LATENESS": "1h",
 		"SIGNINDIAG_SPRAY_THRESHOLD": "3", "SIGNINDIAG_SPRAY_WINDOW": "6h"}
 
 	// The uninterrupted run.
@@ -516,16 +561,28 @@ func TestKillAndRestartMatchesUninterruptedRun(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%d findings; missing %d, extra %d, different %d", len(want.findings), missing, extraFindings, differ)
+
+	// The same incidents, with the same ids, spans (hence members) and
+	// counts.
 	sprays := 0
-	for _, w := range want.findings {
+	for id, w := range want.incidents {
 		if strings.HasPrefix(w, "password_spray/") {
 			sprays++
 		}
+		if g := got.incidents[id]; g != w {
+			t.Errorf("incident %s: crashed run %q, uninterrupted %q", id, g, w)
+		}
 	}
-	if sprays == 0 {
-		t.Error("the stream raised no password_spray: the per-IP stage went untested")
+	for id, g := range got.incidents {
+		if _, ok := want.incidents[id]; !ok {
+			t.Errorf("incident %s (%s) only in the crashed run", id, g)
+		}
 	}
-	t.Logf("%d findings (%d password_spray); missing %d, extra %d, different %d", len(want.findings), sprays, missing, extraFindings, differ)
+	if sprays == 0 || len(want.incidents) == sprays {
+		t.Errorf("incidents %v: the stream must raise password_spray and per-user ones", want.incidents)
+	}
+	t.Logf("%d incidents (%d password_spray)", len(want.incidents), sprays)
 
 	// And the live counts equal the exact definition, for every finding.
 	store, err := clickhouse.Open(context.Background(), crashed.ch, discardLogger())
@@ -538,14 +595,11 @@ func TestKillAndRestartMatchesUninterruptedRun(t *testing.T) {
 		var scenario, signIn string
 		var failures int
 		fmt.Sscanf(strings.ReplaceAll(f, "/", " "), "%s %s %d", &scenario, &signIn, &failures)
-		if scenario == "password_spray" {
-			continue // a per-IP finding: its count is not the user's
-		}
 		idx := 0
 		fmt.Sscanf(signIn, "k-%d", &idx)
 		user := fmt.Sprintf("user%d@contoso.example", idx%7)
 		at := e2eStart.Add(time.Duration(idx) * 7 * time.Minute)
-		exact, err := store.FailureCount(context.Background(), user, at.Add(-48*time.Hour), at)
+		exact, err := store.FailureCount(context.Background(), user, at.Add(-window), at)
 		if err != nil {
 			t.Fatal(err)
 		}

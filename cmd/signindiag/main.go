@@ -176,7 +176,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
 			Compression:     cfg.Kafka.Compression,
 			EventTime:       rekey.TimeBounds{MaxEventAge: cfg.MaxEventAge, MaxClockSkew: cfg.MaxClockSkew},
-			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness,
+			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness, FailureThreshold: cfg.FailureThreshold, FutureSkew: cfg.MaxClockSkew,
 			Fatigue: rules.FatigueConfig{Window: cfg.MFAFatigueWindow, Threshold: cfg.MFAFatigueThreshold},
 			Spray:   rules.SprayConfig{Window: cfg.SprayWindow, Threshold: cfg.SprayThreshold, Codes: cfg.SprayCodes},
 			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize, FlushMaxBytes: cfg.BatchBytes,
@@ -190,7 +190,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			health.Check{Name: "pipeline", Probe: func(context.Context) error { return runner.Ready() }})
 	}
 	if serve {
-		queryapi.New(queryapi.Config{Window: cfg.Window, SprayWindow: cfg.SprayWindow, MFAFatigueWindow: cfg.MFAFatigueWindow},
+		queryapi.New(queryapi.Config{Window: cfg.Window, Detections: detections(cfg), IsFailure: cat.IsFailure},
 			store, log).Register(mux)
 	}
 	var stages func() any

@@ -1,10 +1,13 @@
 // Package diagnose is the per-user stage (after rekey, beside spray): it
 // reads the user-keyed topic, runs each sign-in through its user's window
-// and the rules, and stores the sign-in, its findings and any flags in one
-// batch per flush. A worker
-// that takes over a partition first rebuilds the window from storage, from
-// the rows stored before the committed offset, so counts after a restart
-// or rebalance equal those of an uninterrupted run.
+// and the rules, and through the user-keyed windowed detections
+// (rules.Detections: excessive_failures_48h, mfa_fatigue) whose incidents
+// pipeline/incident keeps, and stores the sign-in, its findings, any flags
+// and the changed incidents in one batch per flush. A worker that takes
+// over a partition first rebuilds the window and the incidents from
+// storage, from the rows stored before the committed offset (back to the
+// first member of every incident still open), so counts and incidents
+// after a restart or rebalance equal those of an uninterrupted run.
 package diagnose
 
 import (
@@ -12,6 +15,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/signindiag/signindiag/pipeline/incident"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/rules"
@@ -25,13 +29,20 @@ import (
 type Store interface {
 	sinks.Writer
 	sinks.FailureSource
+	sinks.IncidentWarmSource
 }
 
 // Config of the stage.
 type Config struct {
 	Window          time.Duration
 	AllowedLateness time.Duration
-	Fatigue         rules.FatigueConfig
+	// Detections are the windowed detections; the stage runs those keyed
+	// by user.
+	Detections []rules.Detection
+	// FutureSkew bounds the incidents' watermark past the wall clock.
+	FutureSkew time.Duration
+	// Now is the wall clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Counters the stage reports to; implemented by pipeline.Metrics.
@@ -48,42 +59,53 @@ type Counters interface {
 
 // Processor diagnoses one partition of the keyed topic.
 type Processor struct {
-	cfg      Config
-	store    Store
-	engine   *rules.Engine
-	catalog  *catalog.Catalog
-	counters Counters
-	shard    int
-	win      *window.Window
-	fatigue  *rules.FatigueRule
-	prompts  *window.Window // failed MFA prompts per user
-	keys     int            // window keys last reported
-	batch    sinks.Batch
-	records  int
-	event    schemas.Event // reused by Process
+	cfg       Config
+	store     Store
+	engine    *rules.Engine
+	catalog   *catalog.Catalog
+	counters  Counters
+	shard     int
+	win       *window.Window
+	incidents *incident.Set
+	keys      int // window keys last reported
+	batch     sinks.Batch
+	records   int
+	event     schemas.Event // reused by Process
 }
 
 // NewProcessor returns a processor for partition shard, with an empty
 // window; call Warm before Process.
 func NewProcessor(cfg Config, shard int, store Store, engine *rules.Engine, cat *catalog.Catalog, counters Counters) *Processor {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Processor{cfg: cfg, store: store, engine: engine, catalog: cat, counters: counters,
 		shard: shard, win: window.New(cfg.Window, cfg.AllowedLateness),
-		fatigue: rules.NewFatigueRule(cfg.Fatigue), prompts: window.New(cfg.Fatigue.Window, cfg.AllowedLateness)}
+		incidents: incident.NewSet(incident.SetConfig{Detections: cfg.Detections, Keys: rules.KeyUser,
+			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard})}
 }
 
-// Warm rebuilds the window from the failures stored from this shard before
-// the claim's committed offset.
+// Warm rebuilds the window and the incidents from the failures stored from
+// this shard before the claim's committed offset. The incidents' rows of
+// that state were stored with it, so what the rebuild produces is
+// dropped.
 func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) {
-	recent, err := p.store.RecentFailures(ctx, p.shard, claim.Committed, p.cfg.Window+p.cfg.AllowedLateness)
+	span := max(p.cfg.Window+p.cfg.AllowedLateness, p.incidents.Span())
+	span, err := p.store.IncidentWarmSpan(ctx, string(rules.KeyUser), p.incidents.Names(), p.shard, claim.Committed, span)
+	if err != nil {
+		return 0, fmt.Errorf("warm up incidents: %w", err)
+	}
+	recent, err := p.store.RecentFailures(ctx, p.shard, claim.Committed, span)
 	if err != nil {
 		return 0, fmt.Errorf("warm up window: %w", err)
 	}
+	now := p.cfg.Now()
 	for _, f := range recent {
 		p.win.ObserveFailure(f.UserKey, f.Identity, f.At)
-		if p.fatigue.PromptFailed(f.ErrorCode) {
-			p.prompts.ObserveFailure(f.UserKey, f.Identity, f.At)
-		}
+		c := rules.Candidate{ErrorCode: f.ErrorCode, IsFailure: true, UserKey: f.UserKey, AppID: f.AppID, Device: f.Device}
+		p.incidents.Observe(c, false, f.Identity, f.At, nil, now)
 	}
+	p.incidents.Take()
 	p.reportWindow(0)
 	return len(recent), nil
 }
@@ -117,14 +139,15 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 		in.FailuresBefore, in.Failures48h = n, n
 	}
 	findings := p.engine.Evaluate(in)
-	if p.fatigue.Candidate(si) {
-		c := p.prompts.ObserveFailure(si.UserKey(), si.Identity(), si.CreatedDateTime)
-		if f, ok := p.fatigue.Evaluate(rules.FatigueInput{SignIn: si, Prompts: c.After, PromptsBefore: c.Before, Failures48h: in.Failures48h}); ok {
-			findings = append(findings, f)
-		}
-	}
 	for _, f := range findings {
 		p.counters.Finding(f.Scenario)
+	}
+	out := p.incidents.Observe(rules.CandidateOf(si, isFailure), false, si.Identity(), si.CreatedDateTime, si, p.cfg.Now())
+	for _, scenario := range out.Created {
+		p.counters.Finding(scenario) // one per incident: alerting's record is the incident
+	}
+	if out.Late && !isFailure {
+		p.counters.Late()
 	}
 	record := sinks.SignInRecord{SignIn: *si, IsFailure: isFailure, Shard: p.shard, Offset: rec.Offset}
 	if wire.IsCurrent(rec.Value) {
@@ -147,14 +170,17 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 // Pending counts records read since the last flush.
 func (p *Processor) Pending() int { return p.records }
 
-// Flush stores the batch, then evicts what the window no longer needs.
+// Flush stores the batch, with the incidents changed since the last
+// flush, then evicts what the windows no longer need.
 func (p *Processor) Flush(ctx context.Context) error {
+	// Moved into the batch once: a retried flush writes them again.
+	p.batch.Incidents = append(p.batch.Incidents, p.incidents.Take()...)
 	if err := p.store.Write(ctx, &p.batch); err != nil {
 		return err
 	}
 	p.batch = sinks.Batch{}
 	p.records = 0
-	p.reportWindow(p.win.Evict() + p.prompts.Evict())
+	p.reportWindow(p.win.Evict() + p.incidents.Evict())
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,11 +19,17 @@ type fakeStore struct {
 	batches []sinks.Batch
 	recent  []sinks.FailureRecord
 	asked   []int64
+	spans   []string
 }
 
 func (s *fakeStore) Write(_ context.Context, b *sinks.Batch) error {
 	s.batches = append(s.batches, *b)
 	return nil
+}
+
+func (s *fakeStore) IncidentWarmSpan(_ context.Context, keys string, dets []string, _ int, _ int64, base time.Duration) (time.Duration, error) {
+	s.spans = append(s.spans, fmt.Sprint(keys, dets, base))
+	return base, nil
 }
 
 func (s *fakeStore) RecentFailures(_ context.Context, shard int, before int64, _ time.Duration) ([]sinks.FailureRecord, error) {
@@ -55,8 +62,9 @@ func failure(id string, at time.Time) *schemas.SignIn {
 
 func newProcessor(store *fakeStore) *Processor {
 	cat := catalog.Default()
-	return NewProcessor(Config{Window: 48 * time.Hour, AllowedLateness: 48 * time.Hour}, 2, store,
-		rules.NewEngine(rules.Config{FailureThreshold: 3}, cat), cat, noCounters{})
+	return NewProcessor(Config{Window: 48 * time.Hour, AllowedLateness: 48 * time.Hour,
+		Detections: rules.Detections(rules.DetectionsConfig{rules.ScenarioExcessiveFailures48h: {Threshold: 3}}), Now: func() time.Time { return t0 }}, 2, store,
+		rules.NewEngine(rules.Config{}, cat), cat, noCounters{})
 }
 
 func TestWarmUpContinuesTheCountsOfThePreviousOwner(t *testing.T) {
@@ -68,6 +76,10 @@ func TestWarmUpContinuesTheCountsOfThePreviousOwner(t *testing.T) {
 	n, err := p.Warm(context.Background(), &source.Claim{Partition: 2, Committed: 40})
 	if err != nil || n != 2 || len(store.asked) != 1 || store.asked[0] != 40 {
 		t.Fatalf("warm: %d %v, asked %v", n, err, store.asked)
+	}
+	// The rebuild reads back to the open incidents of both user detections.
+	if fmt.Sprint(store.spans) != "[user[excessive_failures_48h mfa_fatigue] 144h0m0s]" {
+		t.Fatalf("warm span asked: %v", store.spans)
 	}
 	ctx := context.Background()
 	if err := p.Process(ctx, event(t, schemas.Event{SignIn: failure("new-1", t0)}, 40)); err != nil {
@@ -90,10 +102,14 @@ func TestWarmUpContinuesTheCountsOfThePreviousOwner(t *testing.T) {
 	for _, f := range b.Findings {
 		got = append(got, fmt.Sprintf("%s:%d", f.Scenario, f.Failures48h))
 	}
-	// Two failures from before the restart plus this one cross the
-	// threshold of 3 exactly here.
-	if fmt.Sprint(got) != "[invalid_credentials:3 excessive_failures_48h:3]" {
+	if fmt.Sprint(got) != "[invalid_credentials:3]" {
 		t.Fatalf("findings = %v", got)
+	}
+	// Two failures from before the restart plus this one cross the
+	// threshold of 3 here: the incident starts now and spans all three.
+	if len(b.Incidents) != 1 || b.Incidents[0].Detection != "excessive_failures_48h" || b.Incidents[0].Count != 3 ||
+		!b.Incidents[0].Start.Equal(t0) || !b.Incidents[0].First.Equal(t0.Add(-2*time.Hour)) || b.Incidents[0].Shard != 2 {
+		t.Fatalf("incidents: %+v", b.Incidents)
 	}
 	if len(b.Flags) != 1 || b.Flags[0].SignInID != "new-1" {
 		t.Fatalf("flags: %+v", b.Flags)
@@ -127,36 +143,96 @@ func TestSuccessesAndInterruptsDoNotCount(t *testing.T) {
 	}
 }
 
+func fatigueProcessor(store *fakeStore) *Processor {
+	cat := catalog.Default()
+	dets := rules.Detections(rules.DetectionsConfig{rules.ScenarioExcessiveFailures48h: {Threshold: 100}})
+	return NewProcessor(Config{Window: 48 * time.Hour, AllowedLateness: 48 * time.Hour, Detections: dets,
+		Now: func() time.Time { return t0.Add(time.Hour) }}, 0, store, rules.NewEngine(rules.Config{}, cat), cat, noCounters{})
+}
+
+func denial(i int, at time.Time) *schemas.SignIn {
+	return &schemas.SignIn{ID: fmt.Sprint("new", i), CreatedDateTime: at, UserID: "u1", UserPrincipalName: "fay@contoso.example",
+		Status: schemas.Status{ErrorCode: 500121, AdditionalDetails: "MFA denied; user declined the authentication"}}
+}
+
 func TestMFAFatigueAcrossARestart(t *testing.T) {
 	var recent []sinks.FailureRecord
 	for i := range 6 { // six denials before the restart
 		recent = append(recent, sinks.FailureRecord{UserKey: "u1", Identity: fmt.Sprint("/old", i), At: t0.Add(time.Duration(i) * 30 * time.Second), ErrorCode: 500121})
 	}
 	store := &fakeStore{recent: recent}
-	cat := catalog.Default()
-	p := NewProcessor(Config{Window: 48 * time.Hour, AllowedLateness: 48 * time.Hour, Fatigue: rules.DefaultFatigueConfig()}, 0, store,
-		rules.NewEngine(rules.Config{FailureThreshold: 100}, cat), cat, noCounters{})
+	p := fatigueProcessor(store)
 	if _, err := p.Warm(context.Background(), &source.Claim{Committed: 6}); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	for i := range 4 {
-		si := &schemas.SignIn{ID: fmt.Sprint("new", i), CreatedDateTime: t0.Add(3*time.Minute + time.Duration(i)*30*time.Second), UserID: "u1",
-			Status: schemas.Status{ErrorCode: 500121, AdditionalDetails: "MFA denied; user declined the authentication"}}
-		if err := p.Process(ctx, event(t, schemas.Event{SignIn: si}, int64(6+i))); err != nil {
+		if err := p.Process(ctx, event(t, schemas.Event{SignIn: denial(i, t0.Add(3*time.Minute+time.Duration(i)*30*time.Second))}, int64(6+i))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := p.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var fatigue []string
+	inc := store.batches[0].Incidents
+	if len(inc) != 1 || inc[0].Detection != rules.ScenarioMFAFatigue || inc[0].Count != 10 || !inc[0].First.Equal(t0) ||
+		!inc[0].Last.Equal(t0.Add(4*time.Minute+30*time.Second)) || !strings.Contains(inc[0].Summary, "fay@contoso.example had 10 denied MFA prompts") {
+		t.Fatalf("mfa_fatigue incidents: %+v", inc)
+	}
 	for _, f := range store.batches[0].Findings {
 		if f.Scenario == rules.ScenarioMFAFatigue {
-			fatigue = append(fatigue, f.SignInID)
+			t.Fatalf("a per-sign-in mfa_fatigue finding: %+v", f)
 		}
 	}
-	if fmt.Sprint(fatigue) != "[new3]" {
-		t.Fatalf("mfa_fatigue on %v, want the tenth denial (new3)", fatigue)
+}
+
+// TestMFAFatigueInAnyDeliveryOrder: twelve denials a minute apart, in time
+// order and in reverse order, give the same one incident.
+func TestMFAFatigueInAnyDeliveryOrder(t *testing.T) {
+	var ids []string
+	for _, reverse := range []bool{false, true} {
+		store := &fakeStore{}
+		p := fatigueProcessor(store)
+		ctx := context.Background()
+		for k := range 12 {
+			i := k
+			if reverse {
+				i = 11 - k
+			}
+			if err := p.Process(ctx, event(t, schemas.Event{SignIn: denial(i, t0.Add(time.Duration(i)*time.Minute))}, int64(k))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// In reverse order the first ten denials delivered (the latest
+		// ten) raise an incident that each earlier denial then supersedes;
+		// what stands is the same incident as in time order.
+		var inc []sinks.IncidentRecord
+		superseded := 0
+		for _, r := range store.batches[0].Incidents {
+			if r.SupersededBy == "" {
+				inc = append(inc, r)
+			} else {
+				superseded++
+				// A superseded row carries its survivor's span, so a
+				// read filtering on spans finds it before its versions.
+				if !r.Last.Equal(t0.Add(11*time.Minute)) || r.First.After(t0.Add(2*time.Minute)) {
+					t.Errorf("superseded row %+v", r)
+				}
+			}
+		}
+		if reverse != (superseded == 2) {
+			t.Errorf("reverse=%v: %d superseded", reverse, superseded)
+		}
+		if len(inc) != 1 || inc[0].Count != 12 || !inc[0].First.Equal(t0) || !inc[0].Last.Equal(t0.Add(11*time.Minute)) ||
+			!inc[0].Start.Equal(t0.Add(9*time.Minute)) {
+			t.Fatalf("reverse=%v: %+v", reverse, inc)
+		}
+		ids = append(ids, inc[0].ID)
+	}
+	if ids[0] != ids[1] {
+		t.Fatalf("ids differ by delivery order: %v", ids)
 	}
 }

@@ -1,9 +1,10 @@
 // Package spray is the per-IP stage: it reads failed sign-ins keyed by
-// source IP (rekey publishes the candidates) and counts, per IP, the
-// distinct users failing within the spray window. The failure that brings
-// an IP to the threshold raises password_spray. Like diagnose, it stores
-// what its windows saw (ip_failures) and rebuilds them from storage, up to
-// the committed offset, when it takes over a partition.
+// source IP (rekey publishes the candidates) and runs them through the
+// IP-keyed windowed detections (rules.Detections: password_spray counts,
+// per IP, the distinct users failing within its window), whose incidents
+// pipeline/incident keeps. Like diagnose, it stores what its windows saw
+// (ip_failures) and the changed incidents, and rebuilds them from storage,
+// up to the committed offset, when it takes over a partition.
 package spray
 
 import (
@@ -11,8 +12,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/signindiag/signindiag/pipeline/incident"
 	"github.com/signindiag/signindiag/pipeline/source"
-	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
@@ -22,6 +23,7 @@ import (
 type Store interface {
 	sinks.Writer
 	sinks.IPFailureSource
+	sinks.IncidentWarmSource
 }
 
 // Counters the stage reports to; implemented by pipeline.Metrics.
@@ -31,33 +33,56 @@ type Counters interface {
 	Malformed()
 }
 
+// Config of the stage.
+type Config struct {
+	// Detections are the windowed detections; the stage runs those keyed
+	// by IP.
+	Detections      []rules.Detection
+	AllowedLateness time.Duration
+	FutureSkew      time.Duration
+	// Now is the wall clock; nil means time.Now.
+	Now func() time.Time
+}
+
 // Processor handles one partition of the IP-keyed topic.
 type Processor struct {
-	rule     *rules.SprayRule
-	window   time.Duration
-	store    Store
-	counters Counters
-	shard    int
-	users    *window.Distinct
-	batch    sinks.Batch
-	records  int
+	cfg       Config
+	store     Store
+	counters  Counters
+	shard     int
+	incidents *incident.Set
+	batch     sinks.Batch
+	records   int
 }
 
 // NewProcessor returns a processor for partition shard.
-func NewProcessor(cfg rules.SprayConfig, allowedLateness time.Duration, shard int, store Store, counters Counters) *Processor {
-	return &Processor{rule: rules.NewSprayRule(cfg), window: cfg.Window, store: store, counters: counters, shard: shard,
-		users: window.NewDistinct(cfg.Window, allowedLateness)}
+func NewProcessor(cfg Config, shard int, store Store, counters Counters) *Processor {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Processor{cfg: cfg, store: store, counters: counters, shard: shard,
+		incidents: incident.NewSet(incident.SetConfig{Detections: cfg.Detections, Keys: rules.KeyIP,
+			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard})}
 }
 
-// Warm rebuilds the per-IP windows from storage.
+// Warm rebuilds the per-IP incidents from storage: ip_failures holds only
+// the candidates this stage accepted, so every row counts. The incidents'
+// rows of that state were stored with it; what the rebuild produces is
+// dropped.
 func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) {
-	recent, err := p.store.RecentIPFailures(ctx, p.shard, claim.Committed, 2*p.window)
+	span, err := p.store.IncidentWarmSpan(ctx, string(rules.KeyIP), p.incidents.Names(), p.shard, claim.Committed, p.incidents.Span())
+	if err != nil {
+		return 0, fmt.Errorf("warm up IP incidents: %w", err)
+	}
+	recent, err := p.store.RecentIPFailures(ctx, p.shard, claim.Committed, span)
 	if err != nil {
 		return 0, fmt.Errorf("warm up IP windows: %w", err)
 	}
+	now := p.cfg.Now()
 	for _, r := range recent {
-		p.users.Observe(r.IP, r.UserKey, r.Identity, r.At)
+		p.incidents.Observe(rules.Candidate{IsFailure: true, UserKey: r.UserKey, IP: r.IP}, true, r.Identity, r.At, nil, now)
 	}
+	p.incidents.Take()
 	return len(recent), nil
 }
 
@@ -69,33 +94,41 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 		p.counters.Malformed()
 		return nil
 	}
-	si := candidate.SignIn() // partial: only the fields the spray rule and finding read
-	if !p.rule.Candidate(si) {
+	si := candidate.SignIn() // partial: only the fields the detections and incidents read
+	c := rules.CandidateOf(si, true)
+	qualifies := false
+	for _, d := range p.cfg.Detections {
+		if d.Key == rules.KeyIP && d.Qualifies(c) {
+			qualifies = true
+		}
+	}
+	if !qualifies {
 		return nil
 	}
-	c := p.users.Observe(si.IPAddress, si.UserKey(), si.Identity(), si.CreatedDateTime)
-	if c.Late {
+	out := p.incidents.Observe(c, false, si.Identity(), si.CreatedDateTime, si, p.cfg.Now())
+	if out.Late {
 		p.counters.Late()
+	}
+	for _, scenario := range out.Created {
+		p.counters.Finding(scenario)
 	}
 	p.batch.IPFailures = append(p.batch.IPFailures, sinks.IPFailureRecord{IP: si.IPAddress, UserKey: si.UserKey(),
 		Identity: si.Identity(), At: si.CreatedDateTime, Shard: p.shard, Offset: rec.Offset})
-	if f, ok := p.rule.Evaluate(rules.SprayInput{SignIn: si, Users: c.After, UsersBefore: c.Before}); ok {
-		p.batch.Findings = append(p.batch.Findings, f)
-		p.counters.Finding(f.Scenario)
-	}
 	return nil
 }
 
 // Pending counts records read since the last flush.
 func (p *Processor) Pending() int { return p.records }
 
-// Flush stores the batch and evicts what the windows no longer need.
+// Flush stores the batch, with the incidents changed since the last flush,
+// and evicts what the windows no longer need.
 func (p *Processor) Flush(ctx context.Context) error {
+	p.batch.Incidents = append(p.batch.Incidents, p.incidents.Take()...)
 	if err := p.store.Write(ctx, &p.batch); err != nil {
 		return err
 	}
 	p.batch = sinks.Batch{}
 	p.records = 0
-	p.users.Evict()
+	p.incidents.Evict()
 	return nil
 }

@@ -23,6 +23,10 @@ func (s *fakeStore) Write(_ context.Context, b *sinks.Batch) error {
 	return nil
 }
 
+func (s *fakeStore) IncidentWarmSpan(_ context.Context, _ string, _ []string, _ int, _ int64, base time.Duration) (time.Duration, error) {
+	return base, nil
+}
+
 func (s *fakeStore) RecentIPFailures(context.Context, int, int64, time.Duration) ([]sinks.IPFailureRecord, error) {
 	return s.recent, nil
 }
@@ -52,7 +56,7 @@ func TestSprayCrossesOnTheFifthUserIncludingWarmedUpOnes(t *testing.T) {
 		{IP: "198.51.100.99", UserKey: "old", Identity: "x/3", At: t0.Add(-30 * time.Minute)}, // outside 20m
 	}}
 	c := &counters{}
-	p := NewProcessor(rules.DefaultSprayConfig(), time.Hour, 1, store, c)
+	p := NewProcessor(Config{Detections: rules.Detections(nil), AllowedLateness: time.Hour, Now: func() time.Time { return t0 }}, 1, store, c)
 	if n, err := p.Warm(context.Background(), &source.Claim{Committed: 10}); err != nil || n != 3 {
 		t.Fatalf("warm: %d %v", n, err)
 	}
@@ -69,8 +73,18 @@ func TestSprayCrossesOnTheFifthUserIncludingWarmedUpOnes(t *testing.T) {
 	if len(b.IPFailures) != 5 || b.IPFailures[0].Shard != 1 || b.IPFailures[0].Offset != 10 {
 		t.Fatalf("stored IP failures: %+v", b.IPFailures)
 	}
-	// a, b (warmed up), c, d, e: the fifth distinct user is e (offset 13).
-	if len(b.Findings) != 1 || b.Findings[0].SignInID != "s13" || c.findings != 1 {
-		t.Fatalf("findings: %+v", b.Findings)
+	// a, b (warmed up), c, d, e: the fifth distinct user is e (at +3m);
+	// every failure from a to f is a member, the one 30 minutes before is
+	// not.
+	if len(b.Incidents) != 1 || c.findings != 1 {
+		t.Fatalf("incidents: %+v", b.Incidents)
+	}
+	in := b.Incidents[0]
+	if in.Detection != "password_spray" || in.Key != "198.51.100.99" || !in.Start.Equal(t0.Add(3*time.Minute)) || in.Count != 7 ||
+		!in.First.Equal(t0.Add(-5*time.Minute)) || !in.Last.Equal(t0.Add(4*time.Minute)) || in.Shard != 1 {
+		t.Fatalf("incident: %+v", in)
+	}
+	if len(b.Findings) != 0 {
+		t.Fatalf("per-sign-in findings: %+v", b.Findings)
 	}
 }

@@ -7,9 +7,10 @@ import (
 )
 
 // Distinct counts, per key, the distinct members seen in (t-length, t]:
-// e.g. per source IP, the distinct users whose sign-ins failed
-// (password_spray). Like Window it is pure, event-time and not safe for
-// concurrent use.
+// e.g. per source IP, the distinct users whose sign-ins failed. Like Window
+// it is pure, event-time and not safe for concurrent use. The stages no
+// longer use it (password_spray is a pipeline/incident detection); it is
+// kept as the baseline of that package's hot-key benchmark.
 type Distinct struct {
 	length, lateness int64
 	seed             maphash.Seed

@@ -27,10 +27,16 @@ func TestSprayCandidateRoundTrips(t *testing.T) {
 }
 
 // The partial sign-in must give the spray stage and rule exactly what the
-// full one gives: same candidacy, keys and finding.
+// full one gives: same candidacy, keys and incident description.
 func TestSprayCandidateSignInServesTheRuleLikeTheFullSignIn(t *testing.T) {
 	cfg := rules.DefaultSprayConfig()
 	rule := rules.NewSprayRule(cfg)
+	var spray rules.Detection
+	for _, d := range rules.Detections(nil) {
+		if d.Scenario == rules.ScenarioPasswordSpray {
+			spray = d
+		}
+	}
 	sprayed := 0
 	check := func(name string, full *schemas.SignIn) {
 		c := NewSprayCandidate(full)
@@ -47,16 +53,16 @@ func TestSprayCandidateSignInServesTheRuleLikeTheFullSignIn(t *testing.T) {
 			decoded.UserKey() != full.UserKey() || decoded.Identity() != full.Identity() || !part.CreatedDateTime.Equal(full.CreatedDateTime) {
 			t.Fatalf("%s: candidate, key, identity or time differ", name)
 		}
-		in := rules.SprayInput{Users: cfg.Threshold, UsersBefore: cfg.Threshold - 1}
-		in.SignIn = full
-		want, ok := rule.Evaluate(in)
-		in.SignIn = part
-		got, gotOK := rule.Evaluate(in)
-		if ok != gotOK {
-			t.Fatalf("%s: finding raised %v from the full sign-in, %v from the candidate", name, ok, gotOK)
+		cPart, cFull := rules.CandidateOf(part, true), rules.CandidateOf(full, true)
+		ok := spray.Qualifies(cFull)
+		if spray.Qualifies(cPart) != ok || spray.KeyOf(cPart) != spray.KeyOf(cFull) || spray.MemberOf(cPart, part.Identity()) != spray.MemberOf(cFull, full.Identity()) {
+			t.Fatalf("%s: the detection qualifies or keys the candidate differently", name)
 		}
-		want.OccurredAt, got.OccurredAt = want.OccurredAt.UTC(), got.OccurredAt.UTC()
-		requireSame(t, name+" finding", got, want)
+		view := rules.IncidentView{Key: full.IPAddress, Count: cfg.Threshold, First: full.CreatedDateTime, Last: full.CreatedDateTime}
+		view.Latest = full
+		want := spray.Describe(&spray, view)
+		view.Latest = part
+		requireSame(t, name+" incident description", spray.Describe(&spray, view), want)
 		if ok {
 			sprayed++
 		}

@@ -16,8 +16,8 @@ import (
 const evidenceTop = 3
 
 // Evidence implements sinks.Reader: the failures in (From, To] of a user
-// or an IP, and the most frequent apps, IPs, devices, client apps and
-// error codes among them. One query: a UNION ALL of one GROUP BY per
+// or an IP, the distinct users among them, and the most frequent users,
+// apps, IPs, devices, client apps and error codes. One query: a UNION ALL of one GROUP BY per
 // dimension (no window functions, no tuple arrays: 18.16 lacks them).
 func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.Evidence, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
@@ -44,19 +44,19 @@ func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.E
 		args = append(args, ch.GroupSet{Value: codes})
 	}
 	// Distinct sign-ins only: a replayed row must not count twice.
-	inner := fmt.Sprintf(`(SELECT category, id, app_display_name, ip_address, device, client_app_used, error_code FROM %s
+	inner := fmt.Sprintf(`(SELECT category, id, user_key, user_principal_name, app_display_name, ip_address, device, client_app_used, error_code FROM %s
 		WHERE %s ORDER BY category, id, created_ms DESC, version DESC LIMIT 1 BY category, id)`, s.table("signins"), where)
 	dims := []struct{ name, expr string }{
 		{"total", "''"}, {"app", "app_display_name"}, {"ip", "ip_address"}, {"device", "device"},
-		{"client", "client_app_used"}, {"code", "toString(error_code)"},
+		{"client", "client_app_used"}, {"code", "toString(error_code)"}, {"user", "if(user_principal_name != '', user_principal_name, user_key)"},
 	}
-	var parts []string
-	var allArgs []any
+	parts := []string{fmt.Sprintf("SELECT 'users' AS dim, '' AS v, uniqExact(user_key) AS c FROM %s", inner)}
+	allArgs := append([]any{}, args...)
 	for _, d := range dims {
 		parts = append(parts, fmt.Sprintf("SELECT '%s' AS dim, %s AS v, count() AS c FROM %s GROUP BY v", d.name, d.expr, inner))
 		allArgs = append(allArgs, args...)
 	}
-	query := fmt.Sprintf("SELECT dim, v, c FROM (%s) WHERE v != '' OR dim = 'total' ORDER BY dim, c DESC, v LIMIT %d BY dim",
+	query := fmt.Sprintf("SELECT dim, v, c FROM (%s) WHERE v != '' OR dim IN ('total', 'users') ORDER BY dim, c DESC, v LIMIT %d BY dim",
 		strings.Join(parts, " UNION ALL "), evidenceTop)
 	rows, err := s.conn.Query(ctx, query, allArgs...)
 	if err != nil {
@@ -74,6 +74,10 @@ func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.E
 		switch dim {
 		case "total":
 			ev.Failures = int(c)
+		case "users":
+			ev.DistinctUsers = int(c)
+		case "user":
+			ev.TopUsers = append(ev.TopUsers, count)
 		case "app":
 			ev.TopApps = append(ev.TopApps, count)
 		case "ip":

@@ -305,7 +305,7 @@ func (s *Store) RecentFailures(ctx context.Context, shard int, beforeOffset int6
 	defer cancel()
 	t := s.table("signins")
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		`SELECT user_key, category, id, created_ms, error_code FROM %s
+		`SELECT user_key, category, id, created_ms, error_code, app_id, device FROM %s
 		 WHERE shard = ? AND kafka_offset < ? AND is_failure = 1
 		   AND created_ms > (SELECT max(created_ms) FROM %s WHERE shard = ? AND kafka_offset < ?) - ?
 		 ORDER BY created_ms`, t, t),
@@ -320,7 +320,7 @@ func (s *Store) RecentFailures(ctx context.Context, shard int, beforeOffset int6
 		var category, id string
 		var ms int64
 		var code int32
-		if err := rows.Scan(&r.UserKey, &category, &id, &ms, &code); err != nil {
+		if err := rows.Scan(&r.UserKey, &category, &id, &ms, &code, &r.AppID, &r.Device); err != nil {
 			return nil, fmt.Errorf("clickhouse: read recent failures: %w", err)
 		}
 		r.Identity = (&schemas.SignIn{Category: category, ID: id}).Identity()

@@ -240,6 +240,9 @@ func TestRecentFailuresRebuildsOnlyWhatWasCommitted(t *testing.T) {
 	if len(names) != 2 || names[0] != "rc" || names[1] != "rd" {
 		t.Fatalf("rebuilt %v, want [rc rd]", names)
 	}
+	if got[0].AppID != "app-1" || got[0].ErrorCode != 50126 {
+		t.Fatalf("rebuilt record lacks the app or code: %+v", got[0])
+	}
 	if got, err := s.RecentFailures(ctx, 0, 0, 48*time.Hour); err != nil || len(got) != 0 {
 		t.Fatalf("nothing committed: got %v %v", got, err)
 	}
@@ -320,6 +323,9 @@ func TestEvidenceSummarisesTheWindowsFailures(t *testing.T) {
 	}
 	if len(ev.TopApps) != 1 || ev.TopApps[0].Count != 5 || len(ev.TopDevices) != 1 {
 		t.Errorf("apps %v devices %v", ev.TopApps, ev.TopDevices)
+	}
+	if ev.DistinctUsers != 1 || len(ev.TopUsers) != 1 || ev.TopUsers[0] != (schemas.Count{Value: "hu@contoso.example", Count: 5}) {
+		t.Errorf("users %d, top users %v", ev.DistinctUsers, ev.TopUsers)
 	}
 	byIP, err := s.Evidence(ctx, sinks.EvidenceQuery{IP: "203.0.113.9", From: t0, To: t0.Add(time.Hour), Codes: []int{50053}})
 	if err != nil || byIP.Failures != 1 {

@@ -50,6 +50,11 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 			return err
 		}
 	}
+	if len(b.Incidents) > 0 {
+		if err := s.writeIncidents(ctx, b.Incidents); err != nil { // incidents.go
+			return err
+		}
+	}
 	return nil
 }
 
