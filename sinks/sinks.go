@@ -53,7 +53,8 @@ func (b *Batch) Len() int {
 
 // Writer stores batches. Write is synchronous: nil means every row is
 // durable. It is idempotent: writing the same rows again (a replay after a
-// crash) leaves the store as if they had been written once.
+// crash) leaves the store as if they had been written once. It must not
+// keep the batch or its slices after it returns: the caller reuses them.
 type Writer interface {
 	Write(ctx context.Context, b *Batch) error
 }

@@ -115,29 +115,23 @@ func (p *ingest) metrics() (string, error) {
 
 // heapProfile fetches a pprof heap profile of the running process.
 func (p *ingest) heapProfile(path string) error {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/heap", p.addr))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
+	return p.fetchTo(path, "/debug/pprof/heap")
 }
 
 // cpuProfile fetches a pprof CPU profile of the running process.
 func (p *ingest) cpuProfile(path string, d time.Duration) error {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.addr, int(d.Seconds())))
+	return p.fetchTo(path, fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Seconds())))
+}
+
+// fetchTo saves the body of a GET on the process's HTTP address.
+func (p *ingest) fetchTo(path, urlPath string) error {
+	resp, err := http.Get("http://" + p.addr + urlPath)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("pprof: %s (is SIGNINDIAG_PPROF=true set?)", resp.Status)
+		return fmt.Errorf("%s: %s (is SIGNINDIAG_PPROF=true set?)", urlPath, resp.Status)
 	}
 	f, err := os.Create(path)
 	if err != nil {

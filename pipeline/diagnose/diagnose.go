@@ -178,7 +178,12 @@ func (p *Processor) Flush(ctx context.Context) error {
 	if err := p.store.Write(ctx, &p.batch); err != nil {
 		return err
 	}
-	p.batch = sinks.Batch{}
+	// The sign-in slice is kept for the next batch: grown afresh each time,
+	// copying its large records cost more than any other append here. The
+	// store is done with it once Write returns.
+	signIns := p.batch.SignIns
+	clear(signIns)
+	p.batch = sinks.Batch{SignIns: signIns[:0]}
 	p.records = 0
 	p.reportWindow(p.win.Evict() + p.incidents.Evict())
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +23,12 @@ type fakeStore struct {
 	spans   []string
 }
 
+// Write keeps a copy: as the Writer contract says, the batch belongs to
+// the caller again once Write returns.
 func (s *fakeStore) Write(_ context.Context, b *sinks.Batch) error {
-	s.batches = append(s.batches, *b)
+	c := *b
+	c.SignIns = slices.Clone(b.SignIns)
+	s.batches = append(s.batches, c)
 	return nil
 }
 

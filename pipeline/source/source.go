@@ -37,6 +37,7 @@ type Claim struct {
 
 	reader  *kafka.Reader
 	gen     *kafka.Generation
+	commits *sync.Mutex // the group's, shared by its claims
 	fetched atomic.Int64
 }
 
@@ -68,6 +69,12 @@ func (c *Claim) Position() (topic string, partition int, committed int64) {
 // Commit records next as the offset to resume from. Call it only once
 // everything before next is durable downstream.
 func (c *Claim) Commit(next int64) error {
+	// kafka-go multiplexes a generation's commits over one coordinator
+	// connection, and concurrent waiters spin on it reading each other's
+	// responses (7% of the process's CPU at 13 000 events/s): one commit
+	// of the group at a time waits without spinning.
+	c.commits.Lock()
+	defer c.commits.Unlock()
 	if err := c.gen.CommitOffsets(map[string]map[int]int64{c.Topic: {c.Partition: next}}); err != nil {
 		return fmt.Errorf("commit %s/%d at %d: %w", c.Topic, c.Partition, next, err)
 	}
@@ -109,6 +116,8 @@ type Group struct {
 	cfg  Config
 	log  *slog.Logger
 	warn *limitedWarn
+	// commits serialises the claims' offset commits (see Claim.Commit).
+	commits sync.Mutex
 }
 
 // NewGroup prepares a group; nothing connects until Run.
@@ -194,7 +203,7 @@ func (g *Group) runGeneration(runCtx context.Context, fail context.CancelCauseFu
 					case <-ctx.Done():
 					}
 				}()
-				claim := &Claim{Topic: topic, Partition: a.ID, Committed: max(a.Offset, 0), gen: gen}
+				claim := &Claim{Topic: topic, Partition: a.ID, Committed: max(a.Offset, 0), gen: gen, commits: &g.commits}
 				logs := newReaderLogs(topic, a.ID, g.log, g.warn, func(skipped int64) {
 					if g.cfg.Observer != nil {
 						g.cfg.Observer.OffsetReset(topic, a.ID, skipped)
