@@ -31,6 +31,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 3, "runs; figures are their medians")
 	flag.Float64Var(&o.pacedFraction, "paced", 0.5, "after the throughput runs, a paced run at this fraction of the median rate (0: none)")
 	flag.DurationVar(&o.pacedFor, "paced-for", 60*time.Second, "length of the paced run")
+	flag.IntVar(&o.pacedRate, "paced-rate", 0, "with -runs 0: the paced run's rate in sign-ins per second")
 	flag.StringVar(&o.binary, "binary", "bin/signindiag", "the signindiag binary to measure")
 	flag.StringVar(&o.baseline, "baseline", "", "a second signindiag binary (e.g. an earlier version) run in turn with -binary, pair by pair; its internal topics are pre-created with a 64 MiB message limit, as versions before batch sizing needed")
 	flag.StringVar(&o.servicesDir, "services-dir", ".services", "where scripts/services-up.sh keeps the pid files")
@@ -56,6 +57,7 @@ type options struct {
 	shape                                     string
 	pacedFraction                             float64
 	pacedFor                                  time.Duration
+	pacedRate                                 int
 	binary, baseline, servicesDir, profile    string
 	brokers                                   []string
 	clickhouse                                string
@@ -92,6 +94,12 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		baseline = append(baseline, b)
 		ratios = append(ratios, r.eventsPerSec/b.eventsPerSec, b.ownCPU/r.ownCPU)
 	}
+	if len(results) == 0 {
+		if o.pacedRate <= 0 {
+			return fmt.Errorf("-runs 0 needs -paced-rate")
+		}
+		return pacedReport(ctx, o, o.pacedRate, log)
+	}
 	med := medianOf(results)
 	fmt.Printf("median: %s\n", med)
 	if len(baseline) > 0 {
@@ -106,14 +114,18 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			speed[len(speed)/2], cpu[len(cpu)/2])
 	}
 	if o.pacedFraction > 0 {
-		rate := int(med.eventsPerSec * o.pacedFraction)
-		lat, err := pacedRun(ctx, o, rate, log)
-		if err != nil {
-			return fmt.Errorf("paced run: %w", err)
-		}
-		fmt.Printf("paced at %d events/s for %s: produce→visible p50 %.2fs p99 %.2fs over %d sign-ins\n",
-			rate, o.pacedFor, lat.p50, lat.p99, lat.n)
+		return pacedReport(ctx, o, int(med.eventsPerSec*o.pacedFraction), log)
 	}
+	return nil
+}
+
+func pacedReport(ctx context.Context, o options, rate int, log *slog.Logger) error {
+	lat, err := pacedRun(ctx, o, rate, log)
+	if err != nil {
+		return fmt.Errorf("paced run: %w", err)
+	}
+	fmt.Printf("paced at %d events/s for %s: produce→visible p50 %.2fs p99 %.2fs over %d sign-ins\n",
+		rate, o.pacedFor, lat.p50, lat.p99, lat.n)
 	return nil
 }
 

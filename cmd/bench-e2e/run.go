@@ -313,6 +313,15 @@ func pacedRun(ctx context.Context, o options, rate int, log *slog.Logger) (laten
 	if err != nil {
 		return latency{}, err
 	}
+	// Where the time goes: each stage's share and its flushes.
+	for _, stage := range []string{"rekey", "diagnose"} {
+		v, err1 := parseHistogram(text, "signindiag_visible_latency_seconds", `stage="`+stage+`"`)
+		f, err2 := parseHistogram(text, "signindiag_flush_duration_seconds", `stage="`+stage+`"`)
+		if err1 == nil && err2 == nil {
+			log.Info("paced run", "stage", stage, "produced_to_durable_p50", v.quantile(0.5), "p99", v.quantile(0.99),
+				"flush_p50", f.quantile(0.5), "flush_p99", f.quantile(0.99))
+		}
+	}
 	return latency{p50: h.quantile(0.5), p99: h.quantile(0.99), n: int(h.count)}, nil
 }
 

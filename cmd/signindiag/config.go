@@ -49,7 +49,7 @@ type Config struct {
 	RulesFile string `env:"RULES_FILE"`
 	// FlushInterval and BatchSize bound how long and how many records a
 	// worker holds before making them durable and committing.
-	FlushInterval time.Duration `env:"FLUSH_INTERVAL, default=1s"`
+	FlushInterval time.Duration `env:"FLUSH_INTERVAL, default=500ms"`
 	BatchSize     int           `env:"BATCH_SIZE, default=5000"`
 	// BatchBytes bounds the input bytes a worker holds before it flushes,
 	// so memory stays bounded whatever the size of the records.

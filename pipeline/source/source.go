@@ -210,14 +210,17 @@ func (g *Group) runGeneration(runCtx context.Context, fail context.CancelCauseFu
 					}
 				})
 				claim.reader = kafka.NewReader(kafka.ReaderConfig{
-					Brokers:     g.cfg.Brokers,
-					Topic:       topic,
-					Partition:   a.ID,
-					MinBytes:    1,
-					MaxBytes:    4 << 20,
-					MaxWait:     g.cfg.MaxWait,
-					Logger:      kafka.LoggerFunc(logs.info),
-					ErrorLogger: kafka.LoggerFunc(logs.errorf),
+					Brokers:   g.cfg.Brokers,
+					Topic:     topic,
+					Partition: a.ID,
+					MinBytes:  1,
+					MaxBytes:  4 << 20,
+					// Messages queued inside the reader, on top of the fetch-ahead
+					// bytes: an Event Hubs message holds 100 records (~440 KB).
+					QueueCapacity: 16,
+					MaxWait:       g.cfg.MaxWait,
+					Logger:        kafka.LoggerFunc(logs.info),
+					ErrorLogger:   kafka.LoggerFunc(logs.errorf),
 				})
 				defer claim.reader.Close()
 				if err := claim.reader.SetOffset(a.Offset); err != nil {

@@ -30,8 +30,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		Auth:        ch.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
 		DialTimeout: cfg.DialTimeout,
 		Compression: &ch.Compression{Method: compressionMethods[cfg.Compression]},
-		// One connection per partition worker plus the API's readers.
-		MaxOpenConns: 16,
+		// A few connections per partition worker (one per table of a
+		// flush) plus the API's readers.
+		MaxOpenConns: 32,
 		MaxIdleConns: 8,
 		ClientInfo: ch.ClientInfo{Products: []struct {
 			Name    string
