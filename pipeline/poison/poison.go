@@ -133,8 +133,8 @@ func (w *Writer) Write(ctx context.Context, b *sinks.Batch, m *Marks) error {
 		msgs = append(msgs, msg)
 	}
 	// The dead letters go out only once every other part is stored: a
-	// transient error above retries the whole batch, which is idempotent,
-	// and sends nothing twice.
+	// transient error while splitting makes the loop retry the whole batch
+	// (writes are idempotent) before any dead letter was sent.
 	if err := w.cfg.Producer.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("publish %d storage dead letters: %w", len(msgs), err)
 	}

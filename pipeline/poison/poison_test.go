@@ -188,26 +188,28 @@ func TestOneBadRecordIsDeadLetteredWithItsHeadersAndTheRestStored(t *testing.T) 
 }
 
 func TestSeveralScatteredBadRecordsAreIsolated(t *testing.T) {
-	bad := map[string]bool{"s0": true, "s7": true, "s8": true, "s19": true, "s31": true}
+	bad := map[string]bool{"s0": true, "s7": true, "s8": true, "s519": true, "s999": true}
 	store, prod, c := &fakeStore{bad: bad}, &fakeProducer{}, counters{}
-	b, m := batchOf(32)
+	b, m := batchOf(1000)
 	if err := newWriter(store, prod, c).Write(context.Background(), b, m); err != nil {
 		t.Fatal(err)
 	}
 	got := signInIDs(t, store.stored)
-	if len(got) != 27 {
-		t.Fatalf("stored %d sign-ins, want 27", len(got))
+	if len(got) != 995 {
+		t.Fatalf("stored %d sign-ins, want 995", len(got))
 	}
 	for _, id := range got {
 		if bad[id] {
 			t.Errorf("bad sign-in %s stored", id)
 		}
 	}
-	if fmt.Sprint(offsets(prod.msgs)) != "[100 107 108 119 131]" || c[Reason] != 5 {
-		t.Fatalf("dead-lettered offsets %v (counted %v), want [100 107 108 119 131]", offsets(prod.msgs), c)
+	if fmt.Sprint(offsets(prod.msgs)) != "[100 107 108 619 1099]" || c[Reason] != 5 {
+		t.Fatalf("dead-lettered offsets %v (counted %v), want [100 107 108 619 1099]", offsets(prod.msgs), c)
 	}
-	if store.writes >= 33 {
-		t.Errorf("%d writes: no better than one per record", store.writes)
+	// Bisection: at most two writes per bad record and level (10 levels
+	// for 1001 records), far from one per record.
+	if store.writes > 1+2*5*10 {
+		t.Errorf("%d writes for 5 bad records among 1001", store.writes)
 	}
 }
 
@@ -222,21 +224,22 @@ func TestASchemaErrorStopsWithoutSplitting(t *testing.T) {
 	}
 }
 
-// A rejection whose parts then fail with a schema-level error (the first
-// single record too) is not about rows: the worker stops, and nothing is
-// dead-lettered.
-func TestAPermanentErrorWhileSplittingStops(t *testing.T) {
-	store := &fakeStore{fail: func(write int, b *sinks.Batch) error {
-		if write == 1 {
-			return fmt.Errorf("%w (TYPE_MISMATCH?): whole batch", sinks.ErrRejected)
+// A rejection whose first single record then fails with a schema-level
+// error is not about rows: the split stops there, the worker stops, and
+// nothing is dead-lettered (no thousand single-row failures).
+func TestASchemaErrorOfTheFirstSingleRecordStopsTheSplit(t *testing.T) {
+	store := &fakeStore{fail: func(_ int, b *sinks.Batch) error {
+		if len(b.SignIns) > 1 {
+			return fmt.Errorf("%w (CANNOT_PARSE_TEXT): whole batch", sinks.ErrRejected)
 		}
 		return fmt.Errorf("%w (NO_SUCH_COLUMN_IN_TABLE): column doc", sinks.ErrPermanent)
 	}}
 	prod := &fakeProducer{}
 	b, m := batchOf(1000)
 	err := newWriter(store, prod, counters{}).Write(context.Background(), b, m)
-	if !errors.Is(err, sinks.ErrPermanent) || len(prod.msgs) != 0 || store.writes != 2 {
-		t.Fatalf("err %v after %d writes, %d dead letters", err, store.writes, len(prod.msgs))
+	// 1001 units: the whole batch, then halves down to the first record.
+	if !errors.Is(err, sinks.ErrPermanent) || len(prod.msgs) != 0 || store.writes != 10 {
+		t.Fatalf("err %v after %d writes, %d dead letters; want the permanent error after 10 writes, none", err, store.writes, len(prod.msgs))
 	}
 }
 
