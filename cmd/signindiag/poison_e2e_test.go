@@ -25,7 +25,7 @@ func TestASignInStorageRejectsIsDeadLetteredAndTheRestStored(t *testing.T) {
 	chCfg := clickhousetest.Config(t)
 	prefix := kafkatest.UniqueName("poison")
 	storageDLQ := prefix + "-storage-deadletter" // the default: <group>-storage-deadletter
-	t.Cleanup(func() { kafkatest.DeleteTopics(brokers, append(topicNames(prefix), storageDLQ)...) })
+	t.Cleanup(func() { kafkatest.DeleteTopics(brokers, topicNames(prefix)...) })
 	proc := startProcess(t, "run", processEnv(brokers, chCfg, prefix, map[string]string{
 		"SIGNINDIAG_MAX_EVENT_AGE": "0", "SIGNINDIAG_MAX_CLOCK_SKEW": "0", // no time bounds: rekey lets 2200 through
 		"SIGNINDIAG_FLUSH_INTERVAL": "1s", // one batch for all of them, most likely
