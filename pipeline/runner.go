@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/signindiag/signindiag/pipeline/diagnose"
+	"github.com/signindiag/signindiag/pipeline/poison"
 	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/pipeline/source"
@@ -33,6 +34,9 @@ type Config struct {
 	MaxMessageBytes int
 	// Compression names the codec of produced batches (Compressions).
 	Compression string
+	// StorageDeadLetterTopic receives the records storage rejects
+	// (pipeline/poison).
+	StorageDeadLetterTopic string
 	// EventTime bounds the sign-ins' createdDateTime (rekey dead-letters
 	// the others as time_out_of_range).
 	EventTime       rekey.TimeBounds
@@ -75,6 +79,10 @@ type Runner struct {
 	metrics *Metrics
 	log     *slog.Logger
 
+	// poison is where the diagnose and spray stages send the records
+	// storage rejects; its producer is set by Run.
+	poison poison.Config
+
 	warming atomic.Int64
 	joined  atomic.Bool
 	ready   *Readiness
@@ -116,14 +124,17 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	// The keyed topics' limits bound the producer's batches, so the broker
 	// never refuses one (a refused batch would be retried for ever).
-	limits, err := publish.ReadLimits(ctx, r.cfg.Brokers, []string{r.cfg.KeyedTopic, r.cfg.IPTopic, r.cfg.DeadLetterTopic})
+	limits, err := publish.ReadLimits(ctx, r.cfg.Brokers, []string{r.cfg.KeyedTopic, r.cfg.IPTopic, r.cfg.DeadLetterTopic,
+		r.cfg.StorageDeadLetterTopic})
 	if err != nil {
 		return err
 	}
 	writer := publish.New(publish.Config{Brokers: r.cfg.Brokers, Limits: limits, Compression: Compressions[r.cfg.Compression]})
 	defer writer.Close()
 	r.log.Info("output topics", "keyed", r.cfg.KeyedTopic, "by_ip", r.cfg.IPTopic, "dead_letter", r.cfg.DeadLetterTopic,
-		"max_message_bytes", writer.MaxMessageBytes())
+		"storage_dead_letter", r.cfg.StorageDeadLetterTopic, "max_message_bytes", writer.MaxMessageBytes())
+	r.poison = poison.Config{Topic: r.cfg.StorageDeadLetterTopic, Producer: writer, MaxBytes: writer.MaxMessageBytes(),
+		Counters: r.metrics}
 	r.joined.Store(true)
 
 	g, ctx := errgroup.WithContext(ctx)
@@ -157,7 +168,7 @@ func (r *Runner) Run(ctx context.Context) error {
 
 func (r *Runner) spray(ctx context.Context, c *source.Claim) error {
 	proc := spray.NewProcessor(spray.Config{Detections: r.cfg.Detections(), AllowedLateness: r.cfg.AllowedLateness,
-		FutureSkew: r.cfg.FutureSkew}, c.Partition, r.store, r.metrics)
+		FutureSkew: r.cfg.FutureSkew, Poison: r.stagePoison("spray")}, c.Partition, r.store, r.metrics)
 	if err := r.warm(ctx, "spray", c, proc); err != nil {
 		return err
 	}
@@ -166,13 +177,19 @@ func (r *Runner) spray(ctx context.Context, c *source.Claim) error {
 
 func (r *Runner) diagnose(ctx context.Context, c *source.Claim) error {
 	proc := diagnose.NewProcessor(diagnose.Config{Window: r.cfg.Window, AllowedLateness: r.cfg.AllowedLateness,
-		Detections: r.cfg.Detections(), FutureSkew: r.cfg.FutureSkew},
+		Detections: r.cfg.Detections(), FutureSkew: r.cfg.FutureSkew, Poison: r.stagePoison("diagnose")},
 		c.Partition, r.store, r.engine, r.catalog, r.metrics)
 	defer proc.Close()
 	if err := r.warm(ctx, "diagnose", c, proc); err != nil {
 		return err
 	}
 	return consume(ctx, "diagnose", c, proc, r.cfg.Loop, r.log, r.metrics)
+}
+
+func (r *Runner) stagePoison(stage string) poison.Config {
+	cfg := r.poison
+	cfg.Log = r.log.With("stage", stage)
+	return cfg
 }
 
 // warmer rebuilds a partition's windows from storage.

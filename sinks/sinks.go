@@ -23,6 +23,16 @@ var ErrInvalidQuery = errors.New("invalid query")
 // publisher share it, so the loop needs to know neither.
 var ErrPermanent = errors.New("permanent error, retrying cannot fix it")
 
+// ErrRejected marks a write that storage refused because of what some of
+// its rows hold (a time outside what a column can store, a value the
+// server cannot parse), not because of the schema or the connection: the
+// same batch fails again however often it is retried, but the same batch
+// without those rows succeeds. The pipeline splits such a batch to store
+// the rest and dead-letter the offending records (pipeline/poison).
+// Errors that every row would meet (a missing table or column, a denied
+// authorisation) wrap ErrPermanent instead.
+var ErrRejected = errors.New("rows rejected by storage")
+
 // SignInRecord is a sign-in as the diagnose stage stores it: with the
 // catalogue's failure verdict and its position in the user-keyed topic,
 // which lets a restarted worker rebuild its window from storage.
@@ -52,7 +62,9 @@ func (b *Batch) Len() int {
 }
 
 // Writer stores batches. Write is synchronous: nil means every row is
-// durable. It is idempotent: writing the same rows again (a replay after a
+// durable. An error wrapping ErrRejected means some rows are at fault and
+// the others may be stored without them; ErrPermanent, that no retry can
+// succeed; any other error is transient. It is idempotent: writing the same rows again (a replay after a
 // crash) leaves the store as if they had been written once. It must not
 // keep the batch or its slices after it returns: the caller reuses them.
 type Writer interface {

@@ -70,6 +70,9 @@ type KafkaConfig struct {
 	SignInTopic string   `env:"SIGNIN_TOPIC, default=signin-events"`
 	FlagTopic   string   `env:"FLAG_TOPIC, default=signin-flags"`
 	DLQTopic    string   `env:"DLQ_TOPIC, default=signin-deadletter"`
+	// StorageDLQTopic receives the records storage rejects; by default
+	// <Group>-storage-deadletter.
+	StorageDLQTopic string `env:"STORAGE_DLQ_TOPIC"`
 	// KeyedTopic and IPTopic are internal; by default their names derive
 	// from Group (as Kafka Streams derives them from its application id),
 	// so two deployments sharing a cluster never read each other's events.
@@ -107,6 +110,9 @@ func loadConfig(ctx context.Context, lookuper envconfig.Lookuper, needKafka bool
 	}
 	if cfg.Kafka.IPTopic == "" {
 		cfg.Kafka.IPTopic = cfg.Kafka.Group + "-keyed-by-ip"
+	}
+	if cfg.Kafka.StorageDLQTopic == "" {
+		cfg.Kafka.StorageDLQTopic = cfg.Kafka.Group + "-storage-deadletter"
 	}
 	if cfg.AllowedLateness == 0 {
 		cfg.AllowedLateness = cfg.Window
@@ -169,7 +175,7 @@ func (c *Config) validate(needKafka bool) error {
 		}
 		topics := map[string]string{"KAFKA_SIGNIN_TOPIC": c.Kafka.SignInTopic, "KAFKA_FLAG_TOPIC": c.Kafka.FlagTopic,
 			"KAFKA_DLQ_TOPIC": c.Kafka.DLQTopic, "KAFKA_KEYED_TOPIC": c.Kafka.KeyedTopic, "KAFKA_IP_TOPIC": c.Kafka.IPTopic,
-			"KAFKA_GROUP": c.Kafka.Group}
+			"KAFKA_GROUP": c.Kafka.Group, "KAFKA_STORAGE_DLQ_TOPIC": c.Kafka.StorageDLQTopic}
 		for name, v := range topics {
 			if v == "" {
 				bad(name, "expected a name, got an empty value")

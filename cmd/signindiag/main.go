@@ -170,7 +170,8 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		runner = pipeline.NewRunner(pipeline.Config{
 			Brokers: cfg.Kafka.Brokers, Group: cfg.Kafka.Group,
 			SignInTopic: cfg.Kafka.SignInTopic, FlagTopic: cfg.Kafka.FlagTopic,
-			DeadLetterTopic: cfg.Kafka.DLQTopic, KeyedTopic: cfg.Kafka.KeyedTopic, IPTopic: cfg.Kafka.IPTopic,
+			DeadLetterTopic: cfg.Kafka.DLQTopic, StorageDeadLetterTopic: cfg.Kafka.StorageDLQTopic,
+			KeyedTopic: cfg.Kafka.KeyedTopic, IPTopic: cfg.Kafka.IPTopic,
 			Partitions: cfg.Kafka.Partitions, CreateTopics: cfg.Kafka.CreateTopics,
 			SessionTimeout:  cfg.Kafka.SessionTimeout,
 			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,

@@ -206,7 +206,8 @@ func processEnv(brokers []string, cfg clickhouse.Config, prefix string, extra ma
 }
 
 func topicNames(prefix string) []string {
-	return []string{prefix + "-signins", prefix + "-flags", prefix + "-dlq", prefix + "-keyed", prefix + "-byip"}
+	return []string{prefix + "-signins", prefix + "-flags", prefix + "-dlq", prefix + "-keyed", prefix + "-byip",
+		prefix + "-storage-deadletter"} // the default of a group named prefix
 }
 
 // rawConn opens a driver connection to inspect a test database directly.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/signindiag/signindiag/pipeline/incident"
+	"github.com/signindiag/signindiag/pipeline/poison"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/rules"
@@ -43,6 +44,8 @@ type Config struct {
 	FutureSkew time.Duration
 	// Now is the wall clock; nil means time.Now.
 	Now func() time.Time
+	// Poison is where the records storage rejects go (pipeline/poison).
+	Poison poison.Config
 }
 
 // Counters the stage reports to; implemented by pipeline.Metrics.
@@ -69,6 +72,8 @@ type Processor struct {
 	incidents *incident.Set
 	keys      int // window keys last reported
 	batch     sinks.Batch
+	marks     poison.Marks // the record each row of batch came from
+	out       *poison.Writer
 	records   int
 	event     schemas.Event // reused by Process
 }
@@ -80,7 +85,7 @@ func NewProcessor(cfg Config, shard int, store Store, engine *rules.Engine, cat 
 		cfg.Now = time.Now
 	}
 	return &Processor{cfg: cfg, store: store, engine: engine, catalog: cat, counters: counters,
-		shard: shard, win: window.New(cfg.Window, cfg.AllowedLateness),
+		shard: shard, out: poison.New(store, cfg.Poison), win: window.New(cfg.Window, cfg.AllowedLateness),
 		incidents: incident.NewSet(incident.SetConfig{Detections: cfg.Detections, Keys: rules.KeyUser,
 			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard})}
 }
@@ -122,6 +127,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	}
 	if ev.Flag != nil {
 		p.batch.Flags = append(p.batch.Flags, *ev.Flag)
+		p.marks.Add(rec, &p.batch)
 		p.counters.Flag()
 		return nil
 	}
@@ -163,6 +169,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 			Reason: "flagged for review during sign-in"})
 	}
 	p.batch.Findings = append(p.batch.Findings, findings...)
+	p.marks.Add(rec, &p.batch)
 	p.counters.SignIn()
 	return nil
 }
@@ -175,9 +182,10 @@ func (p *Processor) Pending() int { return p.records }
 func (p *Processor) Flush(ctx context.Context) error {
 	// Moved into the batch once: a retried flush writes them again.
 	p.batch.Incidents = append(p.batch.Incidents, p.incidents.Take()...)
-	if err := p.store.Write(ctx, &p.batch); err != nil {
+	if err := p.out.Write(ctx, &p.batch, &p.marks); err != nil {
 		return err
 	}
+	p.marks.Reset()
 	// The sign-in slice is kept for the next batch: grown afresh each time,
 	// copying its large records cost more than any other append here. The
 	// store is done with it once Write returns.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/signindiag/signindiag/pipeline/incident"
+	"github.com/signindiag/signindiag/pipeline/poison"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/schemas/wire"
@@ -42,6 +43,8 @@ type Config struct {
 	FutureSkew      time.Duration
 	// Now is the wall clock; nil means time.Now.
 	Now func() time.Time
+	// Poison is where the records storage rejects go (pipeline/poison).
+	Poison poison.Config
 }
 
 // Processor handles one partition of the IP-keyed topic.
@@ -52,6 +55,8 @@ type Processor struct {
 	shard     int
 	incidents *incident.Set
 	batch     sinks.Batch
+	marks     poison.Marks // the record each row of batch came from
+	out       *poison.Writer
 	records   int
 }
 
@@ -60,7 +65,7 @@ func NewProcessor(cfg Config, shard int, store Store, counters Counters) *Proces
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Processor{cfg: cfg, store: store, counters: counters, shard: shard,
+	return &Processor{cfg: cfg, store: store, counters: counters, shard: shard, out: poison.New(store, cfg.Poison),
 		incidents: incident.NewSet(incident.SetConfig{Detections: cfg.Detections, Keys: rules.KeyIP,
 			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard})}
 }
@@ -114,6 +119,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	}
 	p.batch.IPFailures = append(p.batch.IPFailures, sinks.IPFailureRecord{IP: si.IPAddress, UserKey: si.UserKey(),
 		Identity: si.Identity(), At: si.CreatedDateTime, Shard: p.shard, Offset: rec.Offset})
+	p.marks.Add(rec, &p.batch)
 	return nil
 }
 
@@ -124,9 +130,10 @@ func (p *Processor) Pending() int { return p.records }
 // and evicts what the windows no longer need.
 func (p *Processor) Flush(ctx context.Context) error {
 	p.batch.Incidents = append(p.batch.Incidents, p.incidents.Take()...)
-	if err := p.store.Write(ctx, &p.batch); err != nil {
+	if err := p.out.Write(ctx, &p.batch, &p.marks); err != nil {
 		return err
 	}
+	p.marks.Reset()
 	p.batch = sinks.Batch{}
 	p.records = 0
 	p.incidents.Evict()

@@ -25,6 +25,9 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	if b.Len() == 0 {
 		return nil
 	}
+	if err := checkRows(b); err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
 	version := uint64(time.Now().UnixNano())
@@ -69,7 +72,7 @@ func (s *Store) send(ctx context.Context, table, columns string, fill func(drive
 	}
 	defer batch.Close()
 	if err := fill(batch); err != nil {
-		return fmt.Errorf("clickhouse: append to %s: %w", table, err)
+		return fmt.Errorf("clickhouse: append to %s: %w", table, classifyAppend(err))
 	}
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("clickhouse: insert into %s: %w", table, classify(err))
