@@ -333,11 +333,19 @@ func (r *faultRun) assertNoDeadLetters(t *testing.T) {
 // topic (-1: none yet).
 func committedOffsets(t *testing.T, brokers []string, group, topic string) map[int]int64 {
 	t.Helper()
+	out, err := tryCommittedOffsets(brokers, group, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func tryCommittedOffsets(brokers []string, group, topic string) (map[int]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n, err := source.PartitionCount(ctx, brokers, topic)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	parts := make([]int, n)
 	for p := range n {
@@ -349,16 +357,16 @@ func committedOffsets(t *testing.T, brokers []string, group, topic string) map[i
 		err = res.Error
 	}
 	if err != nil {
-		t.Fatalf("offsets of %s on %s: %v", group, topic, err)
+		return nil, fmt.Errorf("offsets of %s on %s: %w", group, topic, err)
 	}
 	out := map[int]int64{}
 	for _, p := range res.Topics[topic] {
 		if p.Error != nil {
-			t.Fatalf("offset of %s on %s/%d: %v", group, topic, p.Partition, p.Error)
+			return nil, fmt.Errorf("offset of %s on %s/%d: %w", group, topic, p.Partition, p.Error)
 		}
 		out[p.Partition] = p.CommittedOffset
 	}
-	return out
+	return out, nil
 }
 
 // groupLag is the records of topic that group has not committed yet.
@@ -535,7 +543,17 @@ func TestFaultClickHouseUnreachable(t *testing.T) {
 
 	half := len(s.signIns) / 2
 	r.send(t, s.signIns[:half], nil)
-	eventually(t, 60*time.Second, "part of the stream stored", func() bool { return r.stored(t) >= len(s.want)/10 })
+	// Break it once every diagnose partition has committed a batch, so
+	// that the check of committed against stored below is not vacuous.
+	eventually(t, 60*time.Second, "a batch committed on every diagnose partition", func() bool {
+		offsets, err := tryCommittedOffsets(r.brokers, r.prefix+"-diagnose", r.prefix+"-keyed")
+		for _, off := range offsets {
+			if off <= 0 {
+				return false
+			}
+		}
+		return err == nil && len(offsets) > 0
+	})
 	proxy.setBroken(true)
 	down := time.Now()
 	r.send(t, s.signIns[half:], s.flags)
@@ -590,9 +608,16 @@ func TestFaultClickHouseUnreachable(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d of %d sign-ins stored when ClickHouse went away; %d sign-ins before the committed offsets, all stored",
-		storedAt, len(s.want), before)
+	if before == 0 {
+		t.Error("no sign-in before the committed offsets: the check proved nothing")
+	}
+	t.Logf("%d of %d sign-ins stored when ClickHouse went away; %d sign-ins before the committed offsets %v, all stored",
+		storedAt, len(s.want), before, diagnoseAt)
 
+	if dst := os.Getenv("FAULT_DEBUG"); dst != "" {
+		b, _ := os.ReadFile(proc.log)
+		_ = os.WriteFile(dst, b, 0o644)
+	}
 	proxy.setBroken(false)
 	back := time.Now()
 	r.waitAll(t, s.want, 120*time.Second)
