@@ -622,10 +622,6 @@ func TestFaultClickHouseUnreachable(t *testing.T) {
 	t.Logf("%d of %d sign-ins stored when ClickHouse went away; %d sign-ins before the committed offsets %v, all stored",
 		storedAt, len(s.want), before, diagnoseAt)
 
-	if dst := os.Getenv("FAULT_DEBUG"); dst != "" {
-		b, _ := os.ReadFile(proc.log)
-		_ = os.WriteFile(dst, b, 0o644)
-	}
 	proxy.setBroken(false)
 	back := time.Now()
 	r.waitAll(t, s.want, 120*time.Second)
@@ -924,6 +920,9 @@ func TestFaultFutureDatedSignIn(t *testing.T) {
 		}
 		if src := deadletter.Header(m, deadletter.HeaderSourceTopic); src != r.prefix+"-signins" || deadletter.Header(m, deadletter.HeaderSourceOffset) == "" {
 			t.Errorf("dead letter without its source: topic %q, offset %q", src, deadletter.Header(m, deadletter.HeaderSourceOffset))
+		}
+		if deadletter.Header(m, deadletter.HeaderError) == "" {
+			t.Error("dead letter without its error header")
 		}
 		if !bytes.Contains(m.Value, []byte("future-")) {
 			t.Errorf("dead letter is not a future-dated sign-in: %.200s", m.Value)
