@@ -643,7 +643,7 @@ func TestFaultClickHouseSlowerThanInput(t *testing.T) {
 	proc := startProcess(t, "ingest", r.env(proxy.via(r.ch), map[string]string{"SIGNINDIAG_BATCH_SIZE": "2000"}))
 	rss := watchRSS(t, proc)
 	proc.waitReady(t)
-	proxy.slow(50*time.Millisecond, 200*time.Millisecond)
+	proxy.slow(100*time.Millisecond, 300*time.Millisecond)
 
 	start := time.Now()
 	r.send(t, s.signIns, s.flags)
@@ -658,7 +658,9 @@ func TestFaultClickHouseSlowerThanInput(t *testing.T) {
 	})
 	t.Logf("all stored %s after the first was sent; diagnose lag up to %d records (metric up to %.0f)",
 		time.Since(start).Round(100*time.Millisecond), maxLag, maxLagMetric)
-	if maxLag < int64(len(s.want))/4 || maxLagMetric <= 0 {
+	// A batch's tables are written in parallel, so the added latency slows
+	// each flush less than its chunk count suggests: ask for a tenth.
+	if maxLag < int64(len(s.want))/10 || maxLagMetric <= 0 {
 		t.Errorf("the diagnose stage's lag never grew: up to %d uncommitted records, metric up to %.0f", maxLag, maxLagMetric)
 	}
 	waitDurable(t, r.brokers, r.prefix)
