@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -83,9 +82,7 @@ type Runner struct {
 	// storage rejects; its producer is set by Run.
 	poison poison.Config
 
-	warming atomic.Int64
-	joined  atomic.Bool
-	ready   *Readiness
+	ready *Readiness
 }
 
 // Store is what the stages need from storage.
@@ -135,7 +132,6 @@ func (r *Runner) Run(ctx context.Context) error {
 		"storage_dead_letter", r.cfg.StorageDeadLetterTopic, "max_message_bytes", writer.MaxMessageBytes())
 	r.poison = poison.Config{Topic: r.cfg.StorageDeadLetterTopic, Producer: writer, MaxBytes: writer.MaxMessageBytes(),
 		Counters: r.metrics}
-	r.joined.Store(true)
 
 	g, ctx := errgroup.WithContext(ctx)
 	sprayRule := rules.NewSprayRule(r.cfg.Spray)
@@ -200,11 +196,9 @@ type warmer interface {
 // warm rebuilds the partition's windows, retrying while storage is away;
 // the partition reports not ready until it is done.
 func (r *Runner) warm(ctx context.Context, stage string, c *source.Claim, proc warmer) error {
-	r.warming.Add(1)
 	r.metrics.PartitionsWarming.Inc()
 	r.ready.Warming(stage, c.Topic, c.Partition, true)
 	defer func() {
-		r.warming.Add(-1)
 		r.metrics.PartitionsWarming.Dec()
 		r.ready.Warming(stage, c.Topic, c.Partition, false)
 	}()

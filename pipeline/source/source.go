@@ -43,12 +43,52 @@ type Claim struct {
 
 // Fetch returns the next record; it blocks until one arrives or ctx ends.
 func (c *Claim) Fetch(ctx context.Context) (Record, error) {
-	m, err := c.reader.FetchMessage(ctx)
+	m, err := fetchRetrying(ctx, c.reader)
 	if err != nil {
 		return Record{}, err
 	}
 	c.fetched.Add(1)
 	return Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}, nil
+}
+
+// fetcher is what Fetch needs of a kafka.Reader.
+type fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+}
+
+// fetchRetryDelay spaces the retries of a fetch that failed for a reason
+// that passes (the reader itself backs off between its attempts).
+const fetchRetryDelay = 500 * time.Millisecond
+
+// fetchRetrying returns the next message. kafka-go's reader keeps retrying
+// on its own, but after a few failed attempts it also hands the error to
+// FetchMessage: a partition whose leader is not elected yet (a topic just
+// created) or a broker restarting would then stop the whole process. Only
+// errors that no retry fixes are returned.
+func fetchRetrying(ctx context.Context, r fetcher) (kafka.Message, error) {
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err == nil || ctx.Err() != nil || fetchErrorIsPermanent(err) {
+			return m, err
+		}
+		select {
+		case <-ctx.Done():
+			return kafka.Message{}, ctx.Err()
+		case <-time.After(fetchRetryDelay):
+		}
+	}
+}
+
+// fetchErrorIsPermanent: the reader will get the same answer however
+// often it asks.
+func fetchErrorIsPermanent(err error) bool {
+	for _, code := range []kafka.Error{kafka.TopicAuthorizationFailed, kafka.GroupAuthorizationFailed,
+		kafka.ClusterAuthorizationFailed, kafka.SASLAuthenticationFailed, kafka.UnsupportedVersion} {
+		if errors.Is(err, code) {
+			return true
+		}
+	}
+	return false
 }
 
 // Lag is the number of records between the last one fetched and the
