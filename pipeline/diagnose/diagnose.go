@@ -134,9 +134,11 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	si := ev.SignIn
 	isFailure := p.catalog.IsFailure(si.Status.ErrorCode)
 	in := rules.Input{SignIn: si, IsFailure: isFailure, Window: p.cfg.Window}
+	duplicate := false
 	if isFailure {
 		c := p.win.ObserveFailure(si.UserKey(), si.Identity(), si.CreatedDateTime)
 		in.FailuresBefore, in.Failures48h = c.Before, c.After
+		duplicate = c.Duplicate
 		if c.Late {
 			p.counters.Late()
 		}
@@ -154,6 +156,17 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	}
 	if out.Late && !isFailure {
 		p.counters.Late()
+	}
+	if duplicate {
+		// The same failure, at the same time, is stored already (or is in
+		// this batch) at an earlier offset. Storing it again would let a
+		// merge replace that row with one at this later offset, and a
+		// worker rebuilding its windows from the rows before its committed
+		// offset would then miss it.
+		p.batch.Findings = append(p.batch.Findings, findings...)
+		p.marks.Add(rec, &p.batch)
+		p.counters.SignIn()
+		return nil
 	}
 	record := sinks.SignInRecord{SignIn: *si, IsFailure: isFailure, Shard: p.shard, Offset: rec.Offset}
 	if wire.IsCurrent(rec.Value) {

@@ -241,3 +241,29 @@ func TestMFAFatigueInAnyDeliveryOrder(t *testing.T) {
 		t.Fatalf("ids differ by delivery order: %v", ids)
 	}
 }
+
+// A failure delivered again (a replay after a crash, a duplicate message)
+// is stored once, at its first offset: a second row at a later offset
+// would replace the first when ClickHouse merges, and a worker rebuilding
+// its window from the rows before its committed offset would miss it.
+// A new version of the sign-in (another time) is stored.
+func TestADuplicateFailureIsStoredOnceAtItsFirstOffset(t *testing.T) {
+	store := &fakeStore{}
+	p := newProcessor(store)
+	ctx := context.Background()
+	for i, si := range []*schemas.SignIn{failure("d1", t0), failure("d1", t0), failure("d1", t0.Add(time.Minute))} {
+		if err := p.Process(ctx, event(t, schemas.Event{SignIn: si}, int64(10+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var stored []string
+	for _, r := range store.batches[0].SignIns {
+		stored = append(stored, fmt.Sprintf("%s@%d", r.SignIn.ID, r.Offset))
+	}
+	if fmt.Sprint(stored) != "[d1@10 d1@12]" {
+		t.Fatalf("stored %v, want the first delivery and the later version only", stored)
+	}
+}

@@ -49,6 +49,9 @@ type Counts struct {
 	// Late is true when the event fell behind the allowed lateness and was
 	// not added.
 	Late bool
+	// Duplicate is true when the window already holds this sign-in at this
+	// very time: a replay or a duplicate delivery, not a new version.
+	Duplicate bool
 }
 
 // ObserveFailure records a failed sign-in of key at time at and returns the
@@ -65,7 +68,7 @@ func (w *Window) ObserveFailure(key, id string, at time.Time) Counts {
 	i := sort.Search(len(entries), func(i int) bool { return entries[i].atMs >= ms })
 	for j := i; j < len(entries) && entries[j].atMs == ms; j++ {
 		if entries[j].idHash == h {
-			return Counts{Before: before, After: before}
+			return Counts{Before: before, After: before, Duplicate: true}
 		}
 	}
 	// A duplicate delivered with a different time is still a duplicate;
