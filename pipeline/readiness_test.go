@@ -206,7 +206,10 @@ func TestConsumeLoopReportsFailingFlushesToReadiness(t *testing.T) {
 	go func() {
 		done <- consume(ctx, "diagnose", claim, proc, LoopConfig{FlushInterval: time.Hour, FlushMaxRecords: 4, ShutdownTimeout: time.Second}, quiet, m)
 	}()
-	<-proc.failed // the first flush attempt failed
+	// The loop reports a failed flush after Flush returns; the second
+	// failure proves the first was reported.
+	<-proc.failed
+	<-proc.failed
 	clock.Advance(31 * time.Second)
 	if got := reasons(t, r); got != "diagnose: flushes failing for 31s" {
 		t.Errorf("while the store fails: %q", got)
