@@ -157,17 +157,22 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	if out.Late && !isFailure {
 		p.counters.Late()
 	}
-	if duplicate {
-		// The same failure, at the same time, is stored already (or is in
-		// this batch) at an earlier offset. Storing it again would let a
-		// merge replace that row with one at this later offset, and a
-		// worker rebuilding its windows from the rows before its committed
-		// offset would then miss it.
-		p.batch.Findings = append(p.batch.Findings, findings...)
-		p.marks.Add(rec, &p.batch)
-		p.counters.SignIn()
-		return nil
+	// A failure the window already holds at this very time is stored
+	// already (or is in this batch) at an earlier offset. Storing it again
+	// would let a merge replace that row with one at this later offset, and
+	// a worker rebuilding its windows from the rows before its committed
+	// offset would then miss it.
+	if !duplicate {
+		p.addSignIn(rec, si, isFailure)
 	}
+	p.batch.Findings = append(p.batch.Findings, findings...)
+	p.marks.Add(rec, &p.batch)
+	p.counters.SignIn()
+	return nil
+}
+
+// addSignIn adds the sign-in, and the flag it may carry, to the batch.
+func (p *Processor) addSignIn(rec source.Record, si *schemas.SignIn, isFailure bool) {
 	record := sinks.SignInRecord{SignIn: *si, IsFailure: isFailure, Shard: p.shard, Offset: rec.Offset}
 	if wire.IsCurrent(rec.Value) {
 		record.Doc = rec.Value // store the bytes as they came: no second encoding
@@ -181,10 +186,6 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 			UserID: si.UserID, UserPrincipalName: si.UserPrincipalName, FlaggedAt: si.CreatedDateTime, FlaggedBy: "user",
 			Reason: "flagged for review during sign-in"})
 	}
-	p.batch.Findings = append(p.batch.Findings, findings...)
-	p.marks.Add(rec, &p.batch)
-	p.counters.SignIn()
-	return nil
 }
 
 // Pending counts records read since the last flush.
