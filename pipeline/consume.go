@@ -235,7 +235,7 @@ func (l *loop) flush(ctx context.Context) error {
 			return err
 		}
 		l.log.Warn("flush failed; retrying", "attempt", attempt, "err", err)
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := backoff/2 + rand.N(backoff/2+1) // #nosec G404 -- jitter, not a secret
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("flush abandoned: %w", err)

@@ -28,7 +28,7 @@ const (
 	ScenarioMFAProofUpRiskyLocation       = "mfa_proofup_risky_location"
 	ScenarioSuccessfulSignIn              = "successful_signin"
 	ScenarioAccountLocked                 = "account_locked"
-	ScenarioInvalidCredentials            = "invalid_credentials"
+	ScenarioInvalidCredentials            = "invalid_credentials" // #nosec G101 -- a scenario id, not a credential
 	ScenarioAppServiceProvider            = "app_service_provider"
 	ScenarioAppConfiguration              = "app_configuration"
 	ScenarioSecurityDefaults              = "security_defaults"

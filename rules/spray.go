@@ -44,7 +44,7 @@ func (r *SprayRule) Candidate(si *schemas.SignIn) bool {
 
 func init() {
 	def := DefaultSprayConfig()
-	register(ScenarioPasswordSpray, Tuning{Window: def.Window, Threshold: def.Threshold, Codes: def.Codes}, func(t Tuning) Detection {
+	register(ScenarioPasswordSpray, Tuning(def), func(t Tuning) Detection {
 		codes := t.Codes
 		return Detection{
 			Key:         KeyIP,

@@ -591,8 +591,8 @@ func diffSignIns(a, b *SignIn) string {
 		return ""
 	}
 	var ma, mb map[string]any
-	json.Unmarshal(ja, &ma)
-	json.Unmarshal(jb, &mb)
+	_ = json.Unmarshal(ja, &ma) // both were just marshalled
+	_ = json.Unmarshal(jb, &mb)
 	var diffs []string
 	for k := range ma {
 		x, _ := json.Marshal(ma[k])

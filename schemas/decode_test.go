@@ -142,7 +142,7 @@ func TestDecodeFlag(t *testing.T) {
 }
 
 func TestFindingIDIsDeterministicAndSeparatesParts(t *testing.T) {
-	if FindingID("a", "b") != FindingID("a", "b") {
+	if a, b := FindingID("a", "b"), FindingID("a", "b"); a != b {
 		t.Fatal("same parts, different ids")
 	}
 	if FindingID("ab", "c") == FindingID("a", "bc") {

@@ -166,7 +166,7 @@ func TestDecodedSignInsValidate(t *testing.T) {
 	}
 	for _, line := range lines(t, "../testdata/entra/panther_azure_signin_rule_tests.jsonl") {
 		var test struct{ Log json.RawMessage }
-		json.Unmarshal(line, &test)
+		_ = json.Unmarshal(line, &test)
 		msgs = append(msgs, test.Log)
 	}
 	for _, p := range []string{"testdata/shapes/eventhubs_all_categories.json", "testdata/shapes/eventhubs_noninteractive_policies.json",
@@ -200,7 +200,7 @@ func TestDecodedSignInsValidate(t *testing.T) {
 	} {
 		b, _ := json.Marshal(good)
 		var m map[string]any
-		json.Unmarshal(b, &m)
+		_ = json.Unmarshal(b, &m)
 		mutate(m)
 		if err := validateJSON(t, sch, m); err == nil {
 			t.Errorf("%s: validates", name)
@@ -225,7 +225,7 @@ func TestFlagsAndFindingsValidate(t *testing.T) {
 	for _, bad := range []string{`{"userId":"u","flaggedAt":"2025-03-04T09:15:00Z"}`, `{"signInId":"s","flaggedAt":"2025-03-04T09:15:00Z"}`,
 		`{"signInId":"s","userId":"u"}`, `{"signInId":"s","userId":"u","flaggedAt":"yesterday"}`} {
 		var v any
-		json.Unmarshal([]byte(bad), &v)
+		_ = json.Unmarshal([]byte(bad), &v)
 		if err := validateJSON(t, flags, v); err == nil {
 			t.Errorf("flag %s validates", bad)
 		}

@@ -604,9 +604,9 @@ func TestKillAndRestartMatchesUninterruptedRun(t *testing.T) {
 	for _, f := range got.findings {
 		var scenario, signIn string
 		var failures int
-		fmt.Sscanf(strings.ReplaceAll(f, "/", " "), "%s %s %d", &scenario, &signIn, &failures)
+		_, _ = fmt.Sscanf(strings.ReplaceAll(f, "/", " "), "%s %s %d", &scenario, &signIn, &failures)
 		idx := 0
-		fmt.Sscanf(signIn, "k-%d", &idx)
+		_, _ = fmt.Sscanf(signIn, "k-%d", &idx)
 		user := fmt.Sprintf("user%d@contoso.example", idx%7)
 		at := e2eStart.Add(time.Duration(idx) * 7 * time.Minute)
 		exact, err := store.FailureCount(context.Background(), user, at.Add(-window), at)

@@ -257,7 +257,7 @@ func kafkaCheck(brokers []string) func(context.Context) error {
 		for _, b := range brokers {
 			conn, err := (&kafka.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp", b)
 			if err == nil {
-				conn.Close()
+				_ = conn.Close()
 				return nil
 			}
 			errs = append(errs, err)

@@ -44,15 +44,6 @@ func record(si schemas.SignIn, offset int64) sinks.SignInRecord {
 	return sinks.SignInRecord{SignIn: si, IsFailure: si.Status.ErrorCode != 0, Shard: 0, Offset: offset}
 }
 
-func ids(signIns []schemas.SignIn) []string {
-	var out []string
-	for _, s := range signIns {
-		out = append(out, s.ID)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func TestMigrateTwiceIsANoOp(t *testing.T) {
 	s := open(t) // applied once
 	applied, err := s.Migrate(context.Background())
