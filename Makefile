@@ -25,7 +25,7 @@ test-integration: services-up ## Integration tests only
 	set -a; . ./$(SERVICES_ENV); set +a; $(GO) test -count=1 -run 'Test.*' ./sinks/... ./cmd/...
 
 bench: ## Benchmarks: decoding and the internal-topic codec (each vs encoding/json in the same run), window updates, 6 runs each, one core
-	$(GO) test -run '^$$' -bench Decode -benchmem -count 6 -cpu 1 ./schemas/
+	$(GO) test -run '^$$' -bench Decode -benchmem -count 6 -cpu 1 ./schemas/entra/
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1 ./pipeline/window/
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1 ./schemas/wire/
 

@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		}
 	}
 	paths, _ := filepath.Glob("testdata/shapes/*.json*")
-	entra, _ := filepath.Glob("../testdata/entra/*.json*")
+	entra, _ := filepath.Glob("../../testdata/entra/*.json*")
 	for _, p := range append(paths, entra...) {
 		data, err := os.ReadFile(p)
 		if err != nil {

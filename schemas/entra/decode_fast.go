@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 import (
 	"math"
@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/signindiag/signindiag/schemas"
 )
 
 // decoder maps one message onto the model in a single pass of the lexer.
@@ -45,9 +47,9 @@ type decoder struct {
 // Azure Monitor records, the sign-in under "properties", which is decoded
 // straight into the SignIn that is returned.
 type recordState struct {
-	outer  SignIn
+	outer  schemas.SignIn
 	om, im recordMeta
-	inner  *SignIn
+	inner  *schemas.SignIn
 }
 
 // recordMeta holds what a record says beside the SignIn fields.
@@ -615,7 +617,7 @@ var statusFields = newFields(map[string]uint8{
 	"errorCode": stErrorCode, "failureReason": stFailureReason, "additionalDetails": stAdditionalDetails,
 }, nil)
 
-func (d *decoder) readStatus(st *Status, m *recordMeta) {
+func (d *decoder) readStatus(st *schemas.Status, m *recordMeta) {
 	d.object("status", &statusFields, func(id uint8) {
 		switch id {
 		case stErrorCode:
@@ -648,7 +650,7 @@ var deviceFields = newFields(map[string]uint8{
 	"browser": ddBrowser, "isCompliant": ddIsCompliant, "isManaged": ddIsManaged, "trustType": ddTrustType,
 }, nil)
 
-func (d *decoder) readDevice(dd *DeviceDetail) {
+func (d *decoder) readDevice(dd *schemas.DeviceDetail) {
 	d.object("deviceDetail", &deviceFields, func(id uint8) {
 		switch id {
 		case ddDeviceID:
@@ -692,7 +694,7 @@ var geoFields = newFields(map[string]uint8{
 
 // readLocation reads Graph's location object. A plain string there is the
 // Azure Monitor record's (or Log Analytics row's) two-letter country.
-func (d *decoder) readLocation(loc *Location, m *recordMeta) {
+func (d *decoder) readLocation(loc *schemas.Location, m *recordMeta) {
 	if d.peek() == '"' {
 		b := trimSpace(d.str())
 		if len(b) > 0 && b[0] == '{' {
@@ -718,10 +720,10 @@ func (d *decoder) readLocation(loc *Location, m *recordMeta) {
 	})
 }
 
-func (d *decoder) readGeo(dst **GeoCoordinates) {
+func (d *decoder) readGeo(dst **schemas.GeoCoordinates) {
 	kind := d.object("geoCoordinates", &geoFields, func(id uint8) {
 		if *dst == nil {
-			*dst = new(GeoCoordinates)
+			*dst = new(schemas.GeoCoordinates)
 		}
 		g := *dst
 		switch id {
@@ -745,7 +747,7 @@ func (d *decoder) readGeo(dst **GeoCoordinates) {
 	})
 	switch {
 	case kind == '{' && *dst == nil:
-		*dst = new(GeoCoordinates)
+		*dst = new(schemas.GeoCoordinates)
 	case kind == 'n':
 		*dst = nil
 	}
@@ -801,19 +803,19 @@ var policyFields = newFields(map[string]uint8{
 	"excludeRulesSatisfied": polExclude, "authenticationStrength": polStrength,
 }, nil)
 
-func (d *decoder) readPolicies(dst *[]AppliedPolicy) {
+func (d *decoder) readPolicies(dst *[]schemas.AppliedPolicy) {
 	const what = "appliedConditionalAccessPolicies"
-	var stack [64]AppliedPolicy // real tenants often apply 20–60 policies
+	var stack [64]schemas.AppliedPolicy // real tenants often apply 20–60 policies
 	got := stack[:0]
 	kind := d.array(what, func() {
-		got = append(got, AppliedPolicy{})
+		got = append(got, schemas.AppliedPolicy{})
 		p := &got[len(got)-1]
 		keepElement(&got, d.object(what, &policyFields, func(id uint8) { d.policyMember(p, id) }))
 	})
 	setSlice(dst, kind, got)
 }
 
-func (d *decoder) policyMember(p *AppliedPolicy, id uint8) {
+func (d *decoder) policyMember(p *schemas.AppliedPolicy, id uint8) {
 	switch id {
 	case polID:
 		d.readStr(&p.ID)
@@ -853,18 +855,18 @@ var ruleFields = newFields(map[string]uint8{
 	"conditionalAccessCondition": ruleCondition, "ruleSatisfied": ruleSatisfied,
 }, nil)
 
-func (d *decoder) readRules(what string, dst *[]RuleSatisfied) {
-	var stack [16]RuleSatisfied
+func (d *decoder) readRules(what string, dst *[]schemas.RuleSatisfied) {
+	var stack [16]schemas.RuleSatisfied
 	got := stack[:0]
 	kind := d.array(what, func() {
-		got = append(got, RuleSatisfied{})
+		got = append(got, schemas.RuleSatisfied{})
 		p := &got[len(got)-1]
 		keepElement(&got, d.object(what, &ruleFields, func(id uint8) { d.ruleMember(p, id) }))
 	})
 	setSlice(dst, kind, got)
 }
 
-func (d *decoder) ruleMember(r *RuleSatisfied, id uint8) {
+func (d *decoder) ruleMember(r *schemas.RuleSatisfied, id uint8) {
 	switch id {
 	case ruleCondition:
 		d.readEnum(&r.ConditionalAccessCondition, enumCondition)
@@ -887,10 +889,10 @@ var strengthFields = newFields(map[string]uint8{
 	"authenticationStrengthResult": strengthResult,
 }, nil)
 
-func (d *decoder) readStrength(dst **AuthenticationStrength) {
+func (d *decoder) readStrength(dst **schemas.AuthenticationStrength) {
 	kind := d.object("authenticationStrength", &strengthFields, func(id uint8) {
 		if *dst == nil {
-			*dst = new(AuthenticationStrength)
+			*dst = new(schemas.AuthenticationStrength)
 		}
 		s := *dst
 		switch id {
@@ -906,7 +908,7 @@ func (d *decoder) readStrength(dst **AuthenticationStrength) {
 	})
 	switch {
 	case kind == '{' && *dst == nil:
-		*dst = new(AuthenticationStrength)
+		*dst = new(schemas.AuthenticationStrength)
 	case kind == 'n':
 		*dst = nil
 	}
@@ -920,19 +922,19 @@ const (
 
 var requirementFields = newFields(map[string]uint8{"requirementProvider": reqProvider, "detail": reqDetail}, nil)
 
-func (d *decoder) readRequirements(dst *[]RequirementPolicy) {
+func (d *decoder) readRequirements(dst *[]schemas.RequirementPolicy) {
 	const what = "authenticationRequirementPolicies"
-	var stack [16]RequirementPolicy
+	var stack [16]schemas.RequirementPolicy
 	got := stack[:0]
 	kind := d.array(what, func() {
-		got = append(got, RequirementPolicy{})
+		got = append(got, schemas.RequirementPolicy{})
 		p := &got[len(got)-1]
 		keepElement(&got, d.object(what, &requirementFields, func(id uint8) { d.requirementMember(p, id) }))
 	})
 	setSlice(dst, kind, got)
 }
 
-func (d *decoder) requirementMember(r *RequirementPolicy, id uint8) {
+func (d *decoder) requirementMember(r *schemas.RequirementPolicy, id uint8) {
 	switch id {
 	case reqProvider:
 		d.readStr(&r.RequirementProvider)
@@ -959,19 +961,19 @@ var detailFields = newFields(map[string]uint8{
 	"authenticationStepResultDetail": adStepResultDetail, "succeeded": adSucceeded,
 }, nil)
 
-func (d *decoder) readDetails(dst *[]AuthenticationDetail) {
+func (d *decoder) readDetails(dst *[]schemas.AuthenticationDetail) {
 	const what = "authenticationDetails"
-	var stack [16]AuthenticationDetail
+	var stack [16]schemas.AuthenticationDetail
 	got := stack[:0]
 	kind := d.array(what, func() {
-		got = append(got, AuthenticationDetail{})
+		got = append(got, schemas.AuthenticationDetail{})
 		p := &got[len(got)-1]
 		keepElement(&got, d.object(what, &detailFields, func(id uint8) { d.detailMember(p, id) }))
 	})
 	setSlice(dst, kind, got)
 }
 
-func (d *decoder) detailMember(a *AuthenticationDetail, id uint8) {
+func (d *decoder) detailMember(a *schemas.AuthenticationDetail, id uint8) {
 	switch id {
 	case adStepDateTime:
 		// A step time that is not a time is dropped, not fatal.
@@ -1003,19 +1005,19 @@ const (
 
 var keyValueFields = newFields(map[string]uint8{"key": kvKey, "value": kvValue}, nil)
 
-func (d *decoder) readKeyValues(dst *[]KeyValue) {
+func (d *decoder) readKeyValues(dst *[]schemas.KeyValue) {
 	const what = "authenticationProcessingDetails"
-	var stack [16]KeyValue
+	var stack [16]schemas.KeyValue
 	got := stack[:0]
 	kind := d.array(what, func() {
-		got = append(got, KeyValue{})
+		got = append(got, schemas.KeyValue{})
 		p := &got[len(got)-1]
 		keepElement(&got, d.object(what, &keyValueFields, func(id uint8) { d.keyValueMember(p, id) }))
 	})
 	setSlice(dst, kind, got)
 }
 
-func (d *decoder) keyValueMember(kv *KeyValue, id uint8) {
+func (d *decoder) keyValueMember(kv *schemas.KeyValue, id uint8) {
 	switch id {
 	case kvKey:
 		d.readStr(&kv.Key)
@@ -1034,19 +1036,19 @@ const (
 
 var lifetimeFields = newFields(map[string]uint8{"expirationRequirement": slpExpiration, "detail": slpDetail}, nil)
 
-func (d *decoder) readLifetimes(dst *[]SessionLifetimePolicy) {
+func (d *decoder) readLifetimes(dst *[]schemas.SessionLifetimePolicy) {
 	const what = "sessionLifetimePolicies"
-	var stack [16]SessionLifetimePolicy
+	var stack [16]schemas.SessionLifetimePolicy
 	got := stack[:0]
 	kind := d.array(what, func() {
-		got = append(got, SessionLifetimePolicy{})
+		got = append(got, schemas.SessionLifetimePolicy{})
 		p := &got[len(got)-1]
 		keepElement(&got, d.object(what, &lifetimeFields, func(id uint8) { d.lifetimeMember(p, id) }))
 	})
 	setSlice(dst, kind, got)
 }
 
-func (d *decoder) lifetimeMember(p *SessionLifetimePolicy, id uint8) {
+func (d *decoder) lifetimeMember(p *schemas.SessionLifetimePolicy, id uint8) {
 	switch id {
 	case slpExpiration:
 		d.readStr(&p.ExpirationRequirement)
@@ -1065,19 +1067,19 @@ const (
 
 var networkFields = newFields(map[string]uint8{"networkType": netType, "networkNames": netNames}, nil)
 
-func (d *decoder) readNetworks(dst *[]NetworkLocation) {
+func (d *decoder) readNetworks(dst *[]schemas.NetworkLocation) {
 	const what = "networkLocationDetails"
-	var stack [16]NetworkLocation
+	var stack [16]schemas.NetworkLocation
 	got := stack[:0]
 	kind := d.array(what, func() {
-		got = append(got, NetworkLocation{})
+		got = append(got, schemas.NetworkLocation{})
 		p := &got[len(got)-1]
 		keepElement(&got, d.object(what, &networkFields, func(id uint8) { d.networkMember(p, id) }))
 	})
 	setSlice(dst, kind, got)
 }
 
-func (d *decoder) networkMember(n *NetworkLocation, id uint8) {
+func (d *decoder) networkMember(n *schemas.NetworkLocation, id uint8) {
 	switch id {
 	case netType:
 		d.readEnum(&n.NetworkType, enumNetworkType)
@@ -1101,10 +1103,10 @@ var msiFields = newFields(map[string]uint8{
 	"federatedTokenId": msiFederatedTokenID, "federatedTokenIssuer": msiFederatedTokenIssuer,
 }, nil)
 
-func (d *decoder) readManagedIdentity(dst **ManagedIdentity) {
+func (d *decoder) readManagedIdentity(dst **schemas.ManagedIdentity) {
 	kind := d.object("managedServiceIdentity", &msiFields, func(id uint8) {
 		if *dst == nil {
-			*dst = new(ManagedIdentity)
+			*dst = new(schemas.ManagedIdentity)
 		}
 		mi := *dst
 		switch id {
@@ -1122,7 +1124,7 @@ func (d *decoder) readManagedIdentity(dst **ManagedIdentity) {
 	})
 	switch {
 	case kind == '{' && *dst == nil:
-		*dst = new(ManagedIdentity)
+		*dst = new(schemas.ManagedIdentity)
 	case kind == 'n':
 		*dst = nil
 	}

@@ -1,8 +1,10 @@
-package schemas
+package entra
 
 import (
 	"maps"
 	"time"
+
+	"github.com/signindiag/signindiag/schemas"
 )
 
 // Members of a sign-in record: Graph signIn fields, Azure Monitor record
@@ -143,7 +145,7 @@ var propertiesFields = func() fields {
 
 // member decodes the value of the member id of a record into si and m.
 // Members of the record's properties go to rs.inner.
-func (d *decoder) member(rs *recordState, si *SignIn, m *recordMeta, id uint8) {
+func (d *decoder) member(rs *recordState, si *schemas.SignIn, m *recordMeta, id uint8) {
 	if id > fIgnore && id != fBatch {
 		m.known = true
 	}
@@ -304,7 +306,7 @@ func (d *decoder) member(rs *recordState, si *SignIn, m *recordMeta, id uint8) {
 			return
 		}
 		if rs.inner == nil {
-			rs.inner, rs.im = new(SignIn), recordMeta{}
+			rs.inner, rs.im = new(schemas.SignIn), recordMeta{}
 		}
 		if d.object("properties", &propertiesFields, func(id uint8) { d.member(rs, rs.inner, &rs.im, id) }) == '{' {
 			rs.om.hasProps = true
@@ -329,7 +331,7 @@ func (d *decoder) readCategory(dst *string) {
 }
 
 // record decodes one element of a batch.
-func (d *decoder) record(rs *recordState) (*SignIn, error) {
+func (d *decoder) record(rs *recordState) (*schemas.SignIn, error) {
 	if d.peek() != '{' {
 		d.skip()
 		return nil, malformed(ReasonInvalidJSON, "record is not a JSON object")
@@ -347,12 +349,12 @@ func (d *decoder) record(rs *recordState) (*SignIn, error) {
 }
 
 func (rs *recordState) begin() {
-	rs.outer, rs.om, rs.inner = SignIn{}, recordMeta{}, nil
+	rs.outer, rs.om, rs.inner = schemas.SignIn{}, recordMeta{}, nil
 }
 
 // finishRecord applies the fallbacks between a record's parts, derives
 // the category, validates and normalises.
-func finishRecord(rs *recordState, soft *DecodeError) (*SignIn, error) {
+func finishRecord(rs *recordState, soft *DecodeError) (*schemas.SignIn, error) {
 	if soft != nil {
 		return nil, soft
 	}
@@ -413,11 +415,11 @@ func finishRecord(rs *recordState, soft *DecodeError) (*SignIn, error) {
 	}
 	// Properties were decoded into a fresh SignIn (si); a record's own
 	// members sit in rs.outer (si), on the caller's stack: copy them out.
-	var out *SignIn
+	var out *schemas.SignIn
 	if rs.om.hasProps {
 		out = rs.inner
 	} else {
-		out = new(SignIn)
+		out = new(schemas.SignIn)
 		*out = rs.outer
 	}
 	normaliseTimes(out)
@@ -433,33 +435,33 @@ func first(a, b string) string {
 
 // deriveCategory names the diagnostic-settings category of a Graph signIn,
 // which carries none.
-func deriveCategory(si *SignIn) string {
+func deriveCategory(si *schemas.SignIn) string {
 	for _, t := range si.SignInEventTypes {
 		switch t {
 		case "interactiveUser":
-			return CategoryInteractive
+			return schemas.CategoryInteractive
 		case "nonInteractiveUser":
-			return CategoryNonInteractive
+			return schemas.CategoryNonInteractive
 		case "servicePrincipal":
-			return CategoryServicePrincipal
+			return schemas.CategoryServicePrincipal
 		case "managedIdentity":
-			return CategoryManagedIdentity
+			return schemas.CategoryManagedIdentity
 		}
 	}
 	if mi := si.ManagedServiceIdentity; mi != nil && ((mi.MsiType != "" && mi.MsiType != "none") || mi.AssociatedResourceID != "") {
-		return CategoryManagedIdentity
+		return schemas.CategoryManagedIdentity
 	}
 	switch {
 	case si.ServicePrincipalID != "" && si.UserID == "":
-		return CategoryServicePrincipal
+		return schemas.CategoryServicePrincipal
 	case si.IsInteractive:
-		return CategoryInteractive
+		return schemas.CategoryInteractive
 	}
-	return CategoryNonInteractive
+	return schemas.CategoryNonInteractive
 }
 
 // validate checks the fields every stage relies on.
-func validate(si *SignIn) error {
+func validate(si *schemas.SignIn) error {
 	if si.ID == "" {
 		return malformed(ReasonMissingID, "sign-in has no id")
 	}
@@ -474,7 +476,7 @@ func validate(si *SignIn) error {
 
 // normaliseTimes puts times on millisecond precision in UTC: storage keeps
 // milliseconds, and windows must compare exactly what storage can answer.
-func normaliseTimes(si *SignIn) {
+func normaliseTimes(si *schemas.SignIn) {
 	si.CreatedDateTime = si.CreatedDateTime.UTC().Truncate(time.Millisecond)
 	for i := range si.AuthenticationDetails {
 		a := &si.AuthenticationDetails[i]
@@ -586,7 +588,7 @@ var flagFields = newFields(map[string]uint8{
 }, nil)
 
 // decodeFlagMessage is DecodeFlag.
-func decodeFlagMessage(value []byte) (*Flag, error) {
+func decodeFlagMessage(value []byte) (*schemas.Flag, error) {
 	d := getDecoder(trimSpace(value))
 	defer d.release()
 	d.plain = true
@@ -601,7 +603,7 @@ func decodeFlagMessage(value []byte) (*Flag, error) {
 		}
 		return nil, malformed(ReasonInvalidJSON, "flag is not a JSON object")
 	}
-	var f Flag
+	var f schemas.Flag
 	var at timeState
 	var badAt string
 	d.object("flag", &flagFields, func(id uint8) {

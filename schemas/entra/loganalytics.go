@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 // Log Analytics (Sentinel) tables SigninLogs, AADNonInteractiveUserSignInLogs,
 // AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs and
