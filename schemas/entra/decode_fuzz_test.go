@@ -395,6 +395,18 @@ func graphComparable(msg []byte) bool {
 	return keysComparable(msg)
 }
 
+// graphFields are the Graph signIn members: the generated names of the
+// model's fields, without the Azure Monitor members that follow them.
+var graphFields = func() map[string]uint8 {
+	m := map[string]uint8{}
+	for k, id := range signInNames {
+		if id < fTime {
+			m[k] = id
+		}
+	}
+	return m
+}()
+
 var graphTags = func() map[string]bool {
 	m := map[string]bool{}
 	for k := range graphFields {

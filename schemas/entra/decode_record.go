@@ -7,129 +7,12 @@ import (
 	"github.com/signindiag/signindiag/schemas"
 )
 
-// Members of a sign-in record: Graph signIn fields, Azure Monitor record
-// fields and Log Analytics columns.
-const (
-	fUnknown uint8 = iota
-	fIgnore
-	fID
-	fCreatedDateTime
-	fCategory
-	fTenantID
-	fUserDisplayName
-	fUserPrincipalName
-	fUserID
-	fUserType
-	fSignInIdentifier
-	fSignInIdentifierType
-	fAlternateSignInName
-	fSignInEventTypes
-	fAppID
-	fAppDisplayName
-	fResourceID
-	fResourceDisplayName
-	fResourceServicePrincipalID
-	fResourceTenantID
-	fHomeTenantID
-	fHomeTenantName
-	fIPAddress
-	fIPAddressFromResourceProvider
-	fAutonomousSystemNumber
-	fLocation
-	fNetworkLocationDetails
-	fDeviceDetail
-	fUserAgent
-	fClientAppUsed
-	fClientCredentialType
-	fIsInteractive
-	fIsTenantRestricted
-	fCrossTenantAccessType
-	fStatus
-	fCorrelationID
-	fOriginalRequestID
-	fUniqueTokenID
-	fSessionID
-	fConditionalAccessStatus
-	fPolicies
-	fAuthenticationRequirement
-	fAuthenticationRequirementPolicies
-	fAuthenticationDetails
-	fAuthenticationMethodsUsed
-	fAuthenticationProcessingDetails
-	fAuthenticationProtocol
-	fIncomingTokenType
-	fSessionLifetimePolicies
-	fTokenIssuerName
-	fTokenIssuerType
-	fProcessingTime
-	fRiskDetail
-	fRiskLevelAggregated
-	fRiskLevelDuringSignIn
-	fRiskState
-	fRiskEventTypes
-	fRiskEventTypesV2
-	fServicePrincipalID
-	fServicePrincipalName
-	fServicePrincipalCredentialKeyID
-	fServicePrincipalCredentialThumbprint
-	fFederatedCredentialID
-	fManagedServiceIdentity
-	fAzureResourceID
-	fFlaggedForReview
-	// Azure Monitor record and Log Analytics row members.
-	fTime
-	fLAType
-	fResultType
-	fResultDescription
-	fCallerIPAddress
-	fIdentity
-	fCountry
-	fProperties
-	fBatch // records / value: a batch, at the top of a message
-)
-
-var graphFields = map[string]uint8{
-	"id": fID, "createdDateTime": fCreatedDateTime, "category": fCategory, "tenantId": fTenantID,
-	"userDisplayName": fUserDisplayName, "userPrincipalName": fUserPrincipalName, "userId": fUserID,
-	"userType": fUserType, "signInIdentifier": fSignInIdentifier, "signInIdentifierType": fSignInIdentifierType,
-	"alternateSignInName": fAlternateSignInName, "signInEventTypes": fSignInEventTypes,
-	"appId": fAppID, "appDisplayName": fAppDisplayName, "resourceId": fResourceID,
-	"resourceDisplayName": fResourceDisplayName, "resourceServicePrincipalId": fResourceServicePrincipalID,
-	"resourceTenantId": fResourceTenantID, "homeTenantId": fHomeTenantID, "homeTenantName": fHomeTenantName,
-	"ipAddress": fIPAddress, "ipAddressFromResourceProvider": fIPAddressFromResourceProvider,
-	"autonomousSystemNumber": fAutonomousSystemNumber, "location": fLocation,
-	"networkLocationDetails": fNetworkLocationDetails, "deviceDetail": fDeviceDetail, "userAgent": fUserAgent,
-	"clientAppUsed": fClientAppUsed, "clientCredentialType": fClientCredentialType, "isInteractive": fIsInteractive,
-	"isTenantRestricted": fIsTenantRestricted, "crossTenantAccessType": fCrossTenantAccessType,
-	"status": fStatus, "correlationId": fCorrelationID, "originalRequestId": fOriginalRequestID,
-	"uniqueTokenIdentifier": fUniqueTokenID, "sessionId": fSessionID,
-	"conditionalAccessStatus": fConditionalAccessStatus, "appliedConditionalAccessPolicies": fPolicies,
-	"authenticationRequirement":         fAuthenticationRequirement,
-	"authenticationRequirementPolicies": fAuthenticationRequirementPolicies,
-	"authenticationDetails":             fAuthenticationDetails, "authenticationMethodsUsed": fAuthenticationMethodsUsed,
-	"authenticationProcessingDetails": fAuthenticationProcessingDetails,
-	"authenticationProtocol":          fAuthenticationProtocol, "incomingTokenType": fIncomingTokenType,
-	"sessionLifetimePolicies": fSessionLifetimePolicies, "tokenIssuerName": fTokenIssuerName,
-	"tokenIssuerType": fTokenIssuerType, "processingTimeInMilliseconds": fProcessingTime,
-	"riskDetail": fRiskDetail, "riskLevelAggregated": fRiskLevelAggregated,
-	"riskLevelDuringSignIn": fRiskLevelDuringSignIn, "riskState": fRiskState, "riskEventTypes": fRiskEventTypes,
-	"riskEventTypes_v2": fRiskEventTypesV2, "servicePrincipalId": fServicePrincipalID,
-	"servicePrincipalName": fServicePrincipalName, "servicePrincipalCredentialKeyId": fServicePrincipalCredentialKeyID,
-	"servicePrincipalCredentialThumbprint": fServicePrincipalCredentialThumbprint,
-	"federatedCredentialId":                fFederatedCredentialID, "managedServiceIdentity": fManagedServiceIdentity,
-	"azureResourceId": fAzureResourceID, "flaggedForReview": fFlaggedForReview,
-}
-
-// Members of an Azure Monitor diagnostic record beside properties.
-var azureMonitorFields = map[string]uint8{
-	"time": fTime, "resultType": fResultType, "resultDescription": fResultDescription,
-	"callerIpAddress": fCallerIPAddress, "identity": fIdentity, "properties": fProperties,
-	"records": fBatch, "value": fBatch,
-}
-
+// The members of a sign-in record (Graph signIn fields, Azure Monitor
+// record members) are generated from the model with the switch that reads
+// them (decode_gen.go: signInNames, member); Log Analytics columns whose
+// names differ are in loganalytics.go.
 var signInFields = func() fields {
-	all := maps.Clone(graphFields)
-	maps.Copy(all, azureMonitorFields)
+	all := maps.Clone(signInNames)
 	maps.Copy(all, logAnalyticsColumns)
 	return newFields(all, logAnalyticsExactColumns)
 }()
@@ -143,176 +26,30 @@ var propertiesFields = func() fields {
 	return f
 }()
 
-// member decodes the value of the member id of a record into si and m.
-// Members of the record's properties go to rs.inner.
-func (d *decoder) member(rs *recordState, si *schemas.SignIn, m *recordMeta, id uint8) {
-	if id > fIgnore && id != fBatch {
-		m.known = true
+// readResourceID reads resourceId. Azure Monitor and Log Analytics call
+// the log's own Azure resource path resourceId
+// ("/tenants/…/providers/Microsoft.aadiam"); Graph's resourceId is an
+// application id.
+func (d *decoder) readResourceID(dst *string) {
+	var s string
+	if d.readStr(&s); len(s) == 0 || s[0] != '/' {
+		*dst = s
 	}
-	switch id {
-	case fID:
-		d.readStr(&si.ID)
-	case fCreatedDateTime:
-		d.readTime(&si.CreatedDateTime, &m.created, &m.badCreated)
-	case fCategory:
-		d.readCategory(&m.category)
-	case fLAType:
-		d.readCategory(&m.laType)
-	case fTenantID:
-		d.readStr(&si.TenantID)
-	case fUserDisplayName:
-		d.readStr(&si.UserDisplayName)
-	case fUserPrincipalName:
-		d.readStr(&si.UserPrincipalName)
-	case fUserID:
-		d.readStr(&si.UserID)
-	case fUserType:
-		d.readEnum(&si.UserType, enumUserType)
-	case fSignInIdentifier:
-		d.readStr(&si.SignInIdentifier)
-	case fSignInIdentifierType:
-		d.readEnum(&si.SignInIdentifierType, enumSignInIdentifierType)
-	case fAlternateSignInName:
-		d.readStr(&si.AlternateSignInName)
-	case fSignInEventTypes:
-		d.readStrings("signInEventTypes", &si.SignInEventTypes, enumSignInEventType)
-	case fAppID:
-		d.readStr(&si.AppID)
-	case fAppDisplayName:
-		d.readStr(&si.AppDisplayName)
-	case fResourceID:
-		// Azure Monitor and Log Analytics call the log's own Azure
-		// resource path resourceId ("/tenants/…/providers/Microsoft.aadiam");
-		// Graph's resourceId is an application id.
-		var s string
-		if d.readStr(&s); len(s) == 0 || s[0] != '/' {
-			si.ResourceID = s
-		}
-	case fResourceDisplayName:
-		d.readStr(&si.ResourceDisplayName)
-	case fResourceServicePrincipalID:
-		d.readStr(&si.ResourceServicePrincipalID)
-	case fResourceTenantID:
-		d.readStr(&si.ResourceTenantID)
-	case fHomeTenantID:
-		d.readStr(&si.HomeTenantID)
-	case fHomeTenantName:
-		d.readStr(&si.HomeTenantName)
-	case fIPAddress:
-		d.readStr(&si.IPAddress)
-	case fIPAddressFromResourceProvider:
-		d.readStr(&si.IPAddressFromResourceProvider)
-	case fAutonomousSystemNumber:
-		d.readInt(&si.AutonomousSystemNumber)
-	case fLocation:
-		d.readLocation(&si.Location, m)
-	case fCountry:
-		d.readStr(&m.country)
-	case fNetworkLocationDetails:
-		d.readNetworks(&si.NetworkLocationDetails)
-	case fDeviceDetail:
-		d.readDevice(&si.DeviceDetail)
-	case fUserAgent:
-		d.readStr(&si.UserAgent)
-	case fClientAppUsed:
-		d.readStr(&si.ClientAppUsed)
-	case fClientCredentialType:
-		d.readEnum(&si.ClientCredentialType, enumClientCredentialType)
-	case fIsInteractive:
-		d.readBool(&si.IsInteractive)
-	case fIsTenantRestricted:
-		d.readBool(&si.IsTenantRestricted)
-	case fCrossTenantAccessType:
-		d.readEnum(&si.CrossTenantAccessType, enumCrossTenantAccessType)
-	case fStatus:
-		d.readStatus(&si.Status, m)
-	case fCorrelationID:
-		d.readStr(&si.CorrelationID)
-	case fOriginalRequestID:
-		d.readStr(&si.OriginalRequestID)
-	case fUniqueTokenID:
-		d.readStr(&si.UniqueTokenID)
-	case fSessionID:
-		d.readStr(&si.SessionID)
-	case fConditionalAccessStatus:
-		d.readCAStatus(&si.ConditionalAccessStatus)
-	case fPolicies:
-		d.readPolicies(&si.AppliedConditionalAccessPolicies)
-	case fAuthenticationRequirement:
-		d.readEnum(&si.AuthenticationRequirement, enumAuthenticationRequirement)
-	case fAuthenticationRequirementPolicies:
-		d.readRequirements(&si.AuthenticationRequirementPolicies)
-	case fAuthenticationDetails:
-		d.readDetails(&si.AuthenticationDetails)
-	case fAuthenticationMethodsUsed:
-		d.readStrings("authenticationMethodsUsed", &si.AuthenticationMethodsUsed, nil)
-	case fAuthenticationProcessingDetails:
-		d.readKeyValues(&si.AuthenticationProcessingDetails)
-	case fAuthenticationProtocol:
-		d.readEnum(&si.AuthenticationProtocol, enumAuthenticationProtocol)
-	case fIncomingTokenType:
-		d.readEnum(&si.IncomingTokenType, enumIncomingTokenType)
-	case fSessionLifetimePolicies:
-		d.readLifetimes(&si.SessionLifetimePolicies)
-	case fTokenIssuerName:
-		d.readStr(&si.TokenIssuerName)
-	case fTokenIssuerType:
-		d.readEnum(&si.TokenIssuerType, enumTokenIssuerType)
-	case fProcessingTime:
-		d.readInt(&si.ProcessingTimeInMilliseconds)
-	case fRiskDetail:
-		d.readEnum(&si.RiskDetail, enumRiskDetail)
-	case fRiskLevelAggregated:
-		d.readEnum(&si.RiskLevelAggregated, enumRiskLevel)
-	case fRiskLevelDuringSignIn:
-		d.readEnum(&si.RiskLevelDuringSignIn, enumRiskLevel)
-	case fRiskState:
-		d.readEnum(&si.RiskState, enumRiskState)
-	case fRiskEventTypes:
-		d.readStrings("riskEventTypes", &si.RiskEventTypes, nil)
-	case fRiskEventTypesV2:
-		d.readStrings("riskEventTypes_v2", &si.RiskEventTypesV2, nil)
-	case fServicePrincipalID:
-		d.readStr(&si.ServicePrincipalID)
-	case fServicePrincipalName:
-		d.readStr(&si.ServicePrincipalName)
-	case fServicePrincipalCredentialKeyID:
-		d.readStr(&si.ServicePrincipalCredentialKeyID)
-	case fServicePrincipalCredentialThumbprint:
-		d.readStr(&si.ServicePrincipalCredentialThumbprint)
-	case fFederatedCredentialID:
-		d.readStr(&si.FederatedCredentialID)
-	case fManagedServiceIdentity:
-		d.readManagedIdentity(&si.ManagedServiceIdentity)
-	case fAzureResourceID:
-		d.readStr(&si.AzureResourceID)
-	case fFlaggedForReview:
-		d.readBool(&si.FlaggedForReview)
-	case fTime:
-		d.readTime(&m.time, &m.timeState, &m.badTime)
-	case fResultType:
-		if d.readInt(&m.resultCode) {
-			m.resultCodeSet = true
-		}
-	case fResultDescription:
-		d.readStr(&m.resultDescription)
-	case fCallerIPAddress:
-		d.readStr(&m.callerIP)
-	case fIdentity:
-		d.readStr(&m.identity)
-	case fProperties:
-		if m != &rs.om {
-			d.skip() // properties inside properties mean nothing
-			return
-		}
-		if rs.inner == nil {
-			rs.inner, rs.im = new(schemas.SignIn), recordMeta{}
-		}
-		if d.object("properties", &propertiesFields, func(id uint8) { d.member(rs, rs.inner, &rs.im, id) }) == '{' {
-			rs.om.hasProps = true
-		}
-	default:
-		d.skip()
+}
+
+// readProperties reads an Azure Monitor record's properties: the sign-in,
+// decoded straight into rs.inner. Members of a record's properties go to
+// rs.inner.
+func (d *decoder) readProperties(rs *recordState, m *recordMeta) {
+	if m != &rs.om {
+		d.skip() // properties inside properties mean nothing
+		return
+	}
+	if rs.inner == nil {
+		rs.inner, rs.im = new(schemas.SignIn), recordMeta{}
+	}
+	if d.object("properties", &propertiesFields, func(id uint8) { d.member(rs.inner, rs, &rs.im, id) }) == '{' {
+		rs.om.hasProps = true
 	}
 }
 
@@ -339,7 +76,7 @@ func (d *decoder) record(rs *recordState) (*schemas.SignIn, error) {
 	rs.begin()
 	outer := d.soft
 	d.soft = nil
-	d.object("record", &signInFields, func(id uint8) { d.member(rs, &rs.outer, &rs.om, id) })
+	d.object("record", &signInFields, func(id uint8) { d.member(&rs.outer, rs, &rs.om, id) })
 	soft := d.soft
 	d.soft = outer
 	if d.err != nil {
@@ -522,7 +259,7 @@ func (d *decoder) topObject() ([]Decoded, error) {
 			isBatch = true
 			return
 		}
-		d.member(&rs, &rs.outer, &rs.om, id)
+		d.member(&rs.outer, &rs, &rs.om, id)
 	})
 	d.end()
 	if d.err != nil {
@@ -568,25 +305,6 @@ func (d *decoder) records(rs *recordState, out []Decoded) ([]Decoded, int) {
 	return out, objects
 }
 
-const (
-	_ uint8 = iota
-	flID
-	flSignInID
-	flCorrelationID
-	flRequestID
-	flUserID
-	flUserPrincipalName
-	flFlaggedAt
-	flFlaggedBy
-	flReason
-)
-
-var flagFields = newFields(map[string]uint8{
-	"id": flID, "signInId": flSignInID, "correlationId": flCorrelationID, "requestId": flRequestID,
-	"userId": flUserID, "userPrincipalName": flUserPrincipalName, "flaggedAt": flFlaggedAt,
-	"flaggedBy": flFlaggedBy, "reason": flReason,
-}, nil)
-
 // decodeFlagMessage is DecodeFlag.
 func decodeFlagMessage(value []byte) (*schemas.Flag, error) {
 	d := getDecoder(trimSpace(value))
@@ -606,30 +324,7 @@ func decodeFlagMessage(value []byte) (*schemas.Flag, error) {
 	var f schemas.Flag
 	var at timeState
 	var badAt string
-	d.object("flag", &flagFields, func(id uint8) {
-		switch id {
-		case flID:
-			d.readStr(&f.ID)
-		case flSignInID:
-			d.readStr(&f.SignInID)
-		case flCorrelationID:
-			d.readStr(&f.CorrelationID)
-		case flRequestID:
-			d.readStr(&f.RequestID)
-		case flUserID:
-			d.readStr(&f.UserID)
-		case flUserPrincipalName:
-			d.readStr(&f.UserPrincipalName)
-		case flFlaggedAt:
-			d.readTime(&f.FlaggedAt, &at, &badAt)
-		case flFlaggedBy:
-			d.readStr(&f.FlaggedBy)
-		case flReason:
-			d.readStr(&f.Reason)
-		default:
-			d.skip()
-		}
-	})
+	d.readFlag("flag", &f, &at, &badAt)
 	d.end()
 	if d.err != nil {
 		return nil, malformed(ReasonInvalidJSON, "%v", d.err)
