@@ -146,6 +146,12 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 		n := p.win.Count(si.UserKey(), si.CreatedDateTime)
 		in.FailuresBefore, in.Failures48h = n, n
 	}
+	// A sign-in later than the allowed lateness (a very late log, or a
+	// redelivery hours after the first) sees a window already evicted: its
+	// counts are a lower bound, and its findings say so. Storage keeps the
+	// complete computation of a finding over a partial one, so a late
+	// redelivery never overwrites what the first delivery found.
+	in.CountsPartial = !p.win.Complete(si.CreatedDateTime)
 	findings := p.engine.Evaluate(in)
 	for _, f := range findings {
 		p.counters.Finding(f.Scenario)

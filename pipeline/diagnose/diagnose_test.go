@@ -267,3 +267,58 @@ func TestADuplicateFailureIsStoredOnceAtItsFirstOffset(t *testing.T) {
 		t.Fatalf("stored %v, want the first delivery and the later version only", stored)
 	}
 }
+
+// A redelivery later than the allowed lateness (here after the window has
+// moved 100 hours on and evicted) recomputes the sign-in's findings over
+// what is left: they must say their count is partial, so storage keeps the
+// first, complete computation (see sinks/clickhouse). A sign-in within the
+// lateness is complete.
+func TestARedeliveryAfterEvictionYieldsPartialFindings(t *testing.T) {
+	store := &fakeStore{}
+	p := newProcessor(store) // 48h window, 48h lateness
+	ctx := context.Background()
+	process := func(si *schemas.SignIn, offset int64) {
+		t.Helper()
+		if err := p.Process(ctx, event(t, schemas.Event{SignIn: si}, offset)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		process(failure(fmt.Sprintf("f%d", i), t0.Add(time.Duration(i)*time.Hour)), int64(i))
+	}
+	process(failure("later", t0.Add(100*time.Hour)), 3)
+	if err := p.Flush(ctx); err != nil { // evicts f0..f2
+		t.Fatal(err)
+	}
+	process(failure("f2", t0.Add(2*time.Hour)), 4) // the redelivery
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	byOffset := func(b sinks.Batch, id string) []schemas.Finding {
+		var out []schemas.Finding
+		for _, f := range b.Findings {
+			if f.SignInID == id {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	first := byOffset(store.batches[0], "f2")
+	again := byOffset(store.batches[1], "f2")
+	if len(first) == 0 || len(again) == 0 {
+		t.Fatalf("findings of f2: first %d, redelivered %d; want both", len(first), len(again))
+	}
+	for _, f := range first {
+		if f.Failures48hPartial || f.Failures48h != 3 {
+			t.Errorf("first delivery: %s failures48h=%d partial=%v, want 3 complete", f.Scenario, f.Failures48h, f.Failures48hPartial)
+		}
+	}
+	for _, f := range again {
+		if !f.Failures48hPartial || f.Failures48h >= 3 {
+			t.Errorf("redelivery: %s failures48h=%d partial=%v, want fewer than 3 and partial", f.Scenario, f.Failures48h, f.Failures48hPartial)
+		}
+	}
+	if f := byOffset(store.batches[0], "later"); len(f) == 0 || f[0].Failures48hPartial {
+		t.Errorf("an in-order sign-in's findings must be complete: %+v", f)
+	}
+}

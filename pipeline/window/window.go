@@ -85,6 +85,14 @@ func (w *Window) ObserveFailure(key, id string, at time.Time) Counts {
 	return Counts{Before: before, After: before + 1}
 }
 
+// Complete reports whether the counts around time at are whole: nothing in
+// (at-length, at] can have been evicted or refused as late. It is false for
+// an event that arrives later than the allowed lateness (a very late log, or
+// a redelivery hours after the original), whose counts may then be low.
+func (w *Window) Complete(at time.Time) bool {
+	return at.UnixMilli()-w.length >= w.horizon()
+}
+
 // Count returns the failures of key in (at-length, at] without adding any.
 func (w *Window) Count(key string, at time.Time) int {
 	ms := at.UnixMilli()

@@ -125,3 +125,21 @@ func BenchmarkObserveFailure(b *testing.B) {
 		}
 	}
 }
+
+func TestCompleteUntilTheWindowCanHaveBeenEvicted(t *testing.T) {
+	w := New(48*time.Hour, 2*time.Hour)
+	w.ObserveFailure("u", "a", t0.Add(100*time.Hour)) // watermark
+	for _, c := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{t0.Add(100 * time.Hour), true},
+		{t0.Add(98 * time.Hour), true}, // exactly the allowed lateness
+		{t0.Add(98*time.Hour - time.Millisecond), false},
+		{t0.Add(50 * time.Hour), false},
+	} {
+		if got := w.Complete(c.at); got != c.want {
+			t.Errorf("Complete(%s) = %v, want %v", c.at.Sub(t0), got, c.want)
+		}
+	}
+}

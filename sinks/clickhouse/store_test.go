@@ -386,3 +386,52 @@ func TestFlaggedPagesKeepFlagsOfTheSameSecond(t *testing.T) {
 		t.Fatalf("pages listed %v, want %s", seen, want)
 	}
 }
+
+// A finding computed over a complete window is what a lookup returns, even
+// when a redelivery hours later recomputes it over an evicted window and
+// is written after it; a later complete computation still replaces it.
+func TestCompleteFindingOutranksALaterPartialOne(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	si := signIn("S-P", "User-P", "", t0, 50126)
+	finding := func(failures int, partial bool) schemas.Finding {
+		return schemas.Finding{ID: schemas.FindingID("invalid_credentials", si.ID), SignInID: si.ID, CorrelationID: si.CorrelationID,
+			UserID: si.UserID, OccurredAt: si.CreatedDateTime, Scenario: "invalid_credentials", Severity: "low",
+			ErrorCode: 50126, Failures48h: failures, Failures48hPartial: partial, UserKey: si.UserKey()}
+	}
+	read := func() schemas.Finding {
+		t.Helper()
+		got, err := s.SignIns(ctx, sinks.SignInQuery{CorrelationID: si.CorrelationID})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("sign-in: %v %v", got, err)
+		}
+		fs, err := s.Findings(ctx, got)
+		if err != nil || len(fs) != 1 {
+			t.Fatalf("findings: %+v %v, want one", fs, err)
+		}
+		return fs[0]
+	}
+	write := func(f schemas.Finding) {
+		t.Helper()
+		time.Sleep(2 * time.Millisecond) // versions are write times
+		if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{record(si, 0)}, Findings: []schemas.Finding{f}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(finding(7, false))
+	write(finding(2, true)) // the late redelivery
+	if got := read(); got.Failures48h != 7 || got.Failures48hPartial {
+		t.Fatalf("after a partial rewrite: %d partial=%v, want the complete 7", got.Failures48h, got.Failures48hPartial)
+	}
+	// Merged parts must agree with the read-time choice.
+	if err := s.MergeForTest(ctx, "findings"); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got.Failures48h != 7 {
+		t.Fatalf("after a merge: %d, want the complete 7", got.Failures48h)
+	}
+	write(finding(9, false)) // a complete recomputation (late failures arrived meanwhile)
+	if got := read(); got.Failures48h != 9 {
+		t.Fatalf("after a complete rewrite: %d, want 9", got.Failures48h)
+	}
+}

@@ -162,16 +162,29 @@ func (s *Store) writeFlags(ctx context.Context, b *sinks.Batch, version uint64) 
 	})
 }
 
+// completeFindingVersion marks the version of a finding computed over a
+// complete window.
+const completeFindingVersion = uint64(1) << 62
+
 func (s *Store) writeFindings(ctx context.Context, b *sinks.Batch, version uint64) error {
 	const cols = "user_key, occurred_at, id, signin_id, correlation_id, scenario, severity, error_code, failures_48h, version, doc"
 	return s.send(ctx, "findings", cols, func(batch driver.Batch) error {
 		for _, f := range b.Findings {
+			// A finding computed over a complete window outranks one over a
+			// partial window (see schemas.Finding.Failures48hPartial): the
+			// high bit puts every complete version above every partial one,
+			// and within each the later write wins. Write times in Unix
+			// nanoseconds stay below 1<<62 until the year 2116.
+			v := version
+			if !f.Failures48hPartial {
+				v |= completeFindingVersion
+			}
 			doc, err := json.Marshal(f)
 			if err != nil {
 				return fmt.Errorf("encode finding %s: %w", f.ID, err)
 			}
 			if err := batch.Append(f.UserKey, f.OccurredAt, f.ID, f.SignInID, f.CorrelationID, f.Scenario,
-				f.Severity, int32(f.ErrorCode), uint32(f.Failures48h), version, string(doc)); err != nil {
+				f.Severity, int32(f.ErrorCode), uint32(f.Failures48h), v, string(doc)); err != nil {
 				return err
 			}
 		}
