@@ -91,16 +91,16 @@ func NewProcessor(cfg Config, shard int, store Store, engine *rules.Engine, cat 
 }
 
 // Warm rebuilds the window and the incidents from the failures stored from
-// this shard before the claim's committed offset. The incidents' rows of
+// this shard before committed, the partition's committed offset. The incidents' rows of
 // that state were stored with it, so what the rebuild produces is
 // dropped.
-func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) {
+func (p *Processor) Warm(ctx context.Context, committed int64) (int, error) {
 	span := max(p.cfg.Window+p.cfg.AllowedLateness, p.incidents.Span())
-	span, err := p.store.IncidentWarmSpan(ctx, string(rules.KeyUser), p.incidents.Names(), p.shard, claim.Committed, span)
+	span, err := p.store.IncidentWarmSpan(ctx, string(rules.KeyUser), p.incidents.Names(), p.shard, committed, span)
 	if err != nil {
 		return 0, fmt.Errorf("warm up incidents: %w", err)
 	}
-	recent, err := p.store.RecentFailures(ctx, p.shard, claim.Committed, span)
+	recent, err := p.store.RecentFailures(ctx, p.shard, committed, span)
 	if err != nil {
 		return 0, fmt.Errorf("warm up window: %w", err)
 	}

@@ -78,7 +78,7 @@ func TestWarmUpContinuesTheCountsOfThePreviousOwner(t *testing.T) {
 		{UserKey: "u1", Identity: "/old-2", At: t0.Add(-time.Hour)},
 	}}
 	p := newProcessor(store)
-	n, err := p.Warm(context.Background(), &source.Claim{Partition: 2, Committed: 40})
+	n, err := p.Warm(context.Background(), 40)
 	if err != nil || n != 2 || len(store.asked) != 1 || store.asked[0] != 40 {
 		t.Fatalf("warm: %d %v, asked %v", n, err, store.asked)
 	}
@@ -167,7 +167,7 @@ func TestMFAFatigueAcrossARestart(t *testing.T) {
 	}
 	store := &fakeStore{recent: recent}
 	p := fatigueProcessor(store)
-	if _, err := p.Warm(context.Background(), &source.Claim{Committed: 6}); err != nil {
+	if _, err := p.Warm(context.Background(), 6); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

@@ -70,16 +70,17 @@ func NewProcessor(cfg Config, shard int, store Store, counters Counters) *Proces
 			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard})}
 }
 
-// Warm rebuilds the per-IP incidents from storage: ip_failures holds only
+// Warm rebuilds the per-IP incidents from storage, from the candidates
+// stored before committed (the partition's committed offset): ip_failures holds only
 // the candidates this stage accepted, so every row counts. The incidents'
 // rows of that state were stored with it; what the rebuild produces is
 // dropped.
-func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) {
-	span, err := p.store.IncidentWarmSpan(ctx, string(rules.KeyIP), p.incidents.Names(), p.shard, claim.Committed, p.incidents.Span())
+func (p *Processor) Warm(ctx context.Context, committed int64) (int, error) {
+	span, err := p.store.IncidentWarmSpan(ctx, string(rules.KeyIP), p.incidents.Names(), p.shard, committed, p.incidents.Span())
 	if err != nil {
 		return 0, fmt.Errorf("warm up IP incidents: %w", err)
 	}
-	recent, err := p.store.RecentIPFailures(ctx, p.shard, claim.Committed, span)
+	recent, err := p.store.RecentIPFailures(ctx, p.shard, committed, span)
 	if err != nil {
 		return 0, fmt.Errorf("warm up IP windows: %w", err)
 	}

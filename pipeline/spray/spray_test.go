@@ -57,7 +57,7 @@ func TestSprayCrossesOnTheFifthUserIncludingWarmedUpOnes(t *testing.T) {
 	}}
 	c := &counters{}
 	p := NewProcessor(Config{Detections: rules.Detections(nil), AllowedLateness: time.Hour, Now: func() time.Time { return t0 }}, 1, store, c)
-	if n, err := p.Warm(context.Background(), &source.Claim{Committed: 10}); err != nil || n != 3 {
+	if n, err := p.Warm(context.Background(), 10); err != nil || n != 3 {
 		t.Fatalf("warm: %d %v", n, err)
 	}
 	ctx := context.Background()
