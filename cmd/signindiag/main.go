@@ -26,7 +26,6 @@ import (
 
 	"github.com/signindiag/signindiag/health"
 	"github.com/signindiag/signindiag/pipeline"
-	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/queryapi"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
@@ -176,12 +175,11 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			SessionTimeout:  cfg.Kafka.SessionTimeout,
 			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
 			Compression:     cfg.Kafka.Compression,
-			EventTime:       rekey.TimeBounds{MaxEventAge: cfg.MaxEventAge, MaxClockSkew: cfg.MaxClockSkew},
-			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness, FailureThreshold: cfg.FailureThreshold, FutureSkew: cfg.MaxClockSkew,
-			Fatigue: rules.FatigueConfig{Window: cfg.MFAFatigueWindow, Threshold: cfg.MFAFatigueThreshold},
-			Spray:   rules.SprayConfig{Window: cfg.SprayWindow, Threshold: cfg.SprayThreshold, Codes: cfg.SprayCodes},
-			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize, FlushMaxBytes: cfg.BatchBytes,
-				ShutdownTimeout: cfg.ShutdownTimeout},
+			EventTime:       cfg.EventTime,
+			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness, FailureThreshold: cfg.FailureThreshold, FutureSkew: cfg.EventTime.MaxClockSkew,
+			Fatigue:           cfg.MFAFatigue,
+			Spray:             cfg.Spray,
+			Loop:              cfg.Loop,
 			ReadyFlushFailing: cfg.ReadyFlushFailing,
 			ReplicationFactor: cfg.Kafka.ReplicationFactor,
 		}, store, engine, cat, pipeline.NewMetrics(reg), log)
