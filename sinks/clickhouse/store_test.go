@@ -444,3 +444,47 @@ func TestCompleteFindingOutranksALaterPartialOne(t *testing.T) {
 		t.Fatalf("after a complete rewrite: %d, want 9", got.Failures48h)
 	}
 }
+
+// The rebuild reads what the window saw before the committed offset even
+// after a merge has replaced a failure's row with a later copy (a
+// redelivery stored at a later offset), and counts its span back from the
+// recorded watermark (a success's time), not from the latest failure.
+func TestRebuildSurvivesMergesAndStartsFromTheRecordedWatermark(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	early := record(signIn("w-early", "user-w", "", t0, 50126), 1)
+	kept := record(signIn("w-kept", "user-w", "", t0.Add(30*time.Hour), 50126), 2)
+	success := record(signIn("w-success", "user-w", "", t0.Add(60*time.Hour), 0), 3)
+	marks := []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: 0, Offset: 3, At: t0.Add(60 * time.Hour)}}
+	if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{early, kept, success}, Watermarks: marks}); err != nil {
+		t.Fatal(err)
+	}
+	again := kept
+	again.Offset = 9 // the redelivery, after the committed offset 4
+	time.Sleep(2 * time.Millisecond)
+	if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{again},
+		Watermarks: []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: 0, Offset: 9, At: t0.Add(61 * time.Hour)}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"signins", "window_failures"} {
+		if err := s.MergeForTest(ctx, table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wm, err := s.WindowWatermark(ctx, sinks.WindowUsers, 0, 4)
+	if err != nil || !wm.Equal(t0.Add(60*time.Hour)) {
+		t.Fatalf("watermark before offset 4: %v %v, want +60h (the success)", wm, err)
+	}
+	// Span 48h back from +60h: w-kept (+30h) is in, w-early (0) is out;
+	// from the latest failure (+30h) it would have been in.
+	got, err := s.RecentFailures(ctx, 0, 4, 48*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Identity != schemas.CategoryInteractive+"/w-kept" {
+		t.Fatalf("rebuilt %+v, want w-kept once", got)
+	}
+	if wm, err := s.WindowWatermark(ctx, sinks.WindowIPs, 0, 4); err != nil || !wm.IsZero() {
+		t.Fatalf("IP watermark: %v %v, want none", wm, err)
+	}
+}
