@@ -488,3 +488,41 @@ func TestRebuildSurvivesMergesAndStartsFromTheRecordedWatermark(t *testing.T) {
 		t.Fatalf("IP watermark: %v %v, want none", wm, err)
 	}
 }
+
+// Retention drops whole time partitions that end before the cutoff, in
+// every table (sign-ins, their keys, findings, the rebuild's tables), and
+// nothing newer or without a time partition.
+func TestDropExpiredDropsOnlyPartitionsBeforeTheCutoff(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	old := signIn("ret-old", "user-r", "", time.Date(2025, 1, 15, 9, 0, 0, 0, time.UTC), 50126)
+	kept := signIn("ret-kept", "user-r", "", time.Date(2025, 3, 2, 9, 0, 0, 0, time.UTC), 50126)
+	finding := func(si schemas.SignIn) schemas.Finding {
+		return schemas.Finding{ID: schemas.FindingID("invalid_credentials", si.ID), SignInID: si.ID, CorrelationID: si.CorrelationID,
+			UserID: si.UserID, OccurredAt: si.CreatedDateTime, Scenario: "invalid_credentials", Severity: "low", UserKey: si.UserKey()}
+	}
+	if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{record(old, 1), record(kept, 2)},
+		Findings: []schemas.Finding{finding(old), finding(kept)}}); err != nil {
+		t.Fatal(err)
+	}
+	// 2025-02-10: January has ended, March has not begun.
+	dropped, err := s.DropExpired(ctx, time.Date(2025, 2, 10, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(dropped)
+	want := "[findings/202501 signin_keys/202501 signins/202501 window_failures/20250115]"
+	if fmt.Sprint(dropped) != want {
+		t.Fatalf("dropped %v, want %s", dropped, want)
+	}
+	got, err := s.SignIns(ctx, sinks.SignInQuery{User: "user-r", From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil || fmt.Sprint(ids(got)) != "[ret-kept]" {
+		t.Fatalf("after retention: %v %v, want ret-kept only", ids(got), err)
+	}
+	if again, err := s.DropExpired(ctx, time.Date(2025, 2, 10, 0, 0, 0, 0, time.UTC)); err != nil || len(again) != 0 {
+		t.Fatalf("second pass dropped %v %v, want nothing", again, err)
+	}
+	if _, err := s.Migrate(ctx); err != nil { // schema_migrations ("all") survives
+		t.Fatal(err)
+	}
+}
