@@ -25,6 +25,23 @@ ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(created_at)
 ORDER BY (shard, created_at);
 
+-- window_ip_failures: the same for the spray stage's candidates (its
+-- ip_failures table, which per-IP evidence reads, is a ReplacingMergeTree
+-- where a later copy replaces the first).
+CREATE TABLE IF NOT EXISTS {{db}}.window_ip_failures
+(
+    shard        UInt16,
+    created_at   DateTime('UTC'),
+    created_ms   Int64,
+    ip           String,
+    user_key     String,
+    identity     String,
+    kafka_offset Int64
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(created_at)
+ORDER BY (shard, created_at);
+
 -- window_marks: each stage's watermark (the latest event time it had seen,
 -- successes included) at the last offset of every stored batch, so a
 -- rebuild starts from the watermark the live window had at the committed
@@ -47,3 +64,7 @@ ORDER BY (stage, shard, kafka_offset);
 INSERT INTO {{db}}.window_failures (shard, created_at, created_ms, user_key, category, id, error_code, app_id, device, kafka_offset)
 SELECT shard, created_at, created_ms, user_key, category, id, error_code, app_id, device, kafka_offset
 FROM {{db}}.signins WHERE is_failure = 1 AND created_at >= now() - INTERVAL 30 DAY;
+
+INSERT INTO {{db}}.window_ip_failures (shard, created_at, created_ms, ip, user_key, identity, kafka_offset)
+SELECT shard, created_at, created_ms, ip, user_key, identity, kafka_offset
+FROM {{db}}.ip_failures WHERE created_at >= now() - INTERVAL 30 DAY;

@@ -394,8 +394,8 @@ func secondsFloor(ms int64) time.Time {
 	return time.Unix(0, 0).Add(time.Duration(ms) * time.Millisecond).UTC().Truncate(time.Second)
 }
 
-// RecentIPFailures implements sinks.IPFailureSource, as RecentFailures
-// does for users.
+// RecentIPFailures implements sinks.IPFailureSource from
+// window_ip_failures, as RecentFailures does for users.
 func (s *Store) RecentIPFailures(ctx context.Context, shard int, beforeOffset int64, span time.Duration) ([]sinks.IPFailureRecord, error) {
 	if beforeOffset <= 0 {
 		return nil, nil
@@ -410,7 +410,7 @@ func (s *Store) RecentIPFailures(ctx context.Context, shard int, beforeOffset in
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
 		`SELECT ip, user_key, identity, created_ms, kafka_offset FROM %s
 		 WHERE shard = ? AND created_at >= ? AND created_ms > ? AND kafka_offset < ?
-		 ORDER BY created_ms`, s.table("ip_failures")),
+		 ORDER BY created_ms`, s.table("window_ip_failures")),
 		uint16(shard), secondsFloor(from), from, beforeOffset)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read recent IP failures of shard %d: %w", shard, err)

@@ -526,3 +526,31 @@ func TestDropExpiredDropsOnlyPartitionsBeforeTheCutoff(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The spray stage's rebuild, likewise, keeps a candidate stored before the
+// committed offset after a later copy replaced its ip_failures row.
+func TestIPRebuildSurvivesMerges(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	row := sinks.IPFailureRecord{IP: "203.0.113.9", UserKey: "user-i", Identity: "interactive/ip-1", At: t0, Shard: 0, Offset: 1}
+	again := row
+	again.Offset = 9
+	mark := func(offset int64) []sinks.WatermarkRecord {
+		return []sinks.WatermarkRecord{{Stage: sinks.WindowIPs, Shard: 0, Offset: offset, At: t0}}
+	}
+	if err := s.Write(ctx, &sinks.Batch{IPFailures: []sinks.IPFailureRecord{row}, Watermarks: mark(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, &sinks.Batch{IPFailures: []sinks.IPFailureRecord{again}, Watermarks: mark(9)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"ip_failures", "window_ip_failures"} {
+		if err := s.MergeForTest(ctx, table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.RecentIPFailures(ctx, 0, 4, time.Hour)
+	if err != nil || len(got) != 1 || got[0].Offset != 1 || got[0].IP != row.IP {
+		t.Fatalf("rebuilt %+v %v, want the copy at offset 1", got, err)
+	}
+}

@@ -50,7 +50,8 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 		g.Go(func() error { return s.writeFindings(ctx, b, version) })
 	}
 	if len(b.IPFailures) > 0 {
-		g.Go(func() error { return s.writeIPFailures(ctx, b.IPFailures) })
+		g.Go(func() error { return s.writeIPFailures(ctx, "ip_failures", b.IPFailures) })
+		g.Go(func() error { return s.writeIPFailures(ctx, "window_ip_failures", b.IPFailures) })
 	}
 	if len(b.Incidents) > 0 {
 		g.Go(func() error { return s.writeIncidents(ctx, b.Incidents) }) // incidents.go
@@ -98,8 +99,10 @@ func (s *Store) writeWatermarks(ctx context.Context, rows []sinks.WatermarkRecor
 	})
 }
 
-func (s *Store) writeIPFailures(ctx context.Context, rows []sinks.IPFailureRecord) error {
-	return s.send(ctx, "ip_failures", "ip, created_at, identity, created_ms, user_key, shard, kafka_offset", func(batch driver.Batch) error {
+// writeIPFailures writes the spray stage's candidates to ip_failures (per-IP
+// evidence) or window_ip_failures (its rebuild; see migration 0006).
+func (s *Store) writeIPFailures(ctx context.Context, table string, rows []sinks.IPFailureRecord) error {
+	return s.send(ctx, table, "ip, created_at, identity, created_ms, user_key, shard, kafka_offset", func(batch driver.Batch) error {
 		for _, r := range rows {
 			if err := batch.Append(r.IP, r.At, r.Identity, r.At.UnixMilli(), r.UserKey, uint16(r.Shard), r.Offset); err != nil {
 				return err
