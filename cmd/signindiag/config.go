@@ -36,6 +36,11 @@ type Config struct {
 	// stage dead-letters the others (time_out_of_range). 0 turns a bound
 	// off. MaxClockSkew also bounds the incidents' watermark.
 	EventTime rekey.TimeBounds
+	// Retention is how long stored data is kept; an ingesting process
+	// drops older time partitions every hour. It is never shorter than
+	// MaxEventAge (what is accepted is kept at least that long), which is
+	// also its default; with both 0, everything is kept.
+	Retention time.Duration `env:"RETENTION"`
 	// FailureThreshold raises excessive_failures_48h.
 	FailureThreshold int `env:"FAILURE_THRESHOLD, default=10"`
 	// Spray (SPRAY_WINDOW, SPRAY_THRESHOLD, SPRAY_CODES) tunes
@@ -220,6 +225,9 @@ func (c *Config) validate(needKafka bool) error {
 		bad("WINDOW", "expected a positive duration such as 48h, got %s", c.Window)
 	}
 	errs = append(errs, prefixed(envPrefix, c.EventTime.Validate())...)
+	if c.Retention < 0 {
+		bad("RETENTION", "expected a duration of 0 (no bound) or more, got %s", c.Retention)
+	}
 	if c.AllowedLateness < 0 {
 		bad("ALLOWED_LATENESS", "expected a duration of 0 or more, got %s", c.AllowedLateness)
 	}
@@ -241,3 +249,7 @@ func (c *Config) validate(needKafka bool) error {
 	}
 	return errors.Join(errs...)
 }
+
+// EffectiveRetention is how long stored data is kept: RETENTION, raised to
+// MAX_EVENT_AGE; 0 keeps everything.
+func (c *Config) EffectiveRetention() time.Duration { return max(c.Retention, c.EventTime.MaxEventAge) }

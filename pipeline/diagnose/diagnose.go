@@ -75,7 +75,9 @@ type Processor struct {
 	marks     poison.Marks // the record each row of batch came from
 	out       *poison.Writer
 	records   int
-	event     schemas.Event // reused by Process
+	// lastOffset is the offset of the last record processed.
+	lastOffset int64
+	event      schemas.Event // reused by Process
 }
 
 // NewProcessor returns a processor for partition shard, with an empty
@@ -91,9 +93,9 @@ func NewProcessor(cfg Config, shard int, store Store, engine *rules.Engine, cat 
 }
 
 // Warm rebuilds the window and the incidents from the failures stored from
-// this shard before committed, the partition's committed offset. The incidents' rows of
-// that state were stored with it, so what the rebuild produces is
-// dropped.
+// this shard before committed, the partition's committed offset. The
+// incidents' rows of that state were stored with it, so what the rebuild
+// produces is dropped.
 func (p *Processor) Warm(ctx context.Context, committed int64) (int, error) {
 	span := max(p.cfg.Window+p.cfg.AllowedLateness, p.incidents.Span())
 	span, err := p.store.IncidentWarmSpan(ctx, string(rules.KeyUser), p.incidents.Names(), p.shard, committed, span)
@@ -104,12 +106,19 @@ func (p *Processor) Warm(ctx context.Context, committed int64) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("warm up window: %w", err)
 	}
+	watermark, err := p.store.WindowWatermark(ctx, sinks.WindowUsers, p.shard, committed)
+	if err != nil {
+		return 0, fmt.Errorf("warm up window: %w", err)
+	}
 	now := p.cfg.Now()
 	for _, f := range recent {
 		p.win.ObserveFailure(f.UserKey, f.Identity, f.At)
 		c := rules.Candidate{ErrorCode: f.ErrorCode, IsFailure: true, UserKey: f.UserKey, AppID: f.AppID, Device: f.Device}
 		p.incidents.Observe(c, false, f.Identity, f.At, nil, now)
 	}
+	// The live window's watermark was the latest event, a success as
+	// likely as a failure: start from it, so what is late is the same.
+	p.win.AdvanceTo(watermark)
 	p.incidents.Take()
 	p.reportWindow(0)
 	return len(recent), nil
@@ -118,6 +127,7 @@ func (p *Processor) Warm(ctx context.Context, committed int64) (int, error) {
 // Process handles one keyed event.
 func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	p.records++
+	p.lastOffset = rec.Offset
 	// The event is decoded into the same memory each time: Process keeps
 	// copies (*si into the batch), never the pointers.
 	ev := &p.event
@@ -202,6 +212,11 @@ func (p *Processor) Pending() int { return p.records }
 func (p *Processor) Flush(ctx context.Context) error {
 	// Moved into the batch once: a retried flush writes them again.
 	p.batch.Incidents = append(p.batch.Incidents, p.incidents.Take()...)
+	if p.records > 0 && !p.win.Watermark().Equal(time.UnixMilli(0).UTC()) {
+		// Where the window stood at the batch's last offset: a rebuild
+		// from the committed offset starts from it (sinks.WatermarkRecord).
+		p.batch.Watermarks = []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: p.shard, Offset: p.lastOffset, At: p.win.Watermark()}}
+	}
 	if err := p.out.Write(ctx, &p.batch, &p.marks); err != nil {
 		return err
 	}

@@ -19,8 +19,11 @@ import (
 type fakeStore struct {
 	batches []sinks.Batch
 	recent  []sinks.FailureRecord
-	asked   []int64
-	spans   []string
+	// watermark is what WindowWatermark answers; zero means the latest
+	// recent failure.
+	watermark time.Time
+	asked     []int64
+	spans     []string
 }
 
 // Write keeps a copy: as the Writer contract says, the batch belongs to
@@ -35,6 +38,19 @@ func (s *fakeStore) Write(_ context.Context, b *sinks.Batch) error {
 func (s *fakeStore) IncidentWarmSpan(_ context.Context, keys string, dets []string, _ int, _ int64, base time.Duration) (time.Duration, error) {
 	s.spans = append(s.spans, fmt.Sprint(keys, dets, base))
 	return base, nil
+}
+
+func (s *fakeStore) WindowWatermark(context.Context, string, int, int64) (time.Time, error) {
+	if !s.watermark.IsZero() {
+		return s.watermark, nil
+	}
+	var wm time.Time
+	for _, r := range s.recent {
+		if r.At.After(wm) {
+			wm = r.At
+		}
+	}
+	return wm, nil
 }
 
 func (s *fakeStore) RecentFailures(_ context.Context, shard int, before int64, _ time.Duration) ([]sinks.FailureRecord, error) {
@@ -320,5 +336,45 @@ func TestARedeliveryAfterEvictionYieldsPartialFindings(t *testing.T) {
 	}
 	if f := byOffset(store.batches[0], "later"); len(f) == 0 || f[0].Failures48hPartial {
 		t.Errorf("an in-order sign-in's findings must be complete: %+v", f)
+	}
+}
+
+// A rebuilt window starts from the recorded watermark, which a success may
+// have set, so an event the previous owner would have found too late is
+// too late for the new one as well; each flush records where the window
+// stood at its last offset.
+func TestWarmUpStartsFromTheRecordedWatermark(t *testing.T) {
+	store := &fakeStore{
+		recent:    []sinks.FailureRecord{{UserKey: "u1", Identity: "/old-1", At: t0}},
+		watermark: t0.Add(100 * time.Hour), // the latest event was a success
+	}
+	p := newProcessor(store) // 48h window, 48h lateness: horizon at +4h
+	ctx := context.Background()
+	if _, err := p.Warm(ctx, 40); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Process(ctx, event(t, schemas.Event{SignIn: failure("late-1", t0.Add(time.Hour))}, 40)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Process(ctx, event(t, schemas.Event{SignIn: failure("new-1", t0.Add(99*time.Hour))}, 41)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := store.batches[0]
+	partial := map[string]bool{}
+	for _, f := range b.Findings {
+		partial[f.SignInID] = f.Failures48hPartial
+	}
+	if p, ok := partial["late-1"]; !ok || !p {
+		t.Errorf("late-1 (+1h, behind the rebuilt watermark's horizon): partial=%v found=%v, want a partial finding", p, ok)
+	}
+	if p, ok := partial["new-1"]; !ok || p {
+		t.Errorf("new-1: partial=%v found=%v, want a complete finding", p, ok)
+	}
+	want := []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: 2, Offset: 41, At: t0.Add(100 * time.Hour)}}
+	if fmt.Sprint(b.Watermarks) != fmt.Sprint(want) {
+		t.Fatalf("watermarks %v, want %v", b.Watermarks, want)
 	}
 }

@@ -118,6 +118,10 @@ func (w *Window) advance(ms int64) {
 	}
 }
 
+// AdvanceTo moves the watermark to at if that is later: a rebuilt window
+// starts where the live one stood, which successes moved too.
+func (w *Window) AdvanceTo(at time.Time) { w.advance(at.UnixMilli()) }
+
 // Evict drops entries that no live count can include any more. Call it now
 // and then (the workers call it on every flush): it walks every key.
 func (w *Window) Evict() (evicted int) {
