@@ -46,6 +46,9 @@ type Config struct {
 	Now func() time.Time
 	// Poison is where the records storage rejects go (pipeline/poison).
 	Poison poison.Config
+	// KeyBudget bounds the users the process's windows track together;
+	// nil means no bound.
+	KeyBudget *window.Budget
 }
 
 // Counters the stage reports to; implemented by pipeline.Metrics.
@@ -87,7 +90,7 @@ func NewProcessor(cfg Config, shard int, store Store, engine *rules.Engine, cat 
 		cfg.Now = time.Now
 	}
 	return &Processor{cfg: cfg, store: store, engine: engine, catalog: cat, counters: counters,
-		shard: shard, out: poison.New(store, cfg.Poison), win: window.New(cfg.Window, cfg.AllowedLateness),
+		shard: shard, out: poison.New(store, cfg.Poison), win: window.New(cfg.Window, cfg.AllowedLateness).WithBudget(cfg.KeyBudget),
 		incidents: incident.NewSet(incident.SetConfig{Detections: cfg.Detections, Keys: rules.KeyUser,
 			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard})}
 }
@@ -149,6 +152,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 		c := p.win.ObserveFailure(si.UserKey(), si.Identity(), si.CreatedDateTime)
 		in.FailuresBefore, in.Failures48h = c.Before, c.After
 		duplicate = c.Duplicate
+		in.CountsPartial = c.Refused
 		if c.Late {
 			p.counters.Late()
 		}
@@ -161,7 +165,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	// counts are a lower bound, and its findings say so. Storage keeps the
 	// complete computation of a finding over a partial one, so a late
 	// redelivery never overwrites what the first delivery found.
-	in.CountsPartial = !p.win.Complete(si.CreatedDateTime)
+	in.CountsPartial = in.CountsPartial || !p.win.Complete(si.CreatedDateTime)
 	findings := p.engine.Evaluate(in)
 	for _, f := range findings {
 		p.counters.Finding(f.Scenario)
@@ -234,6 +238,7 @@ func (p *Processor) Flush(ctx context.Context) error {
 
 // Close reports the window as gone: the partition's next owner rebuilds it.
 func (p *Processor) Close() {
+	p.win.Release()
 	p.counters.WindowChange(-p.keys, 0)
 	p.keys = 0
 }

@@ -26,6 +26,7 @@ type Window struct {
 	// watermark is the latest event time seen; entries older than
 	// watermark-length-lateness can no longer change any live count.
 	watermark int64
+	budget    *Budget // shared by the process's windows; nil: unbounded
 }
 
 // New returns an empty window of the given length. Events older than the
@@ -37,6 +38,12 @@ func New(length, allowedLateness time.Duration) *Window {
 		seed:     maphash.MakeSeed(),
 		keys:     make(map[string][]failure),
 	}
+}
+
+// WithBudget makes the window draw its keys from b (see Budget).
+func (w *Window) WithBudget(b *Budget) *Window {
+	w.budget = b
+	return w
 }
 
 // Counts is what a key's window holds around one event.
@@ -52,6 +59,9 @@ type Counts struct {
 	// Duplicate is true when the window already holds this sign-in at this
 	// very time: a replay or a duplicate delivery, not a new version.
 	Duplicate bool
+	// Refused is true when the key was new and the key budget was spent:
+	// the event was not added, and the counts are a lower bound.
+	Refused bool
 }
 
 // ObserveFailure records a failed sign-in of key at time at and returns the
@@ -77,6 +87,9 @@ func (w *Window) ObserveFailure(key, id string, at time.Time) Counts {
 		if e.idHash == h {
 			return Counts{Before: before, After: before}
 		}
+	}
+	if len(entries) == 0 && !w.budget.acquire() {
+		return Counts{Before: before, After: before, Refused: true}
 	}
 	entries = append(entries, failure{})
 	copy(entries[i+1:], entries[i:])
@@ -134,11 +147,19 @@ func (w *Window) Evict() (evicted int) {
 		evicted += i
 		if i == len(entries) {
 			delete(w.keys, key)
+			w.budget.release(1)
 			continue
 		}
 		w.keys[key] = append(entries[:0], entries[i:]...)
 	}
 	return evicted
+}
+
+// Release gives every key back to the budget and empties the window: its
+// partition has gone to another worker.
+func (w *Window) Release() {
+	w.budget.release(len(w.keys))
+	clear(w.keys)
 }
 
 // Keys is the number of keys with failures in the window.
