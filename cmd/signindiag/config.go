@@ -41,6 +41,11 @@ type Config struct {
 	// MaxEventAge (what is accepted is kept at least that long), which is
 	// also its default; with both 0, everything is kept.
 	Retention time.Duration `env:"RETENTION"`
+	// MaxWindowKeys bounds the users one process's failure windows track
+	// (about 100 bytes each, plus 16 per failure): failed sign-ins bring
+	// any user name an attacker sends. Past it, new users' failures are
+	// stored but not counted live, and their findings say so. 0: no bound.
+	MaxWindowKeys int `env:"MAX_WINDOW_KEYS, default=2000000"`
 	// FailureThreshold raises excessive_failures_48h.
 	FailureThreshold int `env:"FAILURE_THRESHOLD, default=10"`
 	// Spray (SPRAY_WINDOW, SPRAY_THRESHOLD, SPRAY_CODES) tunes
@@ -225,6 +230,9 @@ func (c *Config) validate(needKafka bool) error {
 		bad("WINDOW", "expected a positive duration such as 48h, got %s", c.Window)
 	}
 	errs = append(errs, prefixed(envPrefix, c.EventTime.Validate())...)
+	if c.MaxWindowKeys < 0 {
+		bad("MAX_WINDOW_KEYS", "expected 0 (no bound) or more, got %d", c.MaxWindowKeys)
+	}
 	if c.Retention < 0 {
 		bad("RETENTION", "expected a duration of 0 (no bound) or more, got %s", c.Retention)
 	}

@@ -183,8 +183,9 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			Loop:              cfg.Loop,
 			ReadyFlushFailing: cfg.ReadyFlushFailing,
 			ReplicationFactor: cfg.Kafka.ReplicationFactor,
+			MaxWindowKeys:     cfg.MaxWindowKeys,
 		}, store, engine, cat, pipeline.NewMetrics(reg), log)
-		reg.MustRegister(runner.Readiness())
+		reg.MustRegister(runner.Readiness(), pipeline.KeyBudgetCollector(runner.KeyBudget()))
 		checks = append(checks,
 			health.Check{Name: "kafka", Probe: kafkaCheck(cfg.Kafka.Brokers), Unready: "no Kafka broker answers"},
 			health.Check{Name: "pipeline", Probe: func(context.Context) error { return runner.Ready() }})
