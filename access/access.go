@@ -65,6 +65,10 @@ func ParseKeys(s string) (*Keys, error) {
 			continue
 		}
 		role, token, ok := strings.Cut(pair, ":")
+		if !ok {
+			errs = append(errs, fmt.Errorf("pair %d: expected role:token", i+1))
+			continue
+		}
 		var r Role
 		switch strings.ToLower(strings.TrimSpace(role)) {
 		case "reader":
@@ -72,11 +76,7 @@ func ParseKeys(s string) (*Keys, error) {
 		case "admin":
 			r = Admin
 		default:
-			if !ok {
-				errs = append(errs, fmt.Errorf("pair %d: expected role:token", i+1))
-			} else {
-				errs = append(errs, fmt.Errorf("pair %d: expected the role reader or admin before the colon", i+1))
-			}
+			errs = append(errs, fmt.Errorf("pair %d: expected the role reader or admin before the colon", i+1))
 			continue
 		}
 		if len(token) < minTokenLen {

@@ -30,6 +30,9 @@ type fakeReader struct {
 	incidents       []sinks.IncidentRecord
 	incidentQueries []sinks.IncidentQuery
 
+	// byID: id lookups return only the sign-ins with that id.
+	byID bool
+
 	listed        []sinks.SignInListQuery
 	findingLists  []sinks.FindingListQuery
 	feedback      []sinks.Feedback
@@ -89,6 +92,15 @@ func (f *fakeReader) Incidents(_ context.Context, q sinks.IncidentQuery) ([]sink
 
 func (f *fakeReader) SignIns(_ context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
 	f.queries = append(f.queries, q)
+	if f.byID && q.RequestID != "" {
+		var out []schemas.SignIn
+		for _, si := range f.signIns {
+			if si.ID == q.RequestID {
+				out = append(out, si)
+			}
+		}
+		return out, nil
+	}
 	return f.signIns, nil
 }
 
