@@ -178,8 +178,13 @@ func (a *API) diagnose(w http.ResponseWriter, r *http.Request) {
 		sq.To = cur.at
 	}
 	// One more than the page tells whether a next page exists; skip is
-	// what precedes the cursor in the store's order.
+	// what precedes the cursor in the store's order. An id names a few
+	// sign-ins (one attempt), and the store applies a limit to an id
+	// lookup before ordering: read them all and page here.
 	sq.Limit = cur.skip + limit + 1
+	if !byUser {
+		sq.Limit = maxDiagnoseRows
+	}
 	if sq.Limit > maxDiagnoseRows {
 		badRequest(w, "cursor", fmt.Sprintf("paged past %d sign-ins; narrow the search (app, at)", maxDiagnoseRows-limit-1))
 		return
