@@ -44,7 +44,10 @@ func TestMiddlewareAnswers401And403(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen Principal
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = PrincipalOf(r); w.WriteHeader(http.StatusNoContent) })
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = PrincipalOf(r)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	policy := func(r *http.Request) Role {
 		switch r.URL.Path {
 		case "/open":
