@@ -47,7 +47,7 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// screenshotDir is where the views are saved: SIGNINDIAG_SCREENSHOTS_DIR
+// screenshotDir is where the views are saved as PNG (quality 100): SIGNINDIAG_SCREENSHOTS_DIR
 // (make screenshots sets docs/screenshots), else the test's temp dir.
 func screenshotDir(t *testing.T) string {
 	if d := os.Getenv("SIGNINDIAG_SCREENSHOTS_DIR"); d != "" {
@@ -101,7 +101,7 @@ func TestDiagnosticPageInHeadlessChromium(t *testing.T) {
 	shots := screenshotDir(t)
 	shot := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 			if err != nil {
 				return err
 			}
@@ -220,7 +220,7 @@ func TestDiagnosticPageInHeadlessChromium(t *testing.T) {
 	// Narrow screens: nothing wider than the viewport but the tables,
 	// which scroll in their own box.
 	run("narrow width",
-		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)),
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(1)),
 		chromedp.Click(chromedp.CSS("#tab-diagnose")),
 		chromedp.WaitVisible(chromedp.CSS("#results")),
 		shot("page-narrow.png"))
