@@ -3,8 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/pprof"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 )
@@ -44,5 +49,23 @@ func TestAPIConfigNamesTheVariableAndNeverTheToken(t *testing.T) {
 		if strings.Contains(s, token) {
 			t.Errorf("a printed configuration shows the token: %s", s)
 		}
+	}
+}
+
+// TestProfileOutlivesTheWriteTimeout: with PPROF on, a CPU profile longer
+// than the write timeout is still served (the benchmark profiles whole runs).
+func TestProfileOutlivesTheWriteTimeout(t *testing.T) {
+	srv := httptest.NewUnstartedServer(longWrite(pprof.Profile))
+	srv.Config.WriteTimeout = 500 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/debug/pprof/profile?seconds=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || err != nil || len(body) == 0 {
+		t.Fatalf("profile: %d %v %q", resp.StatusCode, err, body[:min(len(body), 200)])
 	}
 }

@@ -175,7 +175,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	checks := []health.Check{{Name: "clickhouse", Probe: store.Ping, Unready: "ClickHouse does not answer"}}
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/profile", longWrite(pprof.Profile))
 	}
 
 	var runner *pipeline.Runner
@@ -304,5 +304,16 @@ func kafkaCheck(brokers []string) func(context.Context) error {
 			errs = append(errs, err)
 		}
 		return fmt.Errorf("no broker reachable: %w", errors.Join(errs...))
+	}
+}
+
+// longWrite lifts the listener's write timeout for a handler that streams
+// for as long as asked (a CPU profile of the whole benchmark): its write
+// deadline is cleared, and the server is hidden from the request so pprof
+// does not refuse a duration longer than SIGNINDIAG_HTTP_WRITE_TIMEOUT.
+func longWrite(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		h(w, r.WithContext(context.WithValue(r.Context(), http.ServerContextKey, nil)))
 	}
 }
