@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -99,7 +100,7 @@ func (a *API) addFeedback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fb := sinks.Feedback{ID: newID(), FindingID: f.ID, SignInID: si.ID, Scenario: f.Scenario, Helpful: *req.Helpful,
-		Comment: req.Comment, GivenBy: access.PrincipalOf(r).Label, GivenAt: a.cfg.Now().UTC().Truncate(1e6)}
+		Comment: req.Comment, GivenBy: access.PrincipalOf(r).Label, GivenAt: a.cfg.Now().UTC().Truncate(time.Millisecond)}
 	if err := a.reader.AddFeedback(r.Context(), fb); err != nil {
 		a.fail(w, r, err)
 		return
