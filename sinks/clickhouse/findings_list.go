@@ -44,7 +44,7 @@ func (s *Store) ListFindings(ctx context.Context, q sinks.FindingListQuery) ([]s
 	var users []any
 	if q.User != "" {
 		var err error
-		if users, err = s.resolveUser(ctx, q.User); err != nil {
+		if users, err = s.usersOf(ctx, q.User, q.From, q.To); err != nil {
 			return nil, err
 		}
 		inner += " AND user_key IN ?"

@@ -36,7 +36,7 @@ func (s *Store) ListSignIns(ctx context.Context, q sinks.SignInListQuery) ([]sch
 	inner := "created_at >= ? AND created_at <= ?"
 	args := []any{q.From.Truncate(time.Second), q.To}
 	if q.User != "" {
-		users, err := s.resolveUser(ctx, q.User)
+		users, err := s.usersOf(ctx, q.User, q.From, q.To)
 		if err != nil {
 			return nil, err
 		}
@@ -92,32 +92,25 @@ func (s *Store) ListSignIns(ctx context.Context, q sinks.SignInListQuery) ([]sch
 	return out, nil
 }
 
-// signInsByRefs reads the latest documents of refs, in the order of refs.
+// signInsByRefs reads the latest documents of refs, in the order of refs,
+// through the id lookup the flagged list uses (signInsByKeys), so this
+// file does not depend on where documents are stored.
 func (s *Store) signInsByRefs(ctx context.Context, refs []signInRef) ([]schemas.SignIn, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	var users, ids []any
+	keys := make([]any, 0, len(refs))
 	seen := map[string]bool{}
-	lo, hi := refs[0].at, refs[0].at
 	pos := make(map[string]int, len(refs))
 	for i, r := range refs {
-		if !seen[r.userKey] {
-			seen[r.userKey] = true
-			users = append(users, r.userKey)
-		}
-		ids = append(ids, r.id)
 		pos[r.category+"\x00"+r.id] = i
-		if r.at.Before(lo) {
-			lo = r.at
-		}
-		if r.at.After(hi) {
-			hi = r.at
+		if k := strings.ToLower(r.id); !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
 		}
 	}
-	got, err := s.selectSignIns(ctx, latestSignIns(s.table("signins"),
-		"user_key IN ? AND created_at >= ? AND created_at <= ? AND id IN ?", maxRows),
-		ch.GroupSet{Value: users}, lo, hi, ch.GroupSet{Value: ids})
+	// An id may name sign-ins of several categories: read them all.
+	got, err := s.signInsByKeys(ctx, keys, nil, 4*len(refs))
 	if err != nil {
 		return nil, err
 	}
@@ -137,4 +130,10 @@ func (s *Store) signInsByRefs(ctx context.Context, refs []signInRef) ([]schemas.
 		}
 	}
 	return kept, nil
+}
+
+// usersOf resolves a UPN or object id to user keys for the list queries,
+// through reader.go's resolution (the only line here that names it).
+func (s *Store) usersOf(ctx context.Context, user string, from, to time.Time) ([]any, error) {
+	return s.resolveUser(ctx, user)
 }
