@@ -20,7 +20,8 @@ ORDER BY (given_at, id);
 
 -- Acknowledgements of flagged sign-ins (POST /v1/flagged/{id}/acknowledge):
 -- the latest per sign-in counts; ordered by sign-in id, which is how the
--- flagged list reads them.
+-- flagged list reads them. Both tables are partitioned by month, so the
+-- retention job drops them with the sign-ins they speak of.
 CREATE TABLE IF NOT EXISTS {{db}}.acknowledgements
 (
     signin_id       String,
@@ -30,4 +31,5 @@ CREATE TABLE IF NOT EXISTS {{db}}.acknowledgements
     comment         String
 )
 ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(acknowledged_at)
 ORDER BY (signin_id, acknowledged_ms);
