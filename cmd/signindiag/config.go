@@ -34,6 +34,11 @@ type Config struct {
 	// the others (time_out_of_range). 0 turns a bound off.
 	MaxEventAge  time.Duration `env:"MAX_EVENT_AGE, default=2160h"`
 	MaxClockSkew time.Duration `env:"MAX_CLOCK_SKEW, default=15m"`
+	// Retention is how long stored data is kept; an ingesting process
+	// drops older time partitions every hour. It is never shorter than
+	// MaxEventAge (what is accepted is kept at least that long), which is
+	// also its default; with both 0, everything is kept.
+	Retention time.Duration `env:"RETENTION"`
 	// FailureThreshold raises excessive_failures_48h.
 	FailureThreshold int `env:"FAILURE_THRESHOLD, default=10"`
 	// SprayWindow, SprayThreshold and SprayCodes tune password_spray
@@ -217,7 +222,7 @@ func (c *Config) validate(needKafka bool) error {
 	if c.Window <= 0 {
 		bad("WINDOW", "expected a positive duration such as 48h, got %s", c.Window)
 	}
-	for name, d := range map[string]time.Duration{"MAX_EVENT_AGE": c.MaxEventAge, "MAX_CLOCK_SKEW": c.MaxClockSkew} {
+	for name, d := range map[string]time.Duration{"MAX_EVENT_AGE": c.MaxEventAge, "MAX_CLOCK_SKEW": c.MaxClockSkew, "RETENTION": c.Retention} {
 		if d < 0 {
 			bad(name, "expected a duration of 0 (no bound) or more, got %s", d)
 		}
@@ -255,3 +260,7 @@ func (c *Config) validate(needKafka bool) error {
 	errs = append(errs, c.validateAPI()...)
 	return errors.Join(errs...)
 }
+
+// EffectiveRetention is how long stored data is kept: RETENTION, raised to
+// MAX_EVENT_AGE; 0 keeps everything.
+func (c *Config) EffectiveRetention() time.Duration { return max(c.Retention, c.MaxEventAge) }

@@ -32,6 +32,7 @@ import (
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
 	"github.com/signindiag/signindiag/sinks/clickhouse"
+	"github.com/signindiag/signindiag/sinks/retention"
 	"github.com/signindiag/signindiag/webui"
 )
 
@@ -244,6 +245,14 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		g.Go(func() error {
 			defer close(pipelineDone)
 			return runner.Run(gctx)
+		})
+		dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "signindiag_retention_dropped_partitions_total",
+			Help: "Time partitions dropped because their data is older than the retention (SIGNINDIAG_RETENTION)."})
+		reg.MustRegister(dropped)
+		g.Go(func() error {
+			retention.Run(gctx, retention.Config{Keep: cfg.EffectiveRetention(), Every: time.Hour}, store, log,
+				func(n int) { dropped.Add(float64(n)) })
+			return nil
 		})
 	} else {
 		close(pipelineDone)

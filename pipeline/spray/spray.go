@@ -58,6 +58,11 @@ type Processor struct {
 	marks     poison.Marks // the record each row of batch came from
 	out       *poison.Writer
 	records   int
+	// lastOffset is the offset of the last record processed; latestMs the
+	// latest event time of a candidate, the incidents' watermark before
+	// its clamp to the wall clock.
+	lastOffset int64
+	latestMs   int64
 }
 
 // NewProcessor returns a processor for partition shard.
@@ -83,6 +88,13 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("warm up IP windows: %w", err)
 	}
+	watermark, err := p.store.WindowWatermark(ctx, sinks.WindowIPs, p.shard, claim.Committed)
+	if err != nil {
+		return 0, fmt.Errorf("warm up IP windows: %w", err)
+	}
+	if !watermark.IsZero() {
+		p.latestMs = watermark.UnixMilli()
+	}
 	now := p.cfg.Now()
 	for _, r := range recent {
 		p.incidents.Observe(rules.Candidate{IsFailure: true, UserKey: r.UserKey, IP: r.IP}, true, r.Identity, r.At, nil, now)
@@ -94,6 +106,7 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 // Process handles one failed sign-in.
 func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	p.records++
+	p.lastOffset = rec.Offset
 	var candidate wire.SprayCandidate
 	if err := wire.DecodeSprayCandidate(rec.Value, &candidate); err != nil {
 		p.counters.Malformed()
@@ -110,6 +123,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	if !qualifies {
 		return nil
 	}
+	p.latestMs = max(p.latestMs, si.CreatedDateTime.UnixMilli())
 	out := p.incidents.Observe(c, false, si.Identity(), si.CreatedDateTime, si, p.cfg.Now())
 	if out.Late {
 		p.counters.Late()
@@ -130,6 +144,11 @@ func (p *Processor) Pending() int { return p.records }
 // and evicts what the windows no longer need.
 func (p *Processor) Flush(ctx context.Context) error {
 	p.batch.Incidents = append(p.batch.Incidents, p.incidents.Take()...)
+	if p.records > 0 && p.latestMs != 0 {
+		// Where the windows stood at the batch's last offset, for a
+		// rebuild from the committed offset (sinks.WatermarkRecord).
+		p.batch.Watermarks = []sinks.WatermarkRecord{{Stage: sinks.WindowIPs, Shard: p.shard, Offset: p.lastOffset, At: time.UnixMilli(p.latestMs).UTC()}}
+	}
 	if err := p.out.Write(ctx, &p.batch, &p.marks); err != nil {
 		return err
 	}

@@ -88,3 +88,14 @@ func TestSprayCrossesOnTheFifthUserIncludingWarmedUpOnes(t *testing.T) {
 		t.Fatalf("per-sign-in findings: %+v", b.Findings)
 	}
 }
+
+// WindowWatermark is the latest stored candidate, as the store's fallback.
+func (s *fakeStore) WindowWatermark(context.Context, string, int, int64) (time.Time, error) {
+	var wm time.Time
+	for _, r := range s.recent {
+		if r.At.After(wm) {
+			wm = r.At
+		}
+	}
+	return wm, nil
+}
