@@ -247,7 +247,7 @@
         el('span', { class: 'meta mono', text: f.scenario })),
       el('p', { class: 'meta' }, fmtTime(f.occurredAt), ' · ', f.userPrincipalName || f.userId || '', f.appDisplayName ? ' · ' + f.appDisplayName : '',
         f.errorCode ? ' · error ' : '', f.errorCode ? (f.errorCodeUrl ? el('a', { href: f.errorCodeUrl, rel: 'noopener noreferrer', target: '_blank', text: String(f.errorCode) }) : String(f.errorCode)) : '',
-        f.failures48h ? ' · ' + f.failures48h + (f.failures48h === 1 ? ' failure' : ' failures') + ' in 48h' : '', f.flagged ? ' · flagged' : ''),
+        f.failures48h ? ' · ' + (f.failures48hPartial ? 'at least ' : '') + f.failures48h + (f.failures48h === 1 ? ' failure' : ' failures') + ' in 48h' : '', f.flagged ? ' · flagged' : ''),
       el('p', { text: f.summary }));
     if (f.recommendations && f.recommendations.length) {
       card.append(el('h4', { text: 'Recommendations' }), el('ol', {}, f.recommendations.map((r) => el('li', { text: r }))));
