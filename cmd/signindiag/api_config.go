@@ -17,8 +17,9 @@ type APIConfig struct {
 	// MaxConcurrent API requests at once; more get 429. The API's own
 	// ClickHouse pool has as many connections, apart from ingestion's.
 	MaxConcurrent int `env:"MAX_CONCURRENT, default=16"`
-	// QueryTimeout bounds each API request's queries.
-	QueryTimeout time.Duration `env:"QUERY_TIMEOUT, default=10s"`
+	// QueryTimeout bounds each API request's queries (the default is the
+	// store's own bound per query, CLICKHOUSE_QUERY_TIMEOUT).
+	QueryTimeout time.Duration `env:"QUERY_TIMEOUT, default=30s"`
 	// MaxRange bounds the from–to range of the list endpoints.
 	MaxRange time.Duration `env:"MAX_RANGE, default=744h"`
 }
@@ -26,7 +27,7 @@ type APIConfig struct {
 // HTTPConfig are the listener's timeouts and TLS files (SIGNINDIAG_HTTP_*).
 type HTTPConfig struct {
 	ReadTimeout  time.Duration `env:"READ_TIMEOUT, default=10s"`
-	WriteTimeout time.Duration `env:"WRITE_TIMEOUT, default=30s"`
+	WriteTimeout time.Duration `env:"WRITE_TIMEOUT, default=60s"`
 	IdleTimeout  time.Duration `env:"IDLE_TIMEOUT, default=120s"`
 	// TLSCertFile and TLSKeyFile (PEM): both set, the listener speaks
 	// HTTPS only.

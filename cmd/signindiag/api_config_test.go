@@ -23,7 +23,7 @@ func TestAPIConfigNamesTheVariableAndNeverTheToken(t *testing.T) {
 		{map[string]string{"SIGNINDIAG_API_KEYS": "owner:" + token}, "SIGNINDIAG_API_KEYS: expected a comma list of role:token"},
 		{map[string]string{"SIGNINDIAG_API_KEYS": "reader:short"}, "at least 16 characters"},
 		{map[string]string{"SIGNINDIAG_API_MAX_CONCURRENT": "0"}, "SIGNINDIAG_API_MAX_CONCURRENT: expected a whole number from 1"},
-		{map[string]string{"SIGNINDIAG_API_QUERY_TIMEOUT": "40s"}, "SIGNINDIAG_HTTP_WRITE_TIMEOUT: expected more than SIGNINDIAG_API_QUERY_TIMEOUT"},
+		{map[string]string{"SIGNINDIAG_API_QUERY_TIMEOUT": "70s"}, "SIGNINDIAG_HTTP_WRITE_TIMEOUT: expected more than SIGNINDIAG_API_QUERY_TIMEOUT"},
 		{map[string]string{"SIGNINDIAG_HTTP_READ_TIMEOUT": "soon"}, "SIGNINDIAG_HTTP_READ_TIMEOUT: expected a Go duration"},
 		{map[string]string{"SIGNINDIAG_HTTP_TLS_CERT_FILE": "/etc/hostname"}, "set both SIGNINDIAG_HTTP_TLS_CERT_FILE and SIGNINDIAG_HTTP_TLS_KEY_FILE"},
 		{map[string]string{"SIGNINDIAG_HTTP_TLS_CERT_FILE": "/nonexistent/c.pem", "SIGNINDIAG_HTTP_TLS_KEY_FILE": "/nonexistent/k.pem"}, "SIGNINDIAG_HTTP_TLS_CERT_FILE: cannot read"},
