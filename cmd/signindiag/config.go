@@ -25,7 +25,7 @@ type Config struct {
 	ClickHouse clickhouse.Config `env:", prefix=CLICKHOUSE_"`
 
 	// HTTPAddr serves the API, /metrics, /healthz and /readyz.
-	HTTPAddr string `env:"HTTP_ADDR, default=:8080"`
+	HTTPAddr string `env:"HTTP_ADDR, default=127.0.0.1:8080"`
 	// Window is the failure-count window.
 	Window time.Duration `env:"WINDOW, default=48h"`
 	// AllowedLateness: failures older than the newest event minus window
@@ -69,6 +69,11 @@ type Config struct {
 	// ReadyFlushFailing: a stage whose flushes fail (or whose consumer
 	// group goes without an assignment) for longer makes /readyz 503.
 	ReadyFlushFailing time.Duration `env:"READY_FLUSH_FAILING, default=30s"`
+
+	// API and HTTP: access control and bounds of the query API
+	// (api_config.go).
+	API  APIConfig  `env:", prefix=API_"`
+	HTTP HTTPConfig `env:", prefix=HTTP_"`
 }
 
 // KafkaConfig names the broker, topics and group.
@@ -255,6 +260,7 @@ func (c *Config) validate(needKafka bool) error {
 	if err := c.ClickHouse.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateAPI()...)
 	return errors.Join(errs...)
 }
 
