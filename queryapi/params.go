@@ -109,15 +109,15 @@ func (p *params) oneOf(name string, allowed ...string) string {
 	return ""
 }
 
-// limit returns a page size in [1, max], def when absent.
-func (p *params) limit(def, max int) int {
+// limit returns a page size in [1, most], def when absent.
+func (p *params) limit(def, most int) int {
 	s := p.q.Get("limit")
 	if s == "" {
 		return def
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > max {
-		p.fail("limit", fmt.Sprintf("expected a whole number from 1 to %d, got %q", max, s))
+	if err != nil || n < 1 || n > most {
+		p.fail("limit", fmt.Sprintf("expected a whole number from 1 to %d, got %q", most, s))
 		return def
 	}
 	return n
@@ -138,14 +138,14 @@ func (p *params) boolean(name string) *bool {
 }
 
 // integer returns nil when absent.
-func (p *params) integer(name string, min, max int) *int {
+func (p *params) integer(name string, least, most int) *int {
 	s := p.q.Get(name)
 	if s == "" {
 		return nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < min || n > max {
-		p.fail(name, fmt.Sprintf("expected a whole number from %d to %d, got %q", min, max, s))
+	if err != nil || n < least || n > most {
+		p.fail(name, fmt.Sprintf("expected a whole number from %d to %d, got %q", least, most, s))
 		return nil
 	}
 	return &n
@@ -166,8 +166,8 @@ func (p *params) instant(name string) time.Time {
 }
 
 // timeRange reads from and to: to defaults to now, from to `to` minus
-// def; from must not be after to, nor more than max before it.
-func (p *params) timeRange(now time.Time, def, max time.Duration) (from, to time.Time) {
+// def; from must not be after to, nor more than longest before it.
+func (p *params) timeRange(now time.Time, def, longest time.Duration) (from, to time.Time) {
 	from, to = p.instant("from"), p.instant("to")
 	if p.err != nil {
 		return
@@ -180,8 +180,8 @@ func (p *params) timeRange(now time.Time, def, max time.Duration) (from, to time
 	}
 	if from.After(to) {
 		p.fail("from", fmt.Sprintf("from (%s) is after to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339)))
-	} else if to.Sub(from) > max {
-		p.fail("from", fmt.Sprintf("the range from %s to %s is longer than %s; narrow it", from.Format(time.RFC3339), to.Format(time.RFC3339), max))
+	} else if to.Sub(from) > longest {
+		p.fail("from", fmt.Sprintf("the range from %s to %s is longer than %s; narrow it", from.Format(time.RFC3339), to.Format(time.RFC3339), longest))
 	}
 	return
 }

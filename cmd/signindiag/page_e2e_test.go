@@ -215,7 +215,7 @@ func TestDiagnosticPageInHeadlessChromium(t *testing.T) {
 	run("acknowledge as a reader",
 		chromedp.Click(chromedp.CSS("#flagged-list .flag button")),
 		chromedp.WaitVisible(chromedp.CSS("#flagged-list .flag [role=status]")))
-	eventuallyText(t, ctx, "#flagged-list .flag [role=status]", "403")
+	eventuallyText(ctx, t, "#flagged-list .flag [role=status]", "403")
 
 	// Narrow screens: nothing wider than the viewport but the tables,
 	// which scroll in their own box.
@@ -236,7 +236,7 @@ func TestDiagnosticPageInHeadlessChromium(t *testing.T) {
 	}
 }
 
-func eventuallyText(t *testing.T, ctx context.Context, sel, want string) {
+func eventuallyText(ctx context.Context, t *testing.T, sel, want string) {
 	t.Helper()
 	var s string
 	deadline := time.Now().Add(20 * time.Second)

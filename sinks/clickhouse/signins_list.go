@@ -73,12 +73,12 @@ func (s *Store) ListSignIns(ctx context.Context, q sinks.SignInListQuery) ([]sch
 	for rows.Next() {
 		var r signInRef
 		if err := rows.Scan(&r.userKey, &r.at, &r.category, &r.id); err != nil {
-			rows.Close()
+			_ = rows.Close() // the scan error is the one to report
 			return nil, fmt.Errorf("clickhouse: list sign-ins: %w", err)
 		}
 		refs = append(refs, r)
 	}
-	rows.Close()
+	_ = rows.Close() // rows.Err below reports what went wrong
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("clickhouse: list sign-ins: %w", err)
 	}
