@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/signindiag/signindiag/pipeline/diagnose"
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/poison"
 	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/rekey"
@@ -20,7 +21,12 @@ import (
 
 // Config of the whole ingestion.
 type Config struct {
-	Brokers         []string
+	// Source is the cluster of the sign-in and flag topics (an Event Hubs
+	// namespace, say); Internal the cluster of the topics signindiag
+	// writes (keyed, by-IP, dead letters) and reads back. Internal with no
+	// brokers means Source.
+	Source          kafkaconn.Cluster
+	Internal        kafkaconn.Cluster
 	Group           string
 	SignInTopic     string
 	FlagTopic       string
@@ -29,8 +35,12 @@ type Config struct {
 	IPTopic         string
 	Partitions      int
 	SessionTimeout  time.Duration
-	CreateTopics    bool
-	MaxMessageBytes int
+	// CreateTopics creates the missing input topics on Source;
+	// CreateInternalTopics the missing internal ones. Off, start-up checks
+	// that they exist and names those that do not.
+	CreateTopics         bool
+	CreateInternalTopics bool
+	MaxMessageBytes      int
 	// Compression names the codec of produced batches (Compressions).
 	Compression string
 	// StorageDeadLetterTopic receives the records storage rejects
@@ -110,23 +120,25 @@ func (r *Runner) Ready() error { return r.ready.Check() }
 // Run consumes until ctx ends (then flushes, commits and returns nil) or
 // a worker fails permanently.
 func (r *Runner) Run(ctx context.Context) error {
-	if r.cfg.CreateTopics {
-		specs, err := r.topicSpecs(ctx)
-		if err != nil {
-			return err
-		}
-		if err := source.EnsureTopics(ctx, r.cfg.Brokers, specs); err != nil {
+	// A wrong password, an untrusted certificate or a listener speaking
+	// another protocol fails here, fast and in one line, rather than in
+	// consumers that retry for ever.
+	for _, c := range r.clusters() {
+		if err := c.Check(ctx); err != nil {
 			return err
 		}
 	}
+	if err := r.prepareTopics(ctx); err != nil {
+		return err
+	}
 	// The keyed topics' limits bound the producer's batches, so the broker
 	// never refuses one (a refused batch would be retried for ever).
-	limits, err := publish.ReadLimits(ctx, r.cfg.Brokers, []string{r.cfg.KeyedTopic, r.cfg.IPTopic, r.cfg.DeadLetterTopic,
+	limits, err := publish.ReadLimits(ctx, r.internal(), []string{r.cfg.KeyedTopic, r.cfg.IPTopic, r.cfg.DeadLetterTopic,
 		r.cfg.StorageDeadLetterTopic})
 	if err != nil {
 		return err
 	}
-	writer := publish.New(publish.Config{Brokers: r.cfg.Brokers, Limits: limits, Compression: Compressions[r.cfg.Compression]})
+	writer := publish.New(publish.Config{Cluster: r.internal(), Limits: limits, Compression: Compressions[r.cfg.Compression]})
 	defer writer.Close()
 	r.log.Info("output topics", "keyed", r.cfg.KeyedTopic, "by_ip", r.cfg.IPTopic, "dead_letter", r.cfg.DeadLetterTopic,
 		"storage_dead_letter", r.cfg.StorageDeadLetterTopic, "max_message_bytes", writer.MaxMessageBytes())
@@ -140,7 +152,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		MaxOutputBytes: writer.MaxMessageBytes(),
 		IPTopic:        r.cfg.IPTopic, SprayCandidate: sprayRule.Candidate, Time: r.cfg.EventTime}
 	g.Go(func() error {
-		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.Group,
+		group := source.NewGroup(source.Config{Cluster: r.cfg.Source, GroupID: r.cfg.Group,
 			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}, SessionTimeout: r.cfg.SessionTimeout,
 			Observer: r.ready.GroupObserver("rekey")}, r.log)
 		return group.Run(ctx, func(ctx context.Context, c *source.Claim) error {
@@ -148,13 +160,13 @@ func (r *Runner) Run(ctx context.Context) error {
 		})
 	})
 	g.Go(func() error {
-		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.DiagnoseGroup(),
+		group := source.NewGroup(source.Config{Cluster: r.internal(), GroupID: r.cfg.DiagnoseGroup(),
 			Topics: []string{r.cfg.KeyedTopic}, SessionTimeout: r.cfg.SessionTimeout,
 			Observer: r.ready.GroupObserver("diagnose")}, r.log)
 		return group.Run(ctx, r.diagnose)
 	})
 	g.Go(func() error {
-		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.SprayGroup(),
+		group := source.NewGroup(source.Config{Cluster: r.internal(), GroupID: r.cfg.SprayGroup(),
 			Topics: []string{r.cfg.IPTopic}, SessionTimeout: r.cfg.SessionTimeout,
 			Observer: r.ready.GroupObserver("spray")}, r.log)
 		return group.Run(ctx, r.spray)

@@ -2,12 +2,6 @@ package kafkaconn_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +10,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/signindiag/signindiag/internal/testenv"
 	"github.com/signindiag/signindiag/pipeline/kafkaconn"
+	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
 )
 
 func TestValidate(t *testing.T) {
@@ -69,46 +63,11 @@ func TestNewReadsFiles(t *testing.T) {
 	}
 }
 
-// secured returns the local SASL_SSL listener's settings (from
-// scripts/services-up.sh) or fails the test saying how to provide them.
-func secured(t *testing.T) (brokers []string, ca, plainUser, plainPass, scramUser, scramPass string) {
-	t.Helper()
-	testenv.Integration(t)
-	b := testenv.Lookup("SIGNINDIAG_TEST_KAFKA_SASL_SSL_BROKERS")
-	if b == "" {
-		t.Fatal("SIGNINDIAG_TEST_KAFKA_SASL_SSL_BROKERS is not set: start the local broker with scripts/services-up.sh " +
-			"(it has a SASL_SSL listener) and load .services.env, or run 'make test'")
-	}
-	return strings.Split(b, ","), testenv.Lookup("SIGNINDIAG_TEST_KAFKA_TLS_CA_FILE"),
-		testenv.Lookup("SIGNINDIAG_TEST_KAFKA_PLAIN_USERNAME"), testenv.Lookup("SIGNINDIAG_TEST_KAFKA_PLAIN_PASSWORD"),
-		testenv.Lookup("SIGNINDIAG_TEST_KAFKA_SCRAM_USERNAME"), testenv.Lookup("SIGNINDIAG_TEST_KAFKA_SCRAM_PASSWORD")
-}
-
-// untrustedCA writes a CA certificate that signed nothing the broker has.
-func untrustedCA(t *testing.T) string {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "someone else's CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "other-ca.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestCheckSecuredBroker: the right settings connect, with PLAIN and both
 // SCRAM variants; each wrong one fails fast with a line naming the cause.
 func TestCheckSecuredBroker(t *testing.T) {
-	brokers, ca, pu, pp, su, sp := secured(t)
+	sb := kafkatest.Secured(t)
+	brokers, ca, pu, pp, su, sp := sb.Brokers, sb.CAFile, sb.PlainUser, sb.PlainPassword, sb.ScramUser, sb.ScramPassword
 	ok := []kafkaconn.Settings{
 		{SecurityProtocol: "SASL_SSL", SASLMechanism: "PLAIN", SASLUsername: pu, SASLPassword: pp, TLSCAFile: ca},
 		{SecurityProtocol: "SASL_SSL", SASLMechanism: "SCRAM-SHA-256", SASLUsername: su, SASLPassword: sp, TLSCAFile: ca},
@@ -138,7 +97,7 @@ func TestCheckSecuredBroker(t *testing.T) {
 		{"wrong SCRAM password", kafkaconn.Settings{SecurityProtocol: "SASL_SSL", SASLMechanism: "SCRAM-SHA-256", SASLUsername: su,
 			SASLPassword: wrongPassword, TLSCAFile: ca}, "authentication failed"},
 		{"untrusted certificate", kafkaconn.Settings{SecurityProtocol: "SASL_SSL", SASLMechanism: "PLAIN", SASLUsername: pu,
-			SASLPassword: pp, TLSCAFile: untrustedCA(t)}, "not signed by a trusted authority"},
+			SASLPassword: pp, TLSCAFile: kafkatest.UntrustedCA(t)}, "not signed by a trusted authority"},
 		{"wrong server name", kafkaconn.Settings{SecurityProtocol: "SASL_SSL", SASLMechanism: "PLAIN", SASLUsername: pu,
 			SASLPassword: pp, TLSCAFile: ca, TLSServerName: "kafka.example.org"}, "does not name the address"},
 		{"plaintext client", kafkaconn.Settings{SecurityProtocol: "PLAINTEXT"}, "may expect TLS"},

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 )
 
 // Record is one Kafka message, without client types.
@@ -127,7 +129,8 @@ type Handler func(ctx context.Context, c *Claim) error
 
 // Config of a consumer group.
 type Config struct {
-	Brokers []string
+	// Cluster holds the brokers and how to reach them (TLS, SASL).
+	Cluster kafkaconn.Cluster
 	GroupID string
 	Topics  []string
 	// MaxWait bounds how long a fetch waits for new data; short, so
@@ -178,7 +181,8 @@ func NewGroup(cfg Config, log *slog.Logger) *Group {
 func (g *Group) Run(ctx context.Context, handle Handler) error {
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                g.cfg.GroupID,
-		Brokers:           g.cfg.Brokers,
+		Brokers:           g.cfg.Cluster.Brokers,
+		Dialer:            g.cfg.Cluster.Dialer(),
 		Topics:            g.cfg.Topics,
 		StartOffset:       kafka.FirstOffset,
 		HeartbeatInterval: 3 * time.Second,
@@ -250,7 +254,8 @@ func (g *Group) runGeneration(runCtx context.Context, fail context.CancelCauseFu
 					}
 				})
 				claim.reader = kafka.NewReader(kafka.ReaderConfig{
-					Brokers:   g.cfg.Brokers,
+					Brokers:   g.cfg.Cluster.Brokers,
+					Dialer:    g.cfg.Cluster.Dialer(),
 					Topic:     topic,
 					Partition: a.ID,
 					MinBytes:  1,
