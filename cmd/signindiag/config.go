@@ -10,6 +10,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/signindiag/signindiag/graphpull"
 	"github.com/signindiag/signindiag/pipeline"
 	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/sinks/clickhouse"
@@ -26,6 +27,8 @@ type Config struct {
 	// Azure Event Hubs namespace has fixed partitions and retention).
 	InternalKafka InternalKafkaConfig `env:", prefix=INTERNAL_KAFKA_"`
 	ClickHouse    clickhouse.Config   `env:", prefix=CLICKHOUSE_"`
+	// Graph configures `graph-pull`.
+	Graph graphpull.Config `env:", prefix=GRAPH_"`
 
 	// HTTPAddr serves the API, /metrics, /healthz and /readyz.
 	HTTPAddr string `env:"HTTP_ADDR, default=:8080"`

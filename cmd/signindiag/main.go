@@ -43,6 +43,7 @@ Commands:
   serve     serve the query API only
   migrate   apply the ClickHouse schema and exit (run and ingest also do this at start-up)
   loadgen   generate realistic Entra sign-in traffic into Kafka or a file (load tests, demos)
+  graph-pull  poll Microsoft Graph's sign-in log and publish it to the sign-in topic
 
 Configuration comes from SIGNINDIAG_* environment variables; see README.md.
 `
@@ -74,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	name := args[0]
 	if name == "loadgen" {
 		return runLoadgen(args[1:], stdout, stderr)
+	}
+	if name == "graph-pull" {
+		return runGraphPull(args[1:], stdout, stderr)
 	}
 	cmd, ok := commands[name]
 	if !ok {
