@@ -253,7 +253,7 @@ func openStore(ctx context.Context, cfg clickhouse.Config, log *slog.Logger) (*c
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		store, err := clickhouse.Open(ctx, cfg, log)
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil || clickhouse.IsPermanent(err) {
 			return store, err
 		}
 		log.Warn("clickhouse not reachable yet; retrying", "err", err)
