@@ -133,10 +133,19 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	// The keyed topics' limits bound the producer's batches, so the broker
 	// never refuses one (a refused batch would be retried for ever).
+	// A cluster that does not serve DescribeConfigs (a managed service
+	// may not) gets the broker's default limit, which is also the limit
+	// of Azure Event Hubs' Standard tier; connectivity and credentials
+	// were checked above, so this error is not one of theirs.
 	limits, err := publish.ReadLimits(ctx, r.internal(), []string{r.cfg.KeyedTopic, r.cfg.IPTopic, r.cfg.DeadLetterTopic,
 		r.cfg.StorageDeadLetterTopic})
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		r.log.Warn("cannot read the output topics' max.message.bytes; assuming the broker default", "err", err,
+			"max_message_bytes", publish.DefaultMaxMessageBytes)
+		limits = publish.Limits{}
 	}
 	writer := publish.New(publish.Config{Cluster: r.internal(), Limits: limits, Compression: Compressions[r.cfg.Compression]})
 	defer writer.Close()

@@ -175,6 +175,12 @@ kafka_start() {
 
   local java; java="$(java_bin)"
   mkdir -p "$KAFKA_RUN/data"
+  if [ ! -f "$KAFKA_RUN/security/.complete" ] && [ -f "$KAFKA_RUN/data/meta.properties" ]; then
+    # Storage formatted by an older version of this script: its SCRAM users
+    # (stored at format time) would not match the new credentials.
+    log "kafka: test data from before the SASL_SSL listener; formatting it again"
+    rm -rf "$KAFKA_RUN/data"; mkdir -p "$KAFKA_RUN/data"
+  fi
   kafka_security
   # shellcheck disable=SC1091 # generated just above
   . "$KAFKA_RUN/security/sasl.env"
