@@ -244,13 +244,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Run polls every Interval until ctx ends. A failed poll is logged and
-// tried again at the next interval from the same cursor.
+// Run polls every Interval until ctx ends. The first poll's failure is
+// returned (wrong credentials, a missing permission or an unreachable
+// Graph show at start-up); a later failed poll is logged and tried again
+// at the next interval from the same cursor.
 func (p *Poller) Run(ctx context.Context) error {
-	for {
+	for first := true; ; first = false {
 		if _, err := p.PollOnce(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if first {
+				return err
 			}
 			p.log.Error("graph poll failed; trying again at the next interval", "err", err)
 		}

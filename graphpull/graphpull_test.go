@@ -2,10 +2,17 @@ package graphpull
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -243,4 +250,50 @@ func TestValidateConfig(t *testing.T) {
 			t.Errorf("got %v, want it to name %s", err, want)
 		}
 	}
+}
+
+// TestPollerWithCertificate: the app authenticates with a certificate (a
+// client assertion MSAL signs with its key) instead of a secret.
+func TestPollerWithCertificate(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "signindiag graph-pull"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pemFile := filepath.Join(t.TempDir(), "app.pem")
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	pemData := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})...)
+	if err := os.WriteFile(pemFile, pemData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	f := graphtest.New(t, tenant, client, "")
+	f.Cert = cert
+	f.Add(graphtest.SignIn{ID: "cert-0", EventType: Interactive, Created: time.Now().Add(-time.Minute), User: "erin"})
+	cfg := testConfig(f, filepath.Join(t.TempDir(), "cursor.json"))
+	cfg.ClientSecret, cfg.CertFile, cfg.EventTypes = "", pemFile, []string{Interactive}
+	var got []kafka.Message
+	p := newPoller(t, cfg, f.Server.Client(), "t", producerFunc(func(_ context.Context, m ...kafka.Message) error {
+		got = append(got, m...)
+		return nil
+	}), &clock{now: time.Now()})
+	if _, err := p.PollOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || string(got[0].Key) != "cert-0" || f.Tokens() != 1 {
+		t.Errorf("published %d, tokens %d", len(got), f.Tokens())
+	}
+}
+
+type producerFunc func(ctx context.Context, msgs ...kafka.Message) error
+
+func (f producerFunc) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
+	return f(ctx, msgs...)
 }

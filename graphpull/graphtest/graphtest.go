@@ -8,6 +8,7 @@
 package graphtest
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // SignIn is one record the fake serves.
@@ -58,6 +61,9 @@ type Fake struct {
 	Tenant string
 	Client string
 	Secret string
+	// Cert, when set, is the app's registered certificate: a client
+	// assertion signed with its key is accepted instead of the secret.
+	Cert *x509.Certificate
 	// PageSize caps $top, so paging shows with few records.
 	PageSize int
 
@@ -150,7 +156,7 @@ func (f *Fake) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostForm.Get("grant_type") != "client_credentials" || r.PostForm.Get("client_id") != f.Client ||
-		r.PostForm.Get("client_secret") != f.Secret {
+		!f.authenticated(r) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client",
 			"error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": []int{7000215}})
 		return
@@ -237,4 +243,21 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// authenticated checks the client secret, or a client assertion: a JWT
+// signed with the registered certificate's key, issued by the client for
+// the token endpoint.
+func (f *Fake) authenticated(r *http.Request) bool {
+	assertion := r.PostForm.Get("client_assertion")
+	if assertion == "" {
+		return f.Secret != "" && r.PostForm.Get("client_secret") == f.Secret
+	}
+	if f.Cert == nil || r.PostForm.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		return false
+	}
+	tok, err := jwt.Parse(assertion, func(*jwt.Token) (any, error) { return f.Cert.PublicKey, nil },
+		jwt.WithValidMethods([]string{"PS256", "RS256"}), jwt.WithIssuer(f.Client), jwt.WithSubject(f.Client),
+		jwt.WithAudience(f.Server.URL+"/"+f.Tenant+"/oauth2/v2.0/token"))
+	return err == nil && tok.Valid
 }
