@@ -220,6 +220,10 @@ func TestPollerWrongSecret(t *testing.T) {
 	if _, ok := p.cursor.get(Interactive); ok {
 		t.Error("the cursor moved after a failed poll")
 	}
+	// Polling continuously, the first poll's failure ends the run.
+	if err := p.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_client") {
+		t.Errorf("Run: got %v, want the first poll's failure", err)
+	}
 }
 
 func TestRetryAfter(t *testing.T) {
