@@ -205,3 +205,40 @@ func TestSecuredKafkaStartupFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadgenOverSASL: `signindiag loadgen` creates its topics and writes
+// through the SASL_SSL listener with SCRAM-SHA-256 and the password in a
+// file; every sign-in it reports arrives.
+func TestLoadgenOverSASL(t *testing.T) {
+	sb := kafkatest.Secured(t)
+	plainBrokers := kafkatest.Brokers(t)
+	topic, flags := kafkatest.UniqueName("lgsasl"), kafkatest.UniqueName("lgsasl-flags")
+	t.Cleanup(func() { kafkatest.DeleteTopics(plainBrokers, topic, flags) })
+	pw := filepath.Join(t.TempDir(), "pw")
+	writeFile(t, pw, sb.ScramPassword)
+	env := map[string]string{"SIGNINDIAG_KAFKA_BROKERS": strings.Join(sb.Brokers, ","), "SIGNINDIAG_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+		"SIGNINDIAG_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256", "SIGNINDIAG_KAFKA_SASL_USERNAME": sb.ScramUser,
+		"SIGNINDIAG_KAFKA_SASL_PASSWORD_FILE": pw, "SIGNINDIAG_KAFKA_TLS_CA_FILE": sb.CAFile}
+	code, out := runToExit(t, 90*time.Second, env, "loadgen", "--count", "300", "--shape", "graph", "--partitions", "2",
+		"--topic", topic, "--flag-topic", flags, "--duplicates", "0", "--flags", "0")
+	if code != 0 || !strings.Contains(out, "signins=300") {
+		t.Fatalf("loadgen exited %d:\n%s", code, out)
+	}
+	n := 0
+	for _, m := range kafkatest.ReadAll(t, plainBrokers, topic) {
+		ds, err := schemas.DecodeSignIns(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(ds)
+	}
+	if n != 300 {
+		t.Errorf("%d sign-ins in %s, want 300", n, topic)
+	}
+	// The same with a wrong password: one line, exit 1.
+	writeFile(t, pw, "not-it")
+	code, out = runToExit(t, 60*time.Second, env, "loadgen", "--count", "10", "--topic", topic, "--flag-topic", flags)
+	if errs := errorLines(out); code != 1 || len(errs) != 1 || !strings.Contains(errs[0], "authentication failed") {
+		t.Errorf("wrong password: exit %d, errors %q\n%s", code, errs, out)
+	}
+}
