@@ -109,7 +109,7 @@ func TestSecuredKafkaEndToEnd(t *testing.T) {
 				// the input cluster was never asked to create any.
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				if _, err := source.PartitionCount(ctx, kafkaconn.Plain(plainBrokers), prefix+"-keyed"); err != nil {
+				if _, err := kafkatest.PartitionCount(ctx, plainBrokers, prefix+"-keyed"); err != nil {
 					t.Errorf("keyed topic on the internal cluster: %v", err)
 				}
 			}

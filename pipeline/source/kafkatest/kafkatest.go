@@ -160,7 +160,7 @@ func ReadAll(t testing.TB, brokers []string, topic string) []kafka.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := source.PartitionCount(ctx, kafkaconn.Plain(brokers), topic)
+	n, err := PartitionCount(ctx, brokers, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,4 +276,22 @@ func UntrustedCA(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// PartitionCount is source.PartitionCount for a topic another process may
+// have created a moment ago: kafka-go's default transport, shared by the
+// test binary, answers from metadata it caches for a few seconds, so an
+// unknown topic is asked for again until ctx ends.
+func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
+	for {
+		n, err := source.PartitionCount(ctx, kafkaconn.Plain(brokers), topic)
+		if err == nil || !errors.Is(err, kafka.UnknownTopicOrPartition) || ctx.Err() != nil {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return n, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
