@@ -23,7 +23,7 @@ type cursorFile struct {
 
 func openCursor(path string) (*cursorFile, error) {
 	c := &cursorFile{path: path, at: map[string]time.Time{}}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // the operator names the cursor file
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
 	}
@@ -62,11 +62,11 @@ func writeAtomic(path string, data []byte) error {
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return fmt.Errorf("cursor: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return fmt.Errorf("cursor: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
@@ -75,9 +75,9 @@ func writeAtomic(path string, data []byte) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("cursor: %w", err)
 	}
-	if d, err := os.Open(dir); err == nil {
+	if d, err := os.Open(dir); err == nil { //nolint:gosec // the cursor file's own directory
 		_ = d.Sync() // the rename itself survives a power cut
-		d.Close()
+		_ = d.Close()
 	}
 	return nil
 }

@@ -367,7 +367,7 @@ func (p *Poller) get(ctx context.Context, u string, v any) error {
 			continue
 		}
 		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		switch {
 		case resp.StatusCode == http.StatusOK && rerr == nil:
 			if err := json.Unmarshal(body, v); err != nil {

@@ -24,7 +24,7 @@ import (
 
 	"github.com/signindiag/signindiag/graphpull/graphtest"
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
-	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 )
 
 const (
@@ -73,7 +73,7 @@ func ids(t *testing.T, msgs []kafka.Message) []string {
 	t.Helper()
 	var out []string
 	for _, m := range msgs {
-		ds, err := schemas.DecodeSignIns(m.Value)
+		ds, err := entra.DecodeSignIns(m.Value)
 		if err != nil || len(ds) != 1 || ds[0].Err != nil {
 			t.Fatalf("message %s does not decode as one sign-in: %v %+v", m.Value, err, ds)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/signindiag/signindiag/pipeline/kafkaconn"
@@ -36,8 +37,20 @@ func (r *Runner) clusters() []kafkaconn.Cluster {
 // that does not exist would wait for it for ever. Every missing topic of
 // every cluster is named in one error.
 func (r *Runner) prepareTopics(ctx context.Context) error {
-	inputs := []string{r.cfg.SignInTopic, r.cfg.FlagTopic}
-	internals := []string{r.cfg.DeadLetterTopic, r.cfg.KeyedTopic, r.cfg.IPTopic, r.cfg.StorageDeadLetterTopic}
+	// The topics of the stages that read the input cluster live there;
+	// every other topic read or written is internal.
+	var inputs, internals []string
+	for _, st := range r.stages() {
+		if st.readsInput {
+			inputs = append(inputs, st.topics...)
+		}
+	}
+	read, written := r.topics()
+	for _, t := range append(read, written...) {
+		if !slices.Contains(inputs, t) {
+			internals = append(internals, t)
+		}
+	}
 	type group struct {
 		cluster kafkaconn.Cluster
 		topics  []string
@@ -54,12 +67,12 @@ func (r *Runner) prepareTopics(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if err := source.EnsureTopics(ctx, g.cluster, specs); err != nil {
+			if err := source.EnsureTopics(ctx, g.cluster.Client(0), specs); err != nil {
 				return err
 			}
 			continue
 		}
-		m, err := source.MissingTopics(ctx, g.cluster, g.topics)
+		m, err := source.MissingTopics(ctx, g.cluster.Client(0), g.topics)
 		if err != nil {
 			return fmt.Errorf("kafka %s: %w", strings.Join(g.cluster.Brokers, ","), err)
 		}
@@ -79,7 +92,7 @@ func (r *Runner) prepareTopics(ctx context.Context) error {
 // cluster)) and min.insync.replicas = min(2, factor), so the rekey
 // stage's acks=all writes survive a broker's loss.
 func (r *Runner) topicSpecs(ctx context.Context, cluster kafkaconn.Cluster, names []string) ([]source.TopicSpec, error) {
-	rf, err := source.ReplicationFactor(ctx, cluster, r.cfg.ReplicationFactor)
+	rf, err := source.ReplicationFactor(ctx, cluster.Client(0), r.cfg.ReplicationFactor)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 func createTopics(ctx context.Context, o options, n names) error {
-	return source.EnsureTopics(ctx, kafkaconn.Plain(o.brokers), []source.TopicSpec{
+	return source.EnsureTopics(ctx, kafkaconn.Plain(o.brokers).Client(0), []source.TopicSpec{
 		{Name: n.signins, Partitions: o.partitions}, {Name: n.flags, Partitions: o.partitions}})
 }
 

@@ -74,15 +74,15 @@ func graphPull(ctx context.Context, cfg *Config, once bool, log *slog.Logger) er
 	if cfg.Kafka.CreateTopics {
 		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		rf, err := source.ReplicationFactor(tctx, input, cfg.Kafka.ReplicationFactor)
+		rf, err := source.ReplicationFactor(tctx, input.Client(0), cfg.Kafka.ReplicationFactor)
 		if err != nil {
 			return err
 		}
-		if err := source.EnsureTopics(tctx, input, []source.TopicSpec{{Name: topic, Partitions: cfg.Kafka.Partitions, ReplicationFactor: rf}}); err != nil {
+		if err := source.EnsureTopics(tctx, input.Client(0), []source.TopicSpec{{Name: topic, Partitions: cfg.Kafka.Partitions, ReplicationFactor: rf}}); err != nil {
 			return err
 		}
 	} else {
-		missing, err := source.MissingTopics(ctx, input, []string{topic})
+		missing, err := source.MissingTopics(ctx, input.Client(0), []string{topic})
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/signindiag/signindiag/graphpull/graphtest"
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
-	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 )
 
 const (
@@ -58,7 +58,7 @@ func TestGraphPullCommand(t *testing.T) {
 	}
 	var got []string
 	for _, m := range kafkatest.ReadAll(t, brokers, topic) {
-		ds, err := schemas.DecodeSignIns(m.Value)
+		ds, err := entra.DecodeSignIns(m.Value)
 		if err != nil || len(ds) != 1 || ds[0].Err != nil {
 			t.Fatalf("published message does not decode: %s", m.Value)
 		}

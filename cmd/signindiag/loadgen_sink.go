@@ -36,7 +36,7 @@ func openSink(ctx context.Context, o *loadgenOptions, stdout io.Writer, log *slo
 		return nil, err
 	}
 	if o.partitions > 0 {
-		err := source.EnsureTopics(ctx, o.cluster, []source.TopicSpec{
+		err := source.EnsureTopics(ctx, o.cluster.Client(0), []source.TopicSpec{
 			{Name: o.topic, Partitions: o.partitions}, {Name: o.flagTopic, Partitions: o.partitions}})
 		if err != nil {
 			return nil, err
@@ -117,7 +117,7 @@ func openFileSink(out, flagOut string, stdout io.Writer) (*fileSink, error) {
 	}
 	if flagOut != "" {
 		if s.flags, err = open(flagOut); err != nil {
-			s.Close()
+			_ = s.Close() // the open error is the one to report
 			return nil, err
 		}
 	}
@@ -135,7 +135,7 @@ func (s *fileSink) Write(_ context.Context, chunk []loadgen.Message) error {
 				continue
 			}
 		}
-		w.Write(m.Value)
+		_, _ = w.Write(m.Value) // a bufio.Writer: its error comes back from WriteByte and Flush
 		if err := w.WriteByte('\n'); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 	"github.com/signindiag/signindiag/sinks/clickhouse/clickhousetest"
 )
 
@@ -80,7 +82,7 @@ func TestSecuredKafkaEndToEnd(t *testing.T) {
 			if mech == "PLAIN" {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				if err := source.EnsureTopics(ctx, cluster, []source.TopicSpec{{Name: prefix + "-signins", Partitions: 2},
+				if err := source.EnsureTopics(ctx, cluster.Client(0), []source.TopicSpec{{Name: prefix + "-signins", Partitions: 2},
 					{Name: prefix + "-flags", Partitions: 2}}); err != nil {
 					t.Fatal(err)
 				}
@@ -135,7 +137,8 @@ func runToExit(t *testing.T, limit time.Duration, env map[string]string, args ..
 		t.Fatalf("signindiag %v still running after %s:\n%s", args, limit, out)
 	}
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
@@ -226,7 +229,7 @@ func TestLoadgenOverSASL(t *testing.T) {
 	}
 	n := 0
 	for _, m := range kafkatest.ReadAll(t, plainBrokers, topic) {
-		ds, err := schemas.DecodeSignIns(m.Value)
+		ds, err := entra.DecodeSignIns(m.Value)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,7 +25,7 @@ func TestBatchesStayBelowTheTopicLimitTheBrokerReports(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	small, plain := kafkatest.UniqueName("publish-small"), kafkatest.UniqueName("publish-plain")
-	if err := source.EnsureTopics(ctx, kafkaconn.Plain(brokers), []source.TopicSpec{
+	if err := source.EnsureTopics(ctx, kafkaconn.Plain(brokers).Client(0), []source.TopicSpec{
 		{Name: small, Partitions: 2, Configs: map[string]string{"max.message.bytes": "65536"}},
 		{Name: plain, Partitions: 1},
 	}); err != nil {

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-
-	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 )
 
 // Record is one Kafka message, without client types.
@@ -129,8 +127,10 @@ type Handler func(ctx context.Context, c *Claim) error
 
 // Config of a consumer group.
 type Config struct {
-	// Cluster holds the brokers and how to reach them (TLS, SASL).
-	Cluster kafkaconn.Cluster
+	Brokers []string
+	// Dialer connects the group and its readers (TLS, SASL); nil is
+	// kafka-go's default, plaintext.
+	Dialer  *kafka.Dialer
 	GroupID string
 	Topics  []string
 	// MaxWait bounds how long a fetch waits for new data; short, so
@@ -181,8 +181,8 @@ func NewGroup(cfg Config, log *slog.Logger) *Group {
 func (g *Group) Run(ctx context.Context, handle Handler) error {
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                g.cfg.GroupID,
-		Brokers:           g.cfg.Cluster.Brokers,
-		Dialer:            g.cfg.Cluster.Dialer(),
+		Brokers:           g.cfg.Brokers,
+		Dialer:            g.cfg.Dialer,
 		Topics:            g.cfg.Topics,
 		StartOffset:       kafka.FirstOffset,
 		HeartbeatInterval: 3 * time.Second,
@@ -254,8 +254,8 @@ func (g *Group) runGeneration(runCtx context.Context, fail context.CancelCauseFu
 					}
 				})
 				claim.reader = kafka.NewReader(kafka.ReaderConfig{
-					Brokers:   g.cfg.Cluster.Brokers,
-					Dialer:    g.cfg.Cluster.Dialer(),
+					Brokers:   g.cfg.Brokers,
+					Dialer:    g.cfg.Dialer,
 					Topic:     topic,
 					Partition: a.ID,
 					MinBytes:  1,

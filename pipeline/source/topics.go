@@ -9,8 +9,6 @@ import (
 	"strconv"
 
 	"github.com/segmentio/kafka-go"
-
-	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 )
 
 // TopicSpec describes a topic to create when it is missing.
@@ -35,11 +33,10 @@ func DefaultReplicationFactor(brokersInCluster int) int { return max(1, min(3, b
 
 // ReplicationFactor returns configured when it is positive, otherwise
 // DefaultReplicationFactor of the brokers the cluster's metadata lists.
-func ReplicationFactor(ctx context.Context, cluster kafkaconn.Cluster, configured int) (int, error) {
+func ReplicationFactor(ctx context.Context, client *kafka.Client, configured int) (int, error) {
 	if configured > 0 {
 		return configured, nil
 	}
-	client := cluster.Client(0)
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
 	if err != nil {
 		return 0, fmt.Errorf("cluster metadata (for the replication factor): %w", err)
@@ -68,8 +65,7 @@ func (s TopicSpec) topicConfig() kafka.TopicConfig {
 
 // EnsureTopics creates the topics that do not exist yet; existing topics
 // are left as they are.
-func EnsureTopics(ctx context.Context, cluster kafkaconn.Cluster, specs []TopicSpec) error {
-	client := cluster.Client(0)
+func EnsureTopics(ctx context.Context, client *kafka.Client, specs []TopicSpec) error {
 	req := &kafka.CreateTopicsRequest{}
 	for _, s := range specs {
 		req.Topics = append(req.Topics, s.topicConfig())
@@ -88,8 +84,7 @@ func EnsureTopics(ctx context.Context, cluster kafkaconn.Cluster, specs []TopicS
 }
 
 // PartitionCount returns the number of partitions of a topic.
-func PartitionCount(ctx context.Context, cluster kafkaconn.Cluster, topic string) (int, error) {
-	client := cluster.Client(0)
+func PartitionCount(ctx context.Context, client *kafka.Client, topic string) (int, error) {
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
@@ -108,8 +103,8 @@ func PartitionCount(ctx context.Context, cluster kafkaconn.Cluster, topic string
 // MissingTopics returns the topics the cluster's metadata does not list,
 // in the order asked. It creates nothing: with a broker that auto-creates
 // topics a metadata request naming them could, so it asks for all topics.
-func MissingTopics(ctx context.Context, cluster kafkaconn.Cluster, topics []string) ([]string, error) {
-	md, err := cluster.Client(0).Metadata(ctx, &kafka.MetadataRequest{})
+func MissingTopics(ctx context.Context, client *kafka.Client, topics []string) ([]string, error) {
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("list topics: %w", err)
 	}

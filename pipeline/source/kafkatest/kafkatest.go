@@ -67,7 +67,7 @@ func runContainer() ([]string, error) {
 		return nil, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	_ = l.Close() // only its port was wanted
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	_, err = testcontainers.Run(ctx, Image,
@@ -115,7 +115,7 @@ func CreateTopics(t testing.TB, brokers []string, partitions int, names ...strin
 	for _, n := range names {
 		specs = append(specs, source.TopicSpec{Name: n, Partitions: partitions})
 	}
-	if err := source.EnsureTopics(ctx, kafkaconn.Plain(brokers), specs); err != nil {
+	if err := source.EnsureTopics(ctx, kafkaconn.Plain(brokers).Client(0), specs); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { DeleteTopics(brokers, names...) })
@@ -171,7 +171,7 @@ func ReadAll(t testing.TB, brokers []string, topic string) []kafka.Message {
 			t.Fatal(err)
 		}
 		first, last, err := conn.ReadOffsets()
-		conn.Close()
+		_ = conn.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,12 +185,12 @@ func ReadAll(t testing.TB, brokers []string, topic string) []kafka.Message {
 		for off := first; off < last; off++ {
 			m, err := r.ReadMessage(ctx)
 			if err != nil {
-				r.Close()
+				_ = r.Close()
 				t.Fatalf("read %s/%d: %v", topic, p, err)
 			}
 			out = append(out, m)
 		}
-		r.Close()
+		_ = r.Close()
 	}
 	return out
 }
@@ -202,7 +202,7 @@ func Caught(t testing.TB, brokers []string, group, topic string) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n, err := source.PartitionCount(ctx, kafkaconn.Plain(brokers), topic)
+	n, err := source.PartitionCount(ctx, kafkaconn.Plain(brokers).Client(0), topic)
 	if err != nil {
 		return false
 	}
@@ -284,7 +284,7 @@ func UntrustedCA(t *testing.T) string {
 // unknown topic is asked for again until ctx ends.
 func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
 	for {
-		n, err := source.PartitionCount(ctx, kafkaconn.Plain(brokers), topic)
+		n, err := source.PartitionCount(ctx, kafkaconn.Plain(brokers).Client(0), topic)
 		if err == nil || !errors.Is(err, kafka.UnknownTopicOrPartition) || ctx.Err() != nil {
 			return n, err
 		}
