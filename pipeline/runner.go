@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/signindiag/signindiag/pipeline/diagnose"
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/poison"
 	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/rekey"
@@ -21,7 +22,12 @@ import (
 
 // Config of the whole ingestion.
 type Config struct {
-	Brokers         []string
+	// Source is the cluster of the sign-in and flag topics (an Event Hubs
+	// namespace, say); Internal the cluster of the topics signindiag
+	// writes (keyed, by-IP, dead letters) and reads back. Internal with no
+	// brokers means Source.
+	Source          kafkaconn.Cluster
+	Internal        kafkaconn.Cluster
 	Group           string
 	SignInTopic     string
 	FlagTopic       string
@@ -30,8 +36,12 @@ type Config struct {
 	IPTopic         string
 	Partitions      int
 	SessionTimeout  time.Duration
-	CreateTopics    bool
-	MaxMessageBytes int
+	// CreateTopics creates the missing input topics on Source;
+	// CreateInternalTopics the missing internal ones. Off, start-up checks
+	// that they exist and names those that do not.
+	CreateTopics         bool
+	CreateInternalTopics bool
+	MaxMessageBytes      int
 	// Compression names the codec of produced batches (Compressions).
 	Compression string
 	// StorageDeadLetterTopic receives the records storage rejects
@@ -126,23 +136,34 @@ func (r *Runner) Ready() error { return r.ready.Check() }
 // Run consumes until ctx ends (then flushes, commits and returns nil) or
 // a worker fails permanently.
 func (r *Runner) Run(ctx context.Context) error {
-	if r.cfg.CreateTopics {
-		specs, err := r.topicSpecs(ctx)
-		if err != nil {
+	// A wrong password, an untrusted certificate or a listener speaking
+	// another protocol fails here, fast and in one line, rather than in
+	// consumers that retry for ever.
+	for _, c := range r.clusters() {
+		if err := c.Check(ctx); err != nil {
 			return err
 		}
-		if err := source.EnsureTopics(ctx, r.cfg.Brokers, specs); err != nil {
-			return err
-		}
+	}
+	if err := r.prepareTopics(ctx); err != nil {
+		return err
 	}
 	// The keyed topics' limits bound the producer's batches, so the broker
 	// never refuses one (a refused batch would be retried for ever).
+	// A cluster that does not serve DescribeConfigs (a managed service
+	// may not) gets the broker's default limit, which is also the limit
+	// of Azure Event Hubs' Standard tier; connectivity and credentials
+	// were checked above, so this error is not one of theirs.
 	_, outputs := r.topics()
-	limits, err := publish.ReadLimits(ctx, r.cfg.Brokers, outputs)
+	limits, err := publish.ReadLimits(ctx, r.internal(), outputs)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		r.log.Warn("cannot read the output topics' max.message.bytes; assuming the broker default", "err", err,
+			"max_message_bytes", publish.DefaultMaxMessageBytes)
+		limits = publish.Limits{}
 	}
-	writer := publish.New(publish.Config{Brokers: r.cfg.Brokers, Limits: limits, Compression: Compressions[r.cfg.Compression]})
+	writer := publish.New(publish.Config{Cluster: r.internal(), Limits: limits, Compression: Compressions[r.cfg.Compression]})
 	defer writer.Close()
 	r.log.Info("output topics", "keyed", r.cfg.KeyedTopic, "by_ip", r.cfg.IPTopic, "dead_letter", r.cfg.DeadLetterTopic,
 		"storage_dead_letter", r.cfg.StorageDeadLetterTopic, "max_message_bytes", writer.MaxMessageBytes())
@@ -151,8 +172,14 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	for _, st := range r.stages() {
+		// The rekey stage reads the input cluster; the others read the
+		// internal topics, on the internal cluster.
+		cluster := r.internal()
+		if st.readsInput {
+			cluster = r.cfg.Source
+		}
 		g.Go(func() error {
-			group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.Group + st.groupSuffix,
+			group := source.NewGroup(source.Config{Brokers: cluster.Brokers, Dialer: cluster.Dialer(), GroupID: r.cfg.Group + st.groupSuffix,
 				Topics: st.topics, SessionTimeout: r.cfg.SessionTimeout, Observer: r.ready.GroupObserver(st.name)}, r.log)
 			return group.Run(ctx, func(ctx context.Context, c *source.Claim) error {
 				return r.work(ctx, st, writer, c)
@@ -173,6 +200,9 @@ type stage struct {
 	// topics are read; outputs are produced to (their limits bound the
 	// producer's batches). Both are created when missing.
 	topics, outputs []string
+	// readsInput: topics are on the input cluster (Config.Source), not
+	// the internal one.
+	readsInput bool
 	// open builds the processor of one claimed partition.
 	open func(writer *publish.Publisher, partition int) partitionWorker
 }
@@ -194,7 +224,7 @@ func (r *Runner) stages() []stage {
 	sprayRule := rules.NewSprayRule(cfg.Spray)
 	return []stage{
 		{
-			name: "rekey", topics: []string{cfg.SignInTopic, cfg.FlagTopic},
+			name: "rekey", topics: []string{cfg.SignInTopic, cfg.FlagTopic}, readsInput: true,
 			outputs: []string{cfg.KeyedTopic, cfg.IPTopic, cfg.DeadLetterTopic},
 			open: func(writer *publish.Publisher, _ int) partitionWorker {
 				return partitionWorker{Processor: rekey.NewProcessor(rekey.Config{SignInTopic: cfg.SignInTopic, FlagTopic: cfg.FlagTopic,

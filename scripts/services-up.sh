@@ -15,6 +15,7 @@
 #   SIGNINDIAG_KAFKA_VERSION           Kafka version to fetch     (default: kafka.version in services/kafka/pom.xml)
 #   SIGNINDIAG_KAFKA_PORT              broker port                (default 19092)
 #   SIGNINDIAG_KAFKA_CONTROLLER_PORT   KRaft controller port      (default 19093)
+#   SIGNINDIAG_KAFKA_SASL_SSL_PORT     SASL_SSL listener port     (default 19094)
 #   SIGNINDIAG_KAFKA_HEAP_OPTS         JVM heap options           (default "-Xms256m -Xmx512m")
 #   SIGNINDIAG_CLICKHOUSE_PORT         ClickHouse native port     (default 19000)
 #   SIGNINDIAG_CLICKHOUSE_HTTP_PORT    ClickHouse HTTP port       (default 18123)
@@ -24,6 +25,15 @@
 # `kafka.tools.StorageTool format` (static quorum controller.quorum.voters, so
 # the same config works on Kafka 3.9 and 4.x). Ready = log line "Kafka Server
 # started" + a FindCoordinator round trip that succeeds (see below).
+# Besides the PLAINTEXT listener the broker has a SASL_SSL one (what Azure
+# Event Hubs speaks), for the tests of secured connections: a CA and a server
+# certificate for 127.0.0.1/localhost made with openssl, a PLAIN user (JAAS in
+# server.properties) and a SCRAM-SHA-256/512 user (stored at format time with
+# StorageTool --add-scram), with random passwords. Their addresses, the CA file
+# and the credentials go to .services.env as SIGNINDIAG_TEST_KAFKA_* (names
+# the binary does not read, so tests choose when to use them). A broker
+# started by an older version of this script has no such listener; the
+# SIGNINDIAG_TEST_KAFKA_* lines are then left out.
 # ClickHouse: runs the Debian 18.16 binary as the current user (root is fine
 # for 18.16) with generated config.xml/users.xml under $SERVICES_DIR/clickhouse.
 set -euo pipefail
@@ -34,6 +44,7 @@ KAFKA_POM="$REPO/services/kafka/pom.xml"
 KAFKA_VERSION="${SIGNINDIAG_KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM" | head -n1)}"
 KAFKA_PORT="${SIGNINDIAG_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${SIGNINDIAG_KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_SASL_SSL_PORT="${SIGNINDIAG_KAFKA_SASL_SSL_PORT:-19094}"
 KAFKA_HEAP_OPTS="${SIGNINDIAG_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 CH_PORT="${SIGNINDIAG_CLICKHOUSE_PORT:-19000}"
 CH_HTTP_PORT="${SIGNINDIAG_CLICKHOUSE_HTTP_PORT:-18123}"
@@ -113,6 +124,33 @@ random_cluster_id() {
   done
 }
 
+# kafka_security: a CA, a server certificate (PEM keystore, as Kafka reads
+# PEM since 2.7) and random SASL passwords, made once per run directory.
+kafka_security() {
+  local sec="$KAFKA_RUN/security"
+  if [ -f "$sec/.complete" ]; then return 0; fi
+  command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
+  rm -rf "$sec"; mkdir -p "$sec"
+  (
+    cd "$sec"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=signindiag test CA" \
+      -keyout ca.key -out ca.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key.pem -out server.csr
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.crt
+    # PKCS#8 key followed by the chain, in one file: Kafka's PEM keystore.
+    { openssl pkcs8 -topk8 -nocrypt -in server.key.pem; cat server.crt ca.pem; } >server.keystore.pem
+    printf 'PLAIN_USER=signindiag-plain\nPLAIN_PASSWORD=%s\nSCRAM_USER=signindiag-scram\nSCRAM_PASSWORD=%s\n' \
+      "$(head -c18 /dev/urandom | base64 | tr '+/' 'xy')" "$(head -c18 /dev/urandom | base64 | tr '+/' 'xy')" >sasl.env
+  ) >"$KAFKA_RUN/security.log" 2>&1 || { cat "$KAFKA_RUN/security.log" >&2; die "kafka: could not make the test certificates"; }
+  chmod 600 "$sec"/*.key* "$sec/sasl.env"
+  touch "$sec/.complete"
+}
+
+# kafka_has_sasl: the running broker's config has the SASL_SSL listener.
+kafka_has_sasl() { grep -q "^listeners=.*SASL_SSL://$HOST:$KAFKA_SASL_SSL_PORT" "$KAFKA_RUN/server.properties" 2>/dev/null; }
+
 kafka_ready() {
   pid_alive "$KAFKA_RUN/kafka.pid" "$KAFKA_RUN/server.properties" \
     && port_open "$KAFKA_PORT" \
@@ -131,22 +169,38 @@ kafka_start() {
     return 0
   fi
   rm -f "$KAFKA_RUN/kafka.pid"
-  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-    if port_open "$p"; then die "kafka: port $HOST:$p is already in use by another process (set SIGNINDIAG_KAFKA_PORT / SIGNINDIAG_KAFKA_CONTROLLER_PORT)"; fi
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_SSL_PORT"; do
+    if port_open "$p"; then die "kafka: port $HOST:$p is already in use by another process (set SIGNINDIAG_KAFKA_PORT / SIGNINDIAG_KAFKA_CONTROLLER_PORT / SIGNINDIAG_KAFKA_SASL_SSL_PORT)"; fi
   done
 
   local java; java="$(java_bin)"
   mkdir -p "$KAFKA_RUN/data"
+  if [ ! -f "$KAFKA_RUN/security/.complete" ] && [ -f "$KAFKA_RUN/data/meta.properties" ]; then
+    # Storage formatted by an older version of this script: its SCRAM users
+    # (stored at format time) would not match the new credentials.
+    log "kafka: test data from before the SASL_SSL listener; formatting it again"
+    rm -rf "$KAFKA_RUN/data"; mkdir -p "$KAFKA_RUN/data"
+  fi
+  kafka_security
+  # shellcheck disable=SC1091 # generated just above
+  . "$KAFKA_RUN/security/sasl.env"
   cat >"$KAFKA_RUN/server.properties" <<EOF
 # Generated by scripts/services-up.sh: single-node KRaft broker+controller for tests.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$HOST:$KAFKA_SASL_SSL_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,SASL_SSL://$HOST:$KAFKA_SASL_SSL_PORT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+# SASL_SSL listener for the tests of secured connections (PLAIN as Event Hubs, SCRAM).
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$KAFKA_RUN/security/server.keystore.pem
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$PLAIN_USER="$PLAIN_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$KAFKA_RUN/data
 num.partitions=1
 default.replication.factor=1
@@ -174,6 +228,8 @@ EOF
     log "kafka: formatting storage (cluster id $cid)"
     "$java" -Xmx256m -XX:TieredStopAtLevel=1 -cp "$cp" kafka.tools.StorageTool \
       format --cluster-id "$cid" --config "$KAFKA_RUN/server.properties" --ignore-formatted \
+      --add-scram "SCRAM-SHA-256=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]" \
+      --add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]" \
       >"$KAFKA_RUN/format.log" 2>&1 \
       || { cat "$KAFKA_RUN/format.log" >&2; die "kafka: storage format failed"; }
   fi
@@ -438,5 +494,17 @@ SIGNINDIAG_CLICKHOUSE_ADDR=$HOST:$CH_PORT
 SIGNINDIAG_CLICKHOUSE_USER=default
 SIGNINDIAG_CLICKHOUSE_PASSWORD=
 EOF
+if kafka_has_sasl && [ -f "$KAFKA_RUN/security/sasl.env" ]; then
+  # shellcheck disable=SC1091 # generated by kafka_security
+  . "$KAFKA_RUN/security/sasl.env"
+  cat >>"$REPO/.services.env.tmp" <<EOF
+SIGNINDIAG_TEST_KAFKA_SASL_SSL_BROKERS=$HOST:$KAFKA_SASL_SSL_PORT
+SIGNINDIAG_TEST_KAFKA_TLS_CA_FILE=$KAFKA_RUN/security/ca.pem
+SIGNINDIAG_TEST_KAFKA_PLAIN_USERNAME=$PLAIN_USER
+SIGNINDIAG_TEST_KAFKA_PLAIN_PASSWORD=$PLAIN_PASSWORD
+SIGNINDIAG_TEST_KAFKA_SCRAM_USERNAME=$SCRAM_USER
+SIGNINDIAG_TEST_KAFKA_SCRAM_PASSWORD=$SCRAM_PASSWORD
+EOF
+fi
 mv "$REPO/.services.env.tmp" "$REPO/.services.env"
 log "services up in $(elapsed "$T0")s; wrote $REPO/.services.env"

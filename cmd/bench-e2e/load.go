@@ -10,11 +10,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/signindiag/signindiag/loadgen"
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/source"
 )
 
 func createTopics(ctx context.Context, o options, n names) error {
-	return source.EnsureTopics(ctx, o.brokers, []source.TopicSpec{
+	return source.EnsureTopics(ctx, kafkaconn.Plain(o.brokers).Client(0), []source.TopicSpec{
 		{Name: n.signins, Partitions: o.partitions}, {Name: n.flags, Partitions: o.partitions}})
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/source"
 )
 
@@ -226,7 +227,7 @@ func throughputRun(ctx context.Context, o options, binary string, isBaseline boo
 	if isBaseline {
 		// Versions before batch sizing stall on the broker's 1 MiB limit.
 		big := map[string]string{"max.message.bytes": "67108864"}
-		if err := source.EnsureTopics(ctx, o.brokers, []source.TopicSpec{
+		if err := source.EnsureTopics(ctx, kafkaconn.Plain(o.brokers).Client(0), []source.TopicSpec{
 			{Name: n.group + "-keyed-events", Partitions: o.partitions, Configs: big},
 			{Name: n.group + "-keyed-by-ip", Partitions: o.partitions, Configs: big},
 			{Name: n.prefix + "-deadletter", Partitions: o.partitions, Configs: big}}); err != nil {

@@ -10,7 +10,9 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/signindiag/signindiag/graphpull"
 	"github.com/signindiag/signindiag/pipeline"
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/sinks/clickhouse"
@@ -21,8 +23,14 @@ const envPrefix = "SIGNINDIAG_"
 
 // Config is the whole configuration, read from SIGNINDIAG_* variables.
 type Config struct {
-	Kafka      KafkaConfig       `env:", prefix=KAFKA_"`
-	ClickHouse clickhouse.Config `env:", prefix=CLICKHOUSE_"`
+	Kafka KafkaConfig `env:", prefix=KAFKA_"`
+	// InternalKafka is the cluster of the internal topics (keyed, by-IP,
+	// dead letters) when they cannot live beside the input topics (an
+	// Azure Event Hubs namespace has fixed partitions and retention).
+	InternalKafka InternalKafkaConfig `env:", prefix=INTERNAL_KAFKA_"`
+	ClickHouse    clickhouse.Config   `env:", prefix=CLICKHOUSE_"`
+	// Graph configures `graph-pull`.
+	Graph graphpull.Config `env:", prefix=GRAPH_"`
 
 	// HTTPAddr serves the API, /metrics, /healthz and /readyz.
 	HTTPAddr string `env:"HTTP_ADDR, default=127.0.0.1:8080"`
@@ -104,6 +112,46 @@ type KafkaConfig struct {
 	// ReplicationFactor of the topics signindiag creates; 0 means
 	// min(3, brokers in the cluster). min.insync.replicas = min(2, it).
 	ReplicationFactor int `env:"REPLICATION_FACTOR, default=0"`
+	// Security: TLS and SASL (SECURITY_PROTOCOL, SASL_*, TLS_*).
+	Security kafkaconn.Settings
+}
+
+// clusterFromEnv reads SIGNINDIAG_KAFKA_'s security settings alone, for
+// the commands that only write to the input cluster (loadgen).
+func clusterFromEnv(lookuper envconfig.Lookuper, brokers []string) (kafkaconn.Cluster, error) {
+	var s struct{ Security kafkaconn.Settings }
+	prefix := envPrefix + "KAFKA_"
+	if err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &s,
+		Lookuper: envconfig.PrefixLookuper(prefix, lookuper)}); err != nil {
+		return kafkaconn.Cluster{}, fmt.Errorf("configuration: %w", err)
+	}
+	return kafkaconn.New(brokers, s.Security, prefix)
+}
+
+// InternalKafkaConfig: a separate cluster for the internal topics. Without
+// Brokers the internal topics live on the input cluster, with its
+// security settings.
+type InternalKafkaConfig struct {
+	Brokers []string `env:"BROKERS"`
+	// CreateTopics creates the missing internal topics there.
+	CreateTopics bool `env:"CREATE_TOPICS, default=true"`
+	// Security of the internal cluster, set on its own (default PLAINTEXT).
+	Security kafkaconn.Settings
+}
+
+// Separate reports whether the internal topics have a cluster of their own.
+func (c InternalKafkaConfig) Separate() bool { return len(c.Brokers) > 0 }
+
+// clusters builds the input and internal clusters (reading the password,
+// CA and certificate files); internal has no brokers when it is the input
+// cluster.
+func (c *Config) clusters() (input, internal kafkaconn.Cluster, err error) {
+	input, err = kafkaconn.New(c.Kafka.Brokers, c.Kafka.Security, envPrefix+"KAFKA_")
+	if err != nil || !c.InternalKafka.Separate() {
+		return input, kafkaconn.Cluster{}, err
+	}
+	internal, err = kafkaconn.New(c.InternalKafka.Brokers, c.InternalKafka.Security, envPrefix+"INTERNAL_KAFKA_")
+	return input, internal, err
 }
 
 // loadConfig reads the environment through lookuper. A value that does not
@@ -201,6 +249,19 @@ func (c *Config) validate(needKafka bool) error {
 		for _, b := range c.Kafka.Brokers {
 			if !strings.Contains(b, ":") {
 				bad("KAFKA_BROKERS", "expected host:port, got %q", b)
+			}
+		}
+		for _, b := range c.InternalKafka.Brokers {
+			if !strings.Contains(b, ":") {
+				bad("INTERNAL_KAFKA_BROKERS", "expected host:port, got %q", b)
+			}
+		}
+		if err := c.Kafka.Security.Validate(envPrefix + "KAFKA_"); err != nil {
+			errs = append(errs, err)
+		}
+		if c.InternalKafka.Separate() {
+			if err := c.InternalKafka.Security.Validate(envPrefix + "INTERNAL_KAFKA_"); err != nil {
+				errs = append(errs, err)
 			}
 		}
 		topics := map[string]string{"KAFKA_SIGNIN_TOPIC": c.Kafka.SignInTopic, "KAFKA_FLAG_TOPIC": c.Kafka.FlagTopic,

@@ -158,3 +158,46 @@ func TestNestedConfigKeepsTheVariableNames(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigKafkaSecurity(t *testing.T) {
+	base := map[string]string{"SIGNINDIAG_KAFKA_BROKERS": "ns.servicebus.windows.net:9093"}
+	with := func(kv ...string) map[string]string {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
+		return env
+	}
+	cfg, err := loadConfig(context.Background(), envconfig.MapLookuper(with("SIGNINDIAG_KAFKA_SECURITY_PROTOCOL", "SASL_SSL",
+		"SIGNINDIAG_KAFKA_SASL_USERNAME", "$ConnectionString", "SIGNINDIAG_KAFKA_SASL_PASSWORD", "Endpoint=sb://ns/;SharedAccessKey=k",
+		"SIGNINDIAG_INTERNAL_KAFKA_BROKERS", "kafka:9092")), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, internal, err := cfg.clusters()
+	if err != nil || input.SASL == nil || input.SASL.Name() != "PLAIN" || input.TLS == nil || !cfg.InternalKafka.Separate() ||
+		internal.Secured() || len(internal.Brokers) != 1 || !cfg.InternalKafka.CreateTopics {
+		t.Errorf("Event Hubs with an internal cluster: %+v %+v %v", input, internal, err)
+	}
+	cases := []struct {
+		env  map[string]string
+		want string
+	}{
+		{with("SIGNINDIAG_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"), "SIGNINDIAG_KAFKA_SASL_USERNAME: expected a user name"},
+		{with("SIGNINDIAG_KAFKA_SECURITY_PROTOCOL", "TLS"), "SIGNINDIAG_KAFKA_SECURITY_PROTOCOL: expected PLAINTEXT"},
+		{with("SIGNINDIAG_INTERNAL_KAFKA_BROKERS", "nohost"), `SIGNINDIAG_INTERNAL_KAFKA_BROKERS: expected host:port, got "nohost"`},
+		{with("SIGNINDIAG_INTERNAL_KAFKA_BROKERS", "k:9092", "SIGNINDIAG_INTERNAL_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT",
+			"SIGNINDIAG_INTERNAL_KAFKA_SASL_USERNAME", "u"), "SIGNINDIAG_INTERNAL_KAFKA_SASL_PASSWORD: expected a password"},
+		{with("SIGNINDIAG_CLICKHOUSE_PASSWORD", "a", "SIGNINDIAG_CLICKHOUSE_PASSWORD_FILE", "/f"), "SIGNINDIAG_CLICKHOUSE_PASSWORD_FILE: set either"},
+		{with("SIGNINDIAG_CLICKHOUSE_TLS_CA_FILE", "/ca.pem"), "SIGNINDIAG_CLICKHOUSE_TLS: the TLS_* settings need"},
+	}
+	for _, c := range cases {
+		_, err := loadConfig(context.Background(), envconfig.MapLookuper(c.env), true)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want %q", c.env, err, c.want)
+		}
+	}
+}

@@ -35,6 +35,7 @@ import (
 	"github.com/signindiag/signindiag/health"
 	"github.com/signindiag/signindiag/loadgen"
 	"github.com/signindiag/signindiag/pipeline/deadletter"
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
@@ -346,7 +347,7 @@ func committedOffsets(t *testing.T, brokers []string, group, topic string) map[i
 func tryCommittedOffsets(brokers []string, group, topic string) (map[int]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n, err := source.PartitionCount(ctx, brokers, topic)
+	n, err := source.PartitionCount(ctx, kafkaconn.Plain(brokers).Client(0), topic)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
+
 	"github.com/signindiag/signindiag/loadgen"
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 )
 
 const loadgenHelp = `Usage: signindiag loadgen [flags]
@@ -34,6 +37,7 @@ type loadgenOptions struct {
 	duration   time.Duration
 	rate       float64
 	brokers    []string
+	cluster    kafkaconn.Cluster
 	topic      string
 	flagTopic  string
 	partitions int
@@ -101,6 +105,11 @@ func parseLoadgenFlags(args []string, stdout, stderr io.Writer) (*loadgenOptions
 		} else {
 			return nil, errors.New("SIGNINDIAG_KAFKA_BROKERS is not set (or use --out FILE)")
 		}
+		c, err := clusterFromEnv(envconfig.OsLookuper(), o.brokers)
+		if err != nil {
+			return nil, err
+		}
+		o.cluster = c
 	}
 	return o, g.Validate()
 }

@@ -32,8 +32,11 @@ func openSink(ctx context.Context, o *loadgenOptions, stdout io.Writer, log *slo
 	if o.out != "" {
 		return openFileSink(o.out, o.flagOut, stdout)
 	}
+	if err := o.cluster.Check(ctx); err != nil {
+		return nil, err
+	}
 	if o.partitions > 0 {
-		err := source.EnsureTopics(ctx, o.brokers, []source.TopicSpec{
+		err := source.EnsureTopics(ctx, o.cluster.Client(0), []source.TopicSpec{
 			{Name: o.topic, Partitions: o.partitions}, {Name: o.flagTopic, Partitions: o.partitions}})
 		if err != nil {
 			return nil, err
@@ -41,7 +44,8 @@ func openSink(ctx context.Context, o *loadgenOptions, stdout io.Writer, log *slo
 	}
 	log.Info("loadgen: writing to Kafka", "brokers", o.brokers, "topic", o.topic, "flag_topic", o.flagTopic)
 	return &kafkaSink{topics: [2]string{o.topic, o.flagTopic}, w: &kafka.Writer{
-		Addr: kafka.TCP(o.brokers...),
+		Addr:      kafka.TCP(o.brokers...),
+		Transport: o.cluster.Transport(),
 		// Unkeyed and round-robin, as Event Hubs' Kafka endpoint delivers.
 		Balancer:     &kafka.RoundRobin{},
 		Compression:  kafka.Lz4,

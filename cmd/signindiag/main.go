@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/segmentio/kafka-go"
 	"github.com/sethvargo/go-envconfig"
 	"golang.org/x/sync/errgroup"
 
@@ -46,6 +45,7 @@ Commands:
   serve     serve the query API only
   migrate   apply the ClickHouse schema and exit (run and ingest also do this at start-up)
   loadgen   generate realistic Entra sign-in traffic into Kafka or a file (load tests, demos)
+  graph-pull  poll Microsoft Graph's sign-in log and publish it to the sign-in topic
 
 Configuration comes from SIGNINDIAG_* environment variables; see README.md.
 `
@@ -77,6 +77,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	name := args[0]
 	if name == "loadgen" {
 		return runLoadgen(args[1:], stdout, stderr)
+	}
+	if name == "graph-pull" {
+		return runGraphPull(args[1:], stdout, stderr)
 	}
 	cmd, ok := commands[name]
 	if !ok {
@@ -180,13 +183,21 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 
 	var runner *pipeline.Runner
 	if ingest {
+		input, internal, err := cfg.clusters()
+		if err != nil {
+			return err
+		}
+		createInternal := cfg.Kafka.CreateTopics
+		if cfg.InternalKafka.Separate() {
+			createInternal = cfg.InternalKafka.CreateTopics
+		}
 		engine := rules.NewEngine(rules.Config{FailureThreshold: cfg.FailureThreshold}, cat)
 		runner = pipeline.NewRunner(pipeline.Config{
-			Brokers: cfg.Kafka.Brokers, Group: cfg.Kafka.Group,
+			Source: input, Internal: internal, Group: cfg.Kafka.Group,
 			SignInTopic: cfg.Kafka.SignInTopic, FlagTopic: cfg.Kafka.FlagTopic,
 			DeadLetterTopic: cfg.Kafka.DLQTopic, StorageDeadLetterTopic: cfg.Kafka.StorageDLQTopic,
 			KeyedTopic: cfg.Kafka.KeyedTopic, IPTopic: cfg.Kafka.IPTopic,
-			Partitions: cfg.Kafka.Partitions, CreateTopics: cfg.Kafka.CreateTopics,
+			Partitions: cfg.Kafka.Partitions, CreateTopics: cfg.Kafka.CreateTopics, CreateInternalTopics: createInternal,
 			SessionTimeout:  cfg.Kafka.SessionTimeout,
 			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
 			Compression:     cfg.Kafka.Compression,
@@ -201,8 +212,11 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		}, store, engine, cat, pipeline.NewMetrics(reg), log)
 		reg.MustRegister(runner.Readiness(), pipeline.KeyBudgetCollector(runner.KeyBudget()))
 		checks = append(checks,
-			health.Check{Name: "kafka", Probe: kafkaCheck(cfg.Kafka.Brokers), Unready: "no Kafka broker answers"},
+			health.Check{Name: "kafka", Probe: input.Check, Unready: "no Kafka broker answers"},
 			health.Check{Name: "pipeline", Probe: func(context.Context) error { return runner.Ready() }})
+		if cfg.InternalKafka.Separate() {
+			checks = append(checks, health.Check{Name: "kafka-internal", Probe: internal.Check, Unready: "no broker of the internal Kafka cluster answers"})
+		}
 	}
 	var handler http.Handler = mux
 	if serve {
@@ -288,7 +302,7 @@ func openStore(ctx context.Context, cfg clickhouse.Config, log *slog.Logger) (*c
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		store, err := clickhouse.Open(ctx, cfg, log)
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil || clickhouse.IsPermanent(err) {
 			return store, err
 		}
 		log.Warn("clickhouse not reachable yet; retrying", "err", err)
@@ -296,22 +310,6 @@ func openStore(ctx context.Context, cfg clickhouse.Config, log *slog.Logger) (*c
 		case <-ctx.Done():
 		case <-time.After(2 * time.Second):
 		}
-	}
-}
-
-// kafkaCheck is ready when any broker accepts a connection.
-func kafkaCheck(brokers []string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		var errs []error
-		for _, b := range brokers {
-			conn, err := (&kafka.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp", b)
-			if err == nil {
-				_ = conn.Close()
-				return nil
-			}
-			errs = append(errs, err)
-		}
-		return fmt.Errorf("no broker reachable: %w", errors.Join(errs...))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/signindiag/signindiag/loadgen"
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
 	"github.com/signindiag/signindiag/sinks/clickhouse/clickhousetest"
@@ -29,7 +30,7 @@ func TestVolumeAtDefaultSettingsStoresEverySignInOnce(t *testing.T) {
 	t.Cleanup(func() { kafkatest.DeleteTopics(brokers, topicNames(prefix)...) })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := source.EnsureTopics(ctx, brokers, []source.TopicSpec{
+	if err := source.EnsureTopics(ctx, kafkaconn.Plain(brokers).Client(0), []source.TopicSpec{
 		{Name: prefix + "-signins", Partitions: 6}, {Name: prefix + "-flags", Partitions: 6}}); err != nil {
 		t.Fatal(err)
 	}

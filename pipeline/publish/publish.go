@@ -17,6 +17,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/sinks"
 )
 
@@ -48,8 +49,8 @@ func (l Limits) Min() int {
 // ReadLimits asks the broker for each topic's max.message.bytes (the
 // topic's own setting, else the broker's default, as the broker resolves
 // it). A topic whose limit cannot be read gets DefaultMaxMessageBytes.
-func ReadLimits(ctx context.Context, brokers []string, topics []string) (Limits, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+func ReadLimits(ctx context.Context, cluster kafkaconn.Cluster, topics []string) (Limits, error) {
+	client := cluster.Client(10 * time.Second)
 	req := &kafka.DescribeConfigsRequest{}
 	for _, t := range topics {
 		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
@@ -81,7 +82,8 @@ func ReadLimits(ctx context.Context, brokers []string, topics []string) (Limits,
 
 // Config of a Publisher.
 type Config struct {
-	Brokers []string
+	// Cluster holds the brokers and how to reach them (TLS, SASL).
+	Cluster kafkaconn.Cluster
 	// Limits of the topics written; batches stay below the smallest.
 	Limits Limits
 	// Compression of produced batches; the broker stores them as sent.
@@ -108,7 +110,8 @@ func New(cfg Config) *Publisher {
 	return &Publisher{
 		maxBytes: batchBytes,
 		w: &kafka.Writer{
-			Addr:         kafka.TCP(cfg.Brokers...),
+			Addr:         kafka.TCP(cfg.Cluster.Brokers...),
+			Transport:    cfg.Cluster.Transport(),
 			Balancer:     balancer,
 			RequiredAcks: kafka.RequireAll,
 			Compression:  cfg.Compression,

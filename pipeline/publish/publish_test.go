@@ -10,6 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
@@ -24,7 +25,7 @@ func TestBatchesStayBelowTheTopicLimitTheBrokerReports(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	small, plain := kafkatest.UniqueName("publish-small"), kafkatest.UniqueName("publish-plain")
-	if err := source.EnsureTopics(ctx, brokers, []source.TopicSpec{
+	if err := source.EnsureTopics(ctx, kafkaconn.Plain(brokers).Client(0), []source.TopicSpec{
 		{Name: small, Partitions: 2, Configs: map[string]string{"max.message.bytes": "65536"}},
 		{Name: plain, Partitions: 1},
 	}); err != nil {
@@ -32,7 +33,7 @@ func TestBatchesStayBelowTheTopicLimitTheBrokerReports(t *testing.T) {
 	}
 	t.Cleanup(func() { kafkatest.DeleteTopics(brokers, small, plain) })
 
-	limits, err := publish.ReadLimits(ctx, brokers, []string{small, plain})
+	limits, err := publish.ReadLimits(ctx, kafkaconn.Plain(brokers), []string{small, plain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestBatchesStayBelowTheTopicLimitTheBrokerReports(t *testing.T) {
 		t.Fatalf("limit of %s = %d, want the broker default (about 1 MiB)", plain, limits[plain])
 	}
 
-	p := publish.New(publish.Config{Brokers: brokers, Limits: limits, Compression: kafka.Lz4})
+	p := publish.New(publish.Config{Cluster: kafkaconn.Plain(brokers), Limits: limits, Compression: kafka.Lz4})
 	defer p.Close()
 	// 400 incompressible 4 KB messages: 1.6 MB, 25 times the limit.
 	rnd := rand.New(rand.NewPCG(1, 2))
@@ -69,7 +70,7 @@ func TestBatchesStayBelowTheTopicLimitTheBrokerReports(t *testing.T) {
 
 	// A publisher that believes a larger limit gets the broker's refusal,
 	// which must come back as permanent, not as something to retry.
-	wrong := publish.New(publish.Config{Brokers: brokers, Limits: publish.Limits{small: 4 << 20}})
+	wrong := publish.New(publish.Config{Cluster: kafkaconn.Plain(brokers), Limits: publish.Limits{small: 4 << 20}})
 	defer wrong.Close()
 	err = wrong.WriteMessages(ctx, huge)
 	if !errors.Is(err, sinks.ErrPermanent) {

@@ -128,6 +128,9 @@ type Handler func(ctx context.Context, c *Claim) error
 // Config of a consumer group.
 type Config struct {
 	Brokers []string
+	// Dialer connects the group and its readers (TLS, SASL); nil is
+	// kafka-go's default, plaintext.
+	Dialer  *kafka.Dialer
 	GroupID string
 	Topics  []string
 	// MaxWait bounds how long a fetch waits for new data; short, so
@@ -179,6 +182,7 @@ func (g *Group) Run(ctx context.Context, handle Handler) error {
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                g.cfg.GroupID,
 		Brokers:           g.cfg.Brokers,
+		Dialer:            g.cfg.Dialer,
 		Topics:            g.cfg.Topics,
 		StartOffset:       kafka.FirstOffset,
 		HeartbeatInterval: 3 * time.Second,
@@ -251,6 +255,7 @@ func (g *Group) runGeneration(runCtx context.Context, fail context.CancelCauseFu
 				})
 				claim.reader = kafka.NewReader(kafka.ReaderConfig{
 					Brokers:   g.cfg.Brokers,
+					Dialer:    g.cfg.Dialer,
 					Topic:     topic,
 					Partition: a.ID,
 					MinBytes:  1,

@@ -33,11 +33,10 @@ func DefaultReplicationFactor(brokersInCluster int) int { return max(1, min(3, b
 
 // ReplicationFactor returns configured when it is positive, otherwise
 // DefaultReplicationFactor of the brokers the cluster's metadata lists.
-func ReplicationFactor(ctx context.Context, brokers []string, configured int) (int, error) {
+func ReplicationFactor(ctx context.Context, client *kafka.Client, configured int) (int, error) {
 	if configured > 0 {
 		return configured, nil
 	}
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
 	if err != nil {
 		return 0, fmt.Errorf("cluster metadata (for the replication factor): %w", err)
@@ -66,8 +65,7 @@ func (s TopicSpec) topicConfig() kafka.TopicConfig {
 
 // EnsureTopics creates the topics that do not exist yet; existing topics
 // are left as they are.
-func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+func EnsureTopics(ctx context.Context, client *kafka.Client, specs []TopicSpec) error {
 	req := &kafka.CreateTopicsRequest{}
 	for _, s := range specs {
 		req.Topics = append(req.Topics, s.topicConfig())
@@ -86,8 +84,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 }
 
 // PartitionCount returns the number of partitions of a topic.
-func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+func PartitionCount(ctx context.Context, client *kafka.Client, topic string) (int, error) {
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
@@ -101,4 +98,27 @@ func PartitionCount(ctx context.Context, brokers []string, topic string) (int, e
 		}
 	}
 	return 0, fmt.Errorf("metadata of %s: topic not found", topic)
+}
+
+// MissingTopics returns the topics the cluster's metadata does not list,
+// in the order asked. It creates nothing: with a broker that auto-creates
+// topics a metadata request naming them could, so it asks for all topics.
+func MissingTopics(ctx context.Context, client *kafka.Client, topics []string) ([]string, error) {
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	have := map[string]bool{}
+	for _, t := range md.Topics {
+		if t.Error == nil {
+			have[t.Name] = true
+		}
+	}
+	var missing []string
+	for _, t := range topics {
+		if !have[t] && !slices.Contains(missing, t) {
+			missing = append(missing, t)
+		}
+	}
+	return missing, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
 )
@@ -22,16 +23,16 @@ func TestEnsureTopicsSetsReplication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rf, err := source.ReplicationFactor(ctx, brokers, 0)
+	rf, err := source.ReplicationFactor(ctx, kafkaconn.Plain(brokers).Client(0), 0)
 	if err != nil || rf != min(3, len(md.Brokers)) {
 		t.Fatalf("default factor %d (%v) with %d brokers", rf, err, len(md.Brokers))
 	}
-	if got, _ := source.ReplicationFactor(ctx, brokers, 2); got != 2 {
+	if got, _ := source.ReplicationFactor(ctx, kafkaconn.Plain(brokers).Client(0), 2); got != 2 {
 		t.Fatalf("configured factor 2 → %d", got)
 	}
 	name := kafkatest.UniqueName("rf")
 	t.Cleanup(func() { kafkatest.DeleteTopics(brokers, name) })
-	if err := source.EnsureTopics(ctx, brokers, []source.TopicSpec{{Name: name, Partitions: 2, ReplicationFactor: rf}}); err != nil {
+	if err := source.EnsureTopics(ctx, kafkaconn.Plain(brokers).Client(0), []source.TopicSpec{{Name: name, Partitions: 2, ReplicationFactor: rf}}); err != nil {
 		t.Fatal(err)
 	}
 	tmd, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{name}})

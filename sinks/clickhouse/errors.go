@@ -1,6 +1,8 @@
 package clickhouse
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -136,4 +138,23 @@ func checkRows(b *sinks.Batch) error {
 		}
 	}
 	return nil
+}
+
+// IsPermanent reports whether connecting failed for a reason that waiting
+// does not fix: the server refused the user or password, or the TLS
+// handshake failed on the certificate. Start-up then stops at once with
+// the cause instead of retrying.
+func IsPermanent(err error) bool {
+	var ex *ch.Exception
+	if errors.As(err, &ex) {
+		switch ex.Code {
+		case 192, 193, 194, 195, 497, 516:
+			return true
+		}
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var record tls.RecordHeaderError
+	return errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &record)
 }

@@ -25,13 +25,22 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	password, err := cfg.password()
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
 	maxOpen := cfg.MaxOpenConns
 	if maxOpen <= 0 {
 		maxOpen = 32
 	}
 	conn, err := ch.Open(&ch.Options{
 		Addr:        []string{cfg.Addr},
-		Auth:        ch.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
+		Auth:        ch.Auth{Database: "default", Username: cfg.User, Password: password},
+		TLS:         tlsCfg,
 		DialTimeout: cfg.DialTimeout,
 		Compression: &ch.Compression{Method: compressionMethods[cfg.Compression]},
 		// Ingestion: a few connections per partition worker (one per

@@ -6,11 +6,18 @@ package kafkatest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +30,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/signindiag/signindiag/internal/testenv"
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/source"
 )
 
@@ -107,7 +115,7 @@ func CreateTopics(t testing.TB, brokers []string, partitions int, names ...strin
 	for _, n := range names {
 		specs = append(specs, source.TopicSpec{Name: n, Partitions: partitions})
 	}
-	if err := source.EnsureTopics(ctx, brokers, specs); err != nil {
+	if err := source.EnsureTopics(ctx, kafkaconn.Plain(brokers).Client(0), specs); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { DeleteTopics(brokers, names...) })
@@ -152,7 +160,7 @@ func ReadAll(t testing.TB, brokers []string, topic string) []kafka.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := source.PartitionCount(ctx, brokers, topic)
+	n, err := PartitionCount(ctx, brokers, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +202,7 @@ func Caught(t testing.TB, brokers []string, group, topic string) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n, err := source.PartitionCount(ctx, brokers, topic)
+	n, err := source.PartitionCount(ctx, kafkaconn.Plain(brokers).Client(0), topic)
 	if err != nil {
 		return false
 	}
@@ -223,4 +231,67 @@ func Caught(t testing.TB, brokers []string, group, topic string) bool {
 		}
 	}
 	return true
+}
+
+// SecuredBroker is a broker's SASL_SSL listener with its CA and users, as
+// scripts/services-up.sh sets it up and writes to .services.env.
+type SecuredBroker struct {
+	Brokers                  []string
+	CAFile                   string
+	PlainUser, PlainPassword string
+	ScramUser, ScramPassword string
+}
+
+// Secured returns the local SASL_SSL listener or fails the test saying
+// how to provide it (the container path has none).
+func Secured(t testing.TB) SecuredBroker {
+	t.Helper()
+	testenv.Integration(t)
+	b := testenv.Lookup("SIGNINDIAG_TEST_KAFKA_SASL_SSL_BROKERS")
+	if b == "" {
+		t.Fatal("SIGNINDIAG_TEST_KAFKA_SASL_SSL_BROKERS is not set: start the local broker with scripts/services-up.sh " +
+			"(its broker has a SASL_SSL listener) and load .services.env, or run 'make test'")
+	}
+	return SecuredBroker{Brokers: strings.Split(b, ","), CAFile: testenv.Lookup("SIGNINDIAG_TEST_KAFKA_TLS_CA_FILE"),
+		PlainUser: testenv.Lookup("SIGNINDIAG_TEST_KAFKA_PLAIN_USERNAME"), PlainPassword: testenv.Lookup("SIGNINDIAG_TEST_KAFKA_PLAIN_PASSWORD"),
+		ScramUser: testenv.Lookup("SIGNINDIAG_TEST_KAFKA_SCRAM_USERNAME"), ScramPassword: testenv.Lookup("SIGNINDIAG_TEST_KAFKA_SCRAM_PASSWORD")}
+}
+
+// UntrustedCA writes a CA certificate that signed nothing the broker has.
+func UntrustedCA(t *testing.T) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "someone else's CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "other-ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// PartitionCount is source.PartitionCount for a topic another process may
+// have created a moment ago: kafka-go's default transport, shared by the
+// test binary, answers from metadata it caches for a few seconds, so an
+// unknown topic is asked for again until ctx ends.
+func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
+	for {
+		n, err := source.PartitionCount(ctx, kafkaconn.Plain(brokers).Client(0), topic)
+		if err == nil || !errors.Is(err, kafka.UnknownTopicOrPartition) || ctx.Err() != nil {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return n, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
