@@ -38,6 +38,7 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	if len(b.SignIns) > 0 {
 		g.Go(func() error { return s.writeSignIns(ctx, b.SignIns, version) })
 		g.Go(func() error { return s.writeSignInKeys(ctx, b.SignIns) })
+		g.Go(func() error { return s.writeFacts(ctx, b, version) }) // spikes.go
 	}
 	if len(b.Flags) > 0 {
 		g.Go(func() error { return s.writeFlags(ctx, b, version) })

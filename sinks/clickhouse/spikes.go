@@ -1,0 +1,204 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// SignInHash is signin_facts.sid: FNV-1a 64 of a sign-in's identity
+// (category/id). A UInt64 makes the per-sign-in deduplication of a count
+// several times cheaper than on the id strings. Two distinct sign-ins
+// collide with probability about n²/2⁶⁵ (10⁻⁶ for ten million sign-ins in
+// one query), and a collision only matters when both are failures in the
+// same range; we accept that.
+func SignInHash(identity string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(identity))
+	return h.Sum64()
+}
+
+// FactColumns are signin_facts' columns in the order writeFacts (and
+// tools that bulk-load the table) append them.
+const FactColumns = "is_failure, created_at, sid, created_ms, error_code, scenario, app, client_app, country, ip, user_key, version"
+
+// writeFacts writes the narrow row of every sign-in of the batch, with
+// the scenario of its diagnosis when the batch holds one (a sign-in gets
+// at most one, in the same batch).
+func (s *Store) writeFacts(ctx context.Context, b *sinks.Batch, version uint64) error {
+	scenarios := make(map[string]string, len(b.Findings))
+	for i := range b.Findings {
+		scenarios[b.Findings[i].SignInID] = b.Findings[i].Scenario
+	}
+	return s.send(ctx, "signin_facts", FactColumns, func(batch driver.Batch) error {
+		for i := range b.SignIns {
+			r := &b.SignIns[i]
+			si := &r.SignIn
+			app := si.AppDisplayName
+			if app == "" {
+				app = si.AppID
+			}
+			if err := batch.Append(boolByte(r.IsFailure), si.CreatedDateTime, SignInHash(si.Identity()), si.CreatedDateTime.UnixMilli(),
+				int32(si.Status.ErrorCode), scenarios[si.ID], app, si.ClientAppUsed, si.Location.CountryOrRegion, si.IPAddress,
+				si.UserKey(), version); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// factColumns maps a spike dimension to its signin_facts expression.
+var factColumns = map[sinks.Dimension]string{
+	sinks.DimErrorCode: "toString(error_code)",
+	sinks.DimScenario:  "scenario",
+	sinks.DimApp:       "app",
+	sinks.DimClientApp: "client_app",
+	sinks.DimCountry:   "country",
+	sinks.DimIP:        "ip",
+	sinks.DimAll:       "'all'",
+}
+
+// factReemitSlack is how far past a range's end a later version of a sign-in
+// in the range is looked for: a re-emission later than this after the
+// first version leaves the first counted in its bucket.
+const factReemitSlack = time.Hour
+
+// latestFailures is the deduplicated set of failed sign-ins in [from, to):
+// per sid, the latest version (argMax on created_ms; identical replays
+// tie and agree), kept when that version is a failure in range. The inner
+// range reaches factReemitSlack further so that a failure superseded by a
+// later version (of any verdict) is dropped; the sid IN filter keeps the
+// non-failure rows read to those of sign-ins that failed in range. Its
+// columns are t (event time), v (the dimension's value) and whatever
+// extra holds, as argMax expressions named e0, e1, …
+func (s *Store) latestFailures(dim string, extra []string) string {
+	t := s.table("signin_facts")
+	var cols strings.Builder
+	for i, e := range extra {
+		fmt.Fprintf(&cols, ", argMax(%s, created_ms) AS e%d", e, i)
+	}
+	return fmt.Sprintf(`SELECT ft, fv%s FROM (
+		SELECT sid, argMax(created_at, created_ms) AS ft, argMax(%s, created_ms) AS fv, argMax(is_failure, created_ms) AS ff%s
+		FROM %s
+		WHERE created_at >= ? AND created_at < ?
+		  AND (is_failure = 1 OR sid IN (SELECT sid FROM %s WHERE is_failure = 1 AND created_at >= ? AND created_at < ?))
+		GROUP BY sid)
+	WHERE ff = 1 AND ft >= ? AND ft < ?`, extraNames(len(extra)), dim, cols.String(), t, t)
+}
+
+func extraNames(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, ", e%d", i)
+	}
+	return b.String()
+}
+
+func latestArgs(from, to time.Time) []any {
+	return []any{from, to.Add(factReemitSlack), from, to, from, to}
+}
+
+// FailureCounts implements sinks.SpikeSource.
+func (s *Store) FailureCounts(ctx context.Context, q sinks.CountQuery) ([]sinks.Count, error) {
+	dim, ok := factColumns[q.By]
+	if !ok {
+		return nil, fmt.Errorf("clickhouse: %w: unknown dimension %q", sinks.ErrInvalidQuery, q.By)
+	}
+	step := int64(q.Step / time.Second)
+	if step <= 0 || !q.From.Before(q.To) {
+		return nil, fmt.Errorf("clickhouse: %w: step %s, range %s to %s", sinks.ErrInvalidQuery, q.Step, q.From, q.To)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	args := latestArgs(q.From, q.To)
+	where := ""
+	if len(q.Values) > 0 {
+		vals := make([]any, len(q.Values))
+		for i, v := range q.Values {
+			vals[i] = v
+		}
+		where = "WHERE fv IN ?"
+		args = append(args, ch.GroupSet{Value: vals})
+	}
+	query := fmt.Sprintf(`SELECT intDiv(toUInt32(ft), %d) * %d AS b, fv, count() FROM (%s) %s GROUP BY b, fv`,
+		step, step, s.latestFailures(dim, nil), where)
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: failure counts by %s: %w", q.By, err)
+	}
+	defer rows.Close()
+	var out []sinks.Count
+	for rows.Next() {
+		var b uint64
+		var c sinks.Count
+		var n uint64
+		if err := rows.Scan(&b, &c.Value, &n); err != nil {
+			return nil, fmt.Errorf("clickhouse: failure counts by %s: %w", q.By, err)
+		}
+		c.Start, c.Count = time.Unix(int64(b), 0).UTC(), int(n)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// TopValues implements sinks.SpikeSource: the values of a dimension with
+// the most failures in [from, to), most first (ties by value).
+func (s *Store) TopValues(ctx context.Context, by sinks.Dimension, from, to time.Time, n int) ([]sinks.ValueCount, error) {
+	dim, ok := factColumns[by]
+	if !ok {
+		return nil, fmt.Errorf("clickhouse: %w: unknown dimension %q", sinks.ErrInvalidQuery, by)
+	}
+	if n <= 0 || n > maxRows {
+		n = maxRows
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	query := fmt.Sprintf(`SELECT fv, count() AS n FROM (%s) GROUP BY fv ORDER BY n DESC, fv LIMIT %d`, s.latestFailures(dim, nil), n)
+	rows, err := s.conn.Query(ctx, query, latestArgs(from, to)...)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: top values by %s: %w", by, err)
+	}
+	defer rows.Close()
+	var out []sinks.ValueCount
+	for rows.Next() {
+		var v sinks.ValueCount
+		var c uint64
+		if err := rows.Scan(&v.Value, &c); err != nil {
+			return nil, fmt.Errorf("clickhouse: top values by %s: %w", by, err)
+		}
+		v.Count = int(c)
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// SpikeContributors implements sinks.SpikeSource: within the failures of
+// one value of a dimension in [from, to), the n users, apps, IPs and
+// error codes with the most failures.
+func (s *Store) SpikeContributors(ctx context.Context, by sinks.Dimension, value string, from, to time.Time, n int) (*sinks.Contributors, error) {
+	dim, ok := factColumns[by]
+	if !ok {
+		return nil, fmt.Errorf("clickhouse: %w: unknown dimension %q", sinks.ErrInvalidQuery, by)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	// topK is approximate on large sets; a spike's bucket holds few
+	// enough failures for it to be exact in practice, and these are only
+	// hints for the reader.
+	query := fmt.Sprintf(`SELECT topK(%d)(e0), topK(%d)(e1), topK(%d)(e2), topK(%d)(toString(e3)) FROM (%s) WHERE fv = ?`,
+		n, n, n, n, s.latestFailures(dim, []string{"user_key", "app", "ip", "error_code"}))
+	args := append(latestArgs(from, to), value)
+	c := &sinks.Contributors{}
+	if err := s.conn.QueryRow(ctx, query, args...).Scan(&c.Users, &c.Apps, &c.IPs, &c.ErrorCodes); err != nil {
+		return nil, fmt.Errorf("clickhouse: spike contributors for %s=%s: %w", by, value, err)
+	}
+	return c, nil
+}
