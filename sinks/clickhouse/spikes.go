@@ -29,6 +29,54 @@ func SignInHash(identity string) uint64 {
 // tools that bulk-load the table) append them.
 const FactColumns = "is_failure, created_at, sid, created_ms, error_code, scenario, app, client_app, country, ip, user_key, version"
 
+// FactRow is one signin_facts row: a sign-in version as the spike
+// queries count it.
+type FactRow struct {
+	IsFailure bool
+	At        time.Time
+	SID       uint64 // SignInHash(identity)
+	ErrorCode int32
+	Scenario  string
+	App       string
+	ClientApp string
+	Country   string
+	IP        string
+	UserKey   string
+}
+
+// FactOf is the signin_facts row of a stored sign-in, with the scenario of
+// its diagnosis ("" when none).
+func FactOf(r *sinks.SignInRecord, scenario string) FactRow {
+	si := &r.SignIn
+	app := si.AppDisplayName
+	if app == "" {
+		app = si.AppID
+	}
+	return FactRow{IsFailure: r.IsFailure, At: si.CreatedDateTime, SID: SignInHash(si.Identity()), ErrorCode: int32(si.Status.ErrorCode),
+		Scenario: scenario, App: app, ClientApp: si.ClientAppUsed, Country: si.Location.CountryOrRegion, IP: si.IPAddress, UserKey: si.UserKey()}
+}
+
+// WriteFacts writes signin_facts rows alone: for tools that load the
+// table by itself (cmd/bench-spikes). Write writes them with the rest.
+func (s *Store) WriteFacts(ctx context.Context, rows []FactRow) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	version := uint64(time.Now().UnixNano())
+	return s.send(ctx, "signin_facts", FactColumns, func(batch driver.Batch) error {
+		for i := range rows {
+			if err := appendFact(batch, &rows[i], version); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func appendFact(batch driver.Batch, f *FactRow, version uint64) error {
+	return batch.Append(boolByte(f.IsFailure), f.At, f.SID, f.At.UnixMilli(), f.ErrorCode, f.Scenario, f.App, f.ClientApp,
+		f.Country, f.IP, f.UserKey, version)
+}
+
 // writeFacts writes the narrow row of every sign-in of the batch, with
 // the scenario of its diagnosis when the batch holds one (a sign-in gets
 // at most one, in the same batch).
@@ -39,15 +87,8 @@ func (s *Store) writeFacts(ctx context.Context, b *sinks.Batch, version uint64) 
 	}
 	return s.send(ctx, "signin_facts", FactColumns, func(batch driver.Batch) error {
 		for i := range b.SignIns {
-			r := &b.SignIns[i]
-			si := &r.SignIn
-			app := si.AppDisplayName
-			if app == "" {
-				app = si.AppID
-			}
-			if err := batch.Append(boolByte(r.IsFailure), si.CreatedDateTime, SignInHash(si.Identity()), si.CreatedDateTime.UnixMilli(),
-				int32(si.Status.ErrorCode), scenarios[si.ID], app, si.ClientAppUsed, si.Location.CountryOrRegion, si.IPAddress,
-				si.UserKey(), version); err != nil {
+			f := FactOf(&b.SignIns[i], scenarios[b.SignIns[i].SignIn.ID])
+			if err := appendFact(batch, &f, version); err != nil {
 				return err
 			}
 		}
@@ -201,4 +242,27 @@ func (s *Store) SpikeContributors(ctx context.Context, by sinks.Dimension, value
 		return nil, fmt.Errorf("clickhouse: spike contributors for %s=%s: %w", by, value, err)
 	}
 	return c, nil
+}
+
+// FactsExtent reports the event-time range and row count of signin_facts
+// (rows as stored, before deduplication): for benchmarks and tools.
+func (s *Store) FactsExtent(ctx context.Context) (first, last time.Time, rows uint64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	err = s.conn.QueryRow(ctx, "SELECT min(created_at), max(created_at), count() FROM "+s.table("signin_facts")).Scan(&first, &last, &rows)
+	if err != nil {
+		return first, last, rows, fmt.Errorf("clickhouse: extent of signin_facts: %w", err)
+	}
+	return first.UTC(), last.UTC(), rows, nil
+}
+
+// DropDatabase drops the configured database and everything in it: for
+// benchmarks that load a throwaway database.
+func (s *Store) DropDatabase(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	if err := s.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+s.cfg.Database); err != nil {
+		return fmt.Errorf("clickhouse: drop database %s: %w", s.cfg.Database, err)
+	}
+	return nil
 }
