@@ -18,6 +18,7 @@ import (
 	"github.com/signindiag/signindiag/rules/catalog"
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/spikes"
 )
 
 // Config of the API.
@@ -39,6 +40,8 @@ type Config struct {
 	IsFailure func(code int) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Spikes is the baseline and rule of /v1/spikes (zero: the defaults).
+	Spikes spikes.Config
 }
 
 // API is the HTTP handler set.
@@ -71,6 +74,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/users/{user}/failures", a.failures)
 	mux.HandleFunc("GET /v1/flagged", a.flagged)
 	mux.HandleFunc("GET /v1/incidents", a.incidents)
+	mux.HandleFunc("GET /v1/spikes", a.spikes) // spikes.go
 }
 
 // Diagnosis is the answer of /v1/diagnose.
