@@ -31,6 +31,9 @@ type CountQuery struct {
 	Values   []string
 	Step     time.Duration
 	From, To time.Time
+	// Within, when set, narrows [From, To) to these half-open ranges: a
+	// baseline reads only the days it needs.
+	Within [][2]time.Time
 }
 
 // Count is the number of distinct failed sign-ins of one value in the

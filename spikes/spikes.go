@@ -298,3 +298,33 @@ func Episodes(points []Point, step time.Duration, gap int) []Episode {
 	}
 	return out
 }
+
+// Span is a half-open time range [From, To).
+type Span struct{ From, To time.Time }
+
+// Needed is the part of the history that evaluating [from, to) reads,
+// earliest first, overlapping spans merged: the level window before the
+// range, and each previous week's copy of the range widened by the slot
+// width and its own level window. For a day's range it is about a third of
+// History(); a week's range needs all of it.
+func (c Config) Needed(from, to time.Time) []Span {
+	c = c.WithDefaults()
+	spans := []Span{{from.Add(-c.LevelWindow), to}}
+	for k := 1; k <= c.Weeks; k++ {
+		back := time.Duration(k) * 7 * 24 * time.Hour
+		spans = append(spans, Span{from.Add(-back - c.LevelWindow - c.SlotWidth), to.Add(-back + c.SlotWidth)})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].From.Before(spans[j].From) })
+	out := spans[:1]
+	for _, s := range spans[1:] {
+		last := &out[len(out)-1]
+		if !s.From.After(last.To) {
+			if s.To.After(last.To) {
+				last.To = s.To
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}

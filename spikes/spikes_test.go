@@ -216,3 +216,33 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("history %s, want 29 days", got)
 	}
 }
+
+func TestNeededCoversWhatEvaluateReads(t *testing.T) {
+	cfg := DefaultConfig()
+	from := monday.Add(30 * 24 * time.Hour)
+	day := cfg.Needed(from, from.Add(24*time.Hour))
+	if len(day) != 5 || !day[0].From.Equal(from.Add(-cfg.History())) || !day[4].To.Equal(from.Add(24*time.Hour)) {
+		t.Fatalf("a day's spans %+v", day)
+	}
+	// A series zeroed outside the spans scores the day exactly as the full one.
+	full := series(23, 35, workingWeek)
+	partial := Series{Start: full.Start, Step: full.Step, Counts: make([]float64, len(full.Counts))}
+	for i := range full.Counts {
+		at := full.Start.Add(time.Duration(i) * step)
+		for _, s := range day {
+			if !at.Before(s.From) && at.Before(s.To) {
+				partial.Counts[i] = full.Counts[i]
+			}
+		}
+	}
+	first := int(from.Sub(full.Start) / step)
+	a, b := Evaluate(cfg, full, first)[:perDay], Evaluate(cfg, partial, first)[:perDay]
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("bucket %d: %+v with every count, %+v with the needed spans only", i, a[i], b[i])
+		}
+	}
+	if week := cfg.Needed(from, from.Add(7*24*time.Hour)); len(week) != 1 {
+		t.Errorf("a week's spans %+v, want one", week)
+	}
+}

@@ -5,11 +5,10 @@
 -- the sign-in documents.
 --
 -- Exact under replays: counts are never stored. A query counts distinct
--- sign-ins (sid, a 64-bit hash of category/id) after taking each
--- sign-in's latest version (argMax on created_ms), so a replayed row, or
--- a row ReplacingMergeTree has not collapsed yet, never counts twice, and
--- a re-emitted sign-in counts once, in the bucket and with the values of
--- its latest version.
+-- sign-ins (uniqExact of sid, a 64-bit hash of category/id) per bucket and
+-- value, so a replayed row, or one ReplacingMergeTree has not collapsed
+-- yet, never counts twice, and an interrupt re-emitted with its failure
+-- counts once.
 --
 -- ORDER BY puts failures first, then event time: a failure series reads
 -- only the failure rows of its time range (about one row in twenty).

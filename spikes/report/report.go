@@ -111,7 +111,11 @@ func Build(ctx context.Context, src sinks.SpikeSource, cfg spikes.Config, q Quer
 		return rep, nil
 	}
 	histStart := from.Add(-cfg.History()).Truncate(q.Step)
-	counts, err := src.FailureCounts(ctx, sinks.CountQuery{By: q.By, Values: values, Step: q.Step, From: histStart, To: to})
+	var within [][2]time.Time
+	for _, sp := range cfg.Needed(from, to) {
+		within = append(within, [2]time.Time{sp.From.Truncate(q.Step), sp.To})
+	}
+	counts, err := src.FailureCounts(ctx, sinks.CountQuery{By: q.By, Values: values, Step: q.Step, From: histStart, To: to, Within: within})
 	if err != nil {
 		return nil, err
 	}
