@@ -3,8 +3,8 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"strings"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
