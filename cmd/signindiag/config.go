@@ -62,6 +62,9 @@ type Config struct {
 	// ReadyFlushFailing: a stage whose flushes fail (or whose consumer
 	// group goes without an assignment) for longer makes /readyz 503.
 	ReadyFlushFailing time.Duration `env:"READY_FLUSH_FAILING, default=30s"`
+
+	// Spikes: failure spikes (config_spikes.go).
+	Spikes SpikesConfig `env:", prefix=SPIKES_"`
 }
 
 // KafkaConfig names the broker, topics and group.
@@ -247,5 +250,6 @@ func (c *Config) validate(needKafka bool) error {
 	if err := c.ClickHouse.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.Spikes.validate()...) // config_spikes.go
 	return errors.Join(errs...)
 }

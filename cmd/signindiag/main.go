@@ -27,6 +27,7 @@ import (
 	"github.com/signindiag/signindiag/health"
 	"github.com/signindiag/signindiag/pipeline"
 	"github.com/signindiag/signindiag/pipeline/rekey"
+	"github.com/signindiag/signindiag/pipeline/spikedetect"
 	"github.com/signindiag/signindiag/queryapi"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
@@ -191,7 +192,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			health.Check{Name: "pipeline", Probe: func(context.Context) error { return runner.Ready() }})
 	}
 	if serve {
-		queryapi.New(queryapi.Config{Window: cfg.Window, Detections: detections(cfg), IsFailure: cat.IsFailure},
+		queryapi.New(queryapi.Config{Window: cfg.Window, Detections: detections(cfg), IsFailure: cat.IsFailure, Spikes: cfg.Spikes.Rule()},
 			store, log).Register(mux)
 	}
 	var stages func() any
@@ -212,6 +213,9 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		})
 	} else {
 		close(pipelineDone)
+	}
+	if ingest && cfg.Spikes.Detect {
+		g.Go(func() error { return spikedetect.New(cfg.Spikes.Detector(), store, log, nil).Run(gctx) }) // config_spikes.go
 	}
 	g.Go(func() error {
 		log.Info("listening", "addr", cfg.HTTPAddr, "ingest", ingest, "serve", serve)
