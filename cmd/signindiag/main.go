@@ -45,6 +45,7 @@ Commands:
   serve     serve the query API only
   migrate   apply the ClickHouse schema and exit (run and ingest also do this at start-up)
   loadgen   generate realistic Entra sign-in traffic into Kafka or a file (load tests, demos)
+  spikes    print the current failure spikes as a table (reads ClickHouse)
 
 Configuration comes from SIGNINDIAG_* environment variables; see README.md.
 `
@@ -76,6 +77,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	name := args[0]
 	if name == "loadgen" {
 		return runLoadgen(args[1:], stdout, stderr)
+	}
+	if name == "spikes" {
+		return runSpikes(args[1:], stdout, stderr) // spikes.go
 	}
 	cmd, ok := commands[name]
 	if !ok {
