@@ -19,6 +19,8 @@ import (
 	"os/signal"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/signindiag/signindiag/sinks/clickhouse"
 )
 
@@ -74,5 +76,14 @@ func run() error {
 			return err
 		}
 	}
-	return measure(ctx, st, *runs, os.Stdout, log)
+	conn, err := ch.Open(&ch.Options{Addr: []string{cfg.Addr}, Auth: ch.Auth{Username: cfg.User, Password: cfg.Password}})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ref := func(ctx context.Context) error {
+		var n uint64
+		return conn.QueryRow(ctx, "SELECT sum(number) FROM numbers(10000000)").Scan(&n)
+	}
+	return measure(ctx, st, ref, *runs, os.Stdout, log)
 }

@@ -36,7 +36,11 @@ var shapes = []shape{
 // baseline history, the spike rule) for each shape, ending at the latest
 // stored sign-in, runs times after one untimed warm-up, round-robin over
 // the shapes so that a burst of load on the shared machine hits them all.
-func measure(ctx context.Context, st *clickhouse.Store, runs int, out io.Writer, log *slog.Logger) error {
+//
+// ref, run in the same rounds, is a fixed query of the server's own (a
+// sum over ten million numbers, about 10 ms on an idle core): its
+// timings say how loaded the shared machine was while the shapes ran.
+func measure(ctx context.Context, st *clickhouse.Store, ref func(context.Context) error, runs int, out io.Writer, log *slog.Logger) error {
 	first, last, rows, err := st.FactsExtent(ctx)
 	if err != nil {
 		return err
@@ -45,7 +49,15 @@ func measure(ctx context.Context, st *clickhouse.Store, runs int, out io.Writer,
 	cfg := spikes.DefaultConfig()
 	end := last.Truncate(time.Minute).Add(time.Minute)
 	took := make([][]time.Duration, len(shapes))
+	var refs []time.Duration
 	for run := -1; run < runs; run++ {
+		began := time.Now()
+		if err := ref(ctx); err != nil {
+			return fmt.Errorf("reference query: %w", err)
+		}
+		if run >= 0 {
+			refs = append(refs, time.Since(began))
+		}
 		for i, s := range shapes {
 			began := time.Now()
 			rep, err := report.Build(ctx, st, cfg, report.Query{By: s.by, Step: s.step, From: end.Add(-s.span), To: end, Top: report.DefaultTop})
@@ -69,6 +81,8 @@ func measure(ctx context.Context, st *clickhouse.Store, runs int, out io.Writer,
 		}
 	}
 	fmt.Fprintf(out, "%-24s %6s %10s %10s %10s %8s\n", "request", "runs", "p50", "p99", "max", "target")
+	slices.Sort(refs)
+	fmt.Fprintf(out, "%-24s %6d %10s %10s %10s %8s\n", "reference (sum 10M)", len(refs), ms(pct(refs, 0.5)), ms(pct(refs, 0.99)), ms(refs[len(refs)-1]), "-")
 	for i, s := range shapes {
 		slices.Sort(took[i])
 		fmt.Fprintf(out, "%-24s %6d %10s %10s %10s %8s\n", s.name, len(took[i]), ms(pct(took[i], 0.50)), ms(pct(took[i], 0.99)),
