@@ -219,7 +219,8 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		close(pipelineDone)
 	}
 	if ingest && cfg.Spikes.Detect {
-		g.Go(func() error { return spikedetect.New(cfg.Spikes.Detector(), store, log, nil).Run(gctx) }) // config_spikes.go
+		det := spikedetect.New(cfg.Spikes.Detector(), store, log, nil).WithMetrics(spikedetect.NewMetrics(reg)) // config_spikes.go
+		g.Go(func() error { return det.Run(gctx) })
 	}
 	g.Go(func() error {
 		log.Info("listening", "addr", cfg.HTTPAddr, "ingest", ingest, "serve", serve)

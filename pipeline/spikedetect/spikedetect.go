@@ -105,10 +105,17 @@ type Details struct {
 
 // Detector evaluates and raises.
 type Detector struct {
-	cfg   Config
-	store Store
-	log   *slog.Logger
-	now   func() time.Time
+	cfg     Config
+	store   Store
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *Metrics
+}
+
+// WithMetrics makes each round export its view (metrics.go).
+func (d *Detector) WithMetrics(m *Metrics) *Detector {
+	d.metrics = m
+	return d
 }
 
 // New returns a detector; now nil means time.Now.
@@ -125,7 +132,11 @@ func (d *Detector) Run(ctx context.Context) error {
 	t := time.NewTicker(d.cfg.Every)
 	defer t.Stop()
 	for {
-		if _, err := d.Evaluate(ctx); err != nil && ctx.Err() == nil {
+		_, err := d.Evaluate(ctx)
+		if ctx.Err() == nil {
+			d.metrics.round(err)
+		}
+		if err != nil && ctx.Err() == nil {
 			d.log.Warn("failure spike detection failed; retrying at the next tick", "err", err)
 		}
 		select {
@@ -141,11 +152,13 @@ func (d *Detector) Run(ctx context.Context) error {
 func (d *Detector) Evaluate(ctx context.Context) ([]sinks.IncidentRecord, error) {
 	now := d.now().UTC()
 	var out []sinks.IncidentRecord
+	var reps []*report.Report
 	for _, dim := range d.cfg.Dimensions {
 		rep, err := report.Build(ctx, d.store, d.cfg.Rule, report.Query{By: dim, Step: d.cfg.Step, From: now.Add(-d.cfg.Lookback), To: now, Top: d.cfg.Top})
 		if err != nil {
 			return nil, fmt.Errorf("spikes by %s: %w", dim, err)
 		}
+		reps = append(reps, rep)
 		for _, s := range rep.Series {
 			points := make([]spikes.Point, len(s.Buckets))
 			for i, b := range s.Buckets {
@@ -160,6 +173,7 @@ func (d *Detector) Evaluate(ctx context.Context) ([]sinks.IncidentRecord, error)
 			}
 		}
 	}
+	d.metrics.observe(reps, now, d.cfg.Step, d.cfg.Gap)
 	if len(out) == 0 {
 		return nil, nil
 	}

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/signindiag/signindiag/pipeline/spikedetect"
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
@@ -125,8 +128,9 @@ func TestASpikeRaisesOneIncidentPerEpisode(t *testing.T) {
 	if _, err := det.Evaluate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	metrics := spikedetect.NewMetrics(prometheus.NewRegistry())
 	restarted := spikedetect.New(spikedetect.Config{Dimensions: []sinks.Dimension{sinks.DimErrorCode, sinks.DimIP, sinks.DimAll}},
-		st, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return clock })
+		st, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return clock }).WithMetrics(metrics)
 	if _, err := restarted.Evaluate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +144,17 @@ func TestASpikeRaisesOneIncidentPerEpisode(t *testing.T) {
 	got = spikeIncidents(t, st)
 	if fmt.Sprint(keys(got)) != fmt.Sprint(want) {
 		t.Fatalf("incidents after re-evaluation %v, want %v", keys(got), want)
+	}
+	// 12:04: the episode's last spike bucket (11:50) is within the gap, so
+	// it is still open; the last complete bucket (11:55) is quiet.
+	if a := testutil.ToFloat64(metrics.Active.WithLabelValues("errorCode", "53003")); a != 1 {
+		t.Errorf("active gauge %g, want 1", a)
+	}
+	if f := testutil.ToFloat64(metrics.Failures.WithLabelValues("errorCode", "50126")); f != 2 {
+		t.Errorf("failures gauge of 50126 %g, want the 2 of the 11:55 bucket", f)
+	}
+	if a := testutil.ToFloat64(metrics.Active.WithLabelValues("errorCode", "50126")); a != 0 {
+		t.Errorf("active gauge of 50126 %g, want 0", a)
 	}
 	inc = got["errorCode=53003"]
 	if inc.ID != firstID || inc.Count != 180 || !inc.First.Equal(burst.Add(-5*time.Minute)) {
