@@ -21,6 +21,7 @@ package spikedetect
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -148,7 +149,8 @@ func (d *Detector) Run(ctx context.Context) error {
 }
 
 // Evaluate runs one round at the current time and writes the incidents of
-// the episodes it sees (new ones, and grown ones again); it returns them.
+// the episodes it sees that are new or changed (grown, or widened by late
+// data); it returns them.
 func (d *Detector) Evaluate(ctx context.Context) ([]sinks.IncidentRecord, error) {
 	now := d.now().UTC()
 	var out []sinks.IncidentRecord
@@ -166,6 +168,9 @@ func (d *Detector) Evaluate(ctx context.Context) ([]sinks.IncidentRecord, error)
 			}
 			for _, ep := range spikes.Episodes(points, d.cfg.Step, d.cfg.Gap) {
 				rec, err := d.incident(ctx, dim, s.Value, ep)
+				if errors.Is(err, errUnchanged) {
+					continue
+				}
 				if err != nil {
 					return nil, err
 				}
@@ -183,6 +188,9 @@ func (d *Detector) Evaluate(ctx context.Context) ([]sinks.IncidentRecord, error)
 	return out, nil
 }
 
+// errUnchanged: the episode is stored as it is.
+var errUnchanged = errors.New("incident unchanged")
+
 // Key is an incident's key: "errorCode=53003".
 func Key(dim sinks.Dimension, value string) string { return string(dim) + "=" + value }
 
@@ -197,9 +205,11 @@ func (d *Detector) incident(ctx context.Context, dim sinks.Dimension, value stri
 		return sinks.IncidentRecord{}, fmt.Errorf("stored failure_spike incidents of %s: %w", key, err)
 	}
 	count := int(ep.Count)
+	last := ep.End.Add(-time.Millisecond)
 	// The earliest stored incident the episode overlaps is the episode's:
 	// keep its id (its start), widen its span, never lower its count (the
 	// count is the version that orders an incident's states).
+	unchanged := false
 	for i, p := range prior {
 		if i == 0 || p.Start.Before(start) {
 			start = p.Start
@@ -207,7 +217,16 @@ func (d *Detector) incident(ctx context.Context, dim sinks.Dimension, value stri
 		if p.First.Before(first) {
 			first = p.First
 		}
+		if p.Last.After(last) {
+			last = p.Last
+		}
+		unchanged = unchanged || p.Count >= count && !p.First.After(ep.Start) && !p.Last.Before(ep.End.Add(-time.Millisecond))
 		count = max(count, p.Count)
+	}
+	if unchanged && len(prior) == 1 {
+		// Stored as it is: a round that sees an ended or unchanged episode
+		// writes nothing.
+		return sinks.IncidentRecord{}, errUnchanged
 	}
 	contrib, err := d.store.SpikeContributors(ctx, dim, value, ep.Start, ep.End, 5)
 	if err != nil {
@@ -218,10 +237,6 @@ func (d *Detector) incident(ctx context.Context, dim sinks.Dimension, value stri
 	raw, err := json.Marshal(det)
 	if err != nil {
 		return sinks.IncidentRecord{}, fmt.Errorf("encode failure_spike details: %w", err)
-	}
-	last := ep.End.Add(-time.Millisecond)
-	if last.Before(first) {
-		last = first
 	}
 	severity := "medium"
 	if ep.Peak.Score >= 10 {

@@ -125,8 +125,8 @@ func TestASpikeRaisesOneIncidentPerEpisode(t *testing.T) {
 
 	// The next rounds, and a restarted detector, see the same episode.
 	clock = now.Add(time.Minute)
-	if _, err := det.Evaluate(ctx); err != nil {
-		t.Fatal(err)
+	if again, err := det.Evaluate(ctx); err != nil || len(again) != 0 {
+		t.Fatalf("a round with nothing new wrote %d incidents (%v)", len(again), err)
 	}
 	metrics := spikedetect.NewMetrics(prometheus.NewRegistry())
 	restarted := spikedetect.New(spikedetect.Config{Dimensions: []sinks.Dimension{sinks.DimErrorCode, sinks.DimIP, sinks.DimAll}},
