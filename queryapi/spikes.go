@@ -56,10 +56,6 @@ func (a *API) spikes(w http.ResponseWriter, r *http.Request) {
 			*p.to = t.UTC()
 		}
 	}
-	if q.Get("from") != "" && q.Get("to") == "" && rq.From.After(now) {
-		badRequest(w, "from", "from is in the future")
-		return
-	}
 	if !rq.From.Before(rq.To) {
 		badRequest(w, "from", fmt.Sprintf("from (%s) must be before to (%s)", rq.From.Format(time.RFC3339), rq.To.Format(time.RFC3339)))
 		return
