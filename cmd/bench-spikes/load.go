@@ -11,7 +11,7 @@ import (
 	"github.com/signindiag/signindiag/loadgen"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
-	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 	"github.com/signindiag/signindiag/sinks"
 	"github.com/signindiag/signindiag/sinks/clickhouse"
 )
@@ -53,7 +53,7 @@ func sampleFacts(n int) ([]clickhouse.FactRow, error) {
 		if msg.Topic != loadgen.TopicSignIns {
 			continue
 		}
-		decoded, err := schemas.DecodeSignIns(msg.Value)
+		decoded, err := entra.DecodeSignIns(msg.Value)
 		if err != nil {
 			return nil, fmt.Errorf("decode generated message: %w", err)
 		}

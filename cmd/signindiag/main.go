@@ -26,12 +26,12 @@ import (
 
 	"github.com/signindiag/signindiag/health"
 	"github.com/signindiag/signindiag/pipeline"
-	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/pipeline/spikedetect"
 	"github.com/signindiag/signindiag/queryapi"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
 	"github.com/signindiag/signindiag/sinks/clickhouse"
+	"github.com/signindiag/signindiag/sinks/retention"
 )
 
 const usage = `signindiag: the Entra ID sign-in diagnostic, continuously.
@@ -181,12 +181,11 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			SessionTimeout:  cfg.Kafka.SessionTimeout,
 			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
 			Compression:     cfg.Kafka.Compression,
-			EventTime:       rekey.TimeBounds{MaxEventAge: cfg.MaxEventAge, MaxClockSkew: cfg.MaxClockSkew},
-			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness, FailureThreshold: cfg.FailureThreshold, FutureSkew: cfg.MaxClockSkew,
-			Fatigue: rules.FatigueConfig{Window: cfg.MFAFatigueWindow, Threshold: cfg.MFAFatigueThreshold},
-			Spray:   rules.SprayConfig{Window: cfg.SprayWindow, Threshold: cfg.SprayThreshold, Codes: cfg.SprayCodes},
-			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize, FlushMaxBytes: cfg.BatchBytes,
-				ShutdownTimeout: cfg.ShutdownTimeout},
+			EventTime:       cfg.EventTime,
+			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness, FailureThreshold: cfg.FailureThreshold, FutureSkew: cfg.EventTime.MaxClockSkew,
+			Fatigue:           cfg.MFAFatigue,
+			Spray:             cfg.Spray,
+			Loop:              cfg.Loop,
 			ReadyFlushFailing: cfg.ReadyFlushFailing,
 			ReplicationFactor: cfg.Kafka.ReplicationFactor,
 		}, store, engine, cat, pipeline.NewMetrics(reg), log)
@@ -214,6 +213,14 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		g.Go(func() error {
 			defer close(pipelineDone)
 			return runner.Run(gctx)
+		})
+		dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "signindiag_retention_dropped_partitions_total",
+			Help: "Time partitions dropped because their data is older than the retention (SIGNINDIAG_RETENTION)."})
+		reg.MustRegister(dropped)
+		g.Go(func() error {
+			retention.Run(gctx, retention.Config{Keep: cfg.EffectiveRetention(), Every: time.Hour}, store, log,
+				func(n int) { dropped.Add(float64(n)) })
+			return nil
 		})
 	} else {
 		close(pipelineDone)
@@ -266,7 +273,7 @@ func kafkaCheck(brokers []string) func(context.Context) error {
 		for _, b := range brokers {
 			conn, err := (&kafka.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp", b)
 			if err == nil {
-				conn.Close()
+				_ = conn.Close()
 				return nil
 			}
 			errs = append(errs, err)

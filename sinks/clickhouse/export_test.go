@@ -15,3 +15,9 @@ func (s *Store) DropTablesForTest(ctx context.Context) error {
 	}
 	return nil
 }
+
+// MergeForTest merges a table's parts, as ClickHouse does in the
+// background, so a test sees what a ReplacingMergeTree keeps.
+func (s *Store) MergeForTest(ctx context.Context, table string) error {
+	return s.conn.Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE %s FINAL", s.table(table)))
+}

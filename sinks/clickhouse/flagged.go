@@ -58,7 +58,7 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 	for rows.Next() {
 		var t flagTarget
 		if err := rows.Scan(&t.signInID, &t.correlationID, &t.requestID, &t.at, &t.id, &t.by); err != nil {
-			rows.Close()
+			_ = rows.Close() // the scan error is the one to report
 			return nil, fmt.Errorf("clickhouse: read flags: %w", err)
 		}
 		targets = append(targets, t)
@@ -71,7 +71,7 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 			correlationKeys = append(correlationKeys, t.correlationID)
 		}
 	}
-	rows.Close()
+	_ = rows.Close() // rows.Err reports what went wrong while reading
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("clickhouse: read flags: %w", err)
 	}

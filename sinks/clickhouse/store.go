@@ -44,7 +44,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	s := &Store{conn: conn, cfg: cfg, log: log}
 	if err := s.Ping(ctx); err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, err
 	}
 	return s, nil

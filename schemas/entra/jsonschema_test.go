@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/signindiag/signindiag/schemas"
 )
 
 // The JSON Schemas in jsonschema/ describe what the project itself defines:
@@ -21,7 +23,7 @@ import (
 
 func compileSchema(t *testing.T, name string) (*jsonschema.Schema, map[string]any) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("jsonschema", name))
+	data, err := os.ReadFile(filepath.Join("..", "jsonschema", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,9 +70,9 @@ func validateJSON(t *testing.T, sch *jsonschema.Schema, v any) error {
 // omitzero) is required.
 func TestSchemasMatchGoTypes(t *testing.T) {
 	for name, typ := range map[string]reflect.Type{
-		"signin.schema.json":  reflect.TypeFor[SignIn](),
-		"flag.schema.json":    reflect.TypeFor[Flag](),
-		"finding.schema.json": reflect.TypeFor[Finding](),
+		"signin.schema.json":  reflect.TypeFor[schemas.SignIn](),
+		"flag.schema.json":    reflect.TypeFor[schemas.Flag](),
+		"finding.schema.json": reflect.TypeFor[schemas.Finding](),
 	} {
 		_, root := compileSchema(t, name)
 		checkSchemaType(t, name, root, root, typ)
@@ -157,16 +159,16 @@ func asSlice(v any) []any {
 func TestDecodedSignInsValidate(t *testing.T) {
 	sch, _ := compileSchema(t, "signin.schema.json")
 	var msgs [][]byte
-	for _, p := range []string{"../testdata/entra/aad_signin_random.json", "../testdata/entra/aad_signin_user.json",
-		"../testdata/entra/aad_logons.json", "testdata/shapes/eventhubs_time_formats.jsonl"} {
+	for _, p := range []string{"../../testdata/entra/aad_signin_random.json", "../../testdata/entra/aad_signin_user.json",
+		"../../testdata/entra/aad_logons.json", "testdata/shapes/eventhubs_time_formats.jsonl"} {
 		msgs = append(msgs, lines(t, p)...)
 	}
-	for _, p := range []string{"../testdata/entra/sign-in_adelete.csv"} {
+	for _, p := range []string{"../../testdata/entra/sign-in_adelete.csv"} {
 		msgs = append(msgs, csvRows(t, p)...)
 	}
-	for _, line := range lines(t, "../testdata/entra/panther_azure_signin_rule_tests.jsonl") {
+	for _, line := range lines(t, "../../testdata/entra/panther_azure_signin_rule_tests.jsonl") {
 		var test struct{ Log json.RawMessage }
-		json.Unmarshal(line, &test)
+		_ = json.Unmarshal(line, &test)
 		msgs = append(msgs, test.Log)
 	}
 	for _, p := range []string{"testdata/shapes/eventhubs_all_categories.json", "testdata/shapes/eventhubs_noninteractive_policies.json",
@@ -200,7 +202,7 @@ func TestDecodedSignInsValidate(t *testing.T) {
 	} {
 		b, _ := json.Marshal(good)
 		var m map[string]any
-		json.Unmarshal(b, &m)
+		_ = json.Unmarshal(b, &m)
 		mutate(m)
 		if err := validateJSON(t, sch, m); err == nil {
 			t.Errorf("%s: validates", name)
@@ -225,7 +227,7 @@ func TestFlagsAndFindingsValidate(t *testing.T) {
 	for _, bad := range []string{`{"userId":"u","flaggedAt":"2025-03-04T09:15:00Z"}`, `{"signInId":"s","flaggedAt":"2025-03-04T09:15:00Z"}`,
 		`{"signInId":"s","userId":"u"}`, `{"signInId":"s","userId":"u","flaggedAt":"yesterday"}`} {
 		var v any
-		json.Unmarshal([]byte(bad), &v)
+		_ = json.Unmarshal([]byte(bad), &v)
 		if err := validateJSON(t, flags, v); err == nil {
 			t.Errorf("flag %s validates", bad)
 		}
@@ -233,19 +235,19 @@ func TestFlagsAndFindingsValidate(t *testing.T) {
 
 	findings, _ := compileSchema(t, "finding.schema.json")
 	at := time.Date(2025, 3, 4, 9, 12, 31, 0, time.UTC)
-	for _, f := range []Finding{
-		{ID: FindingID("account_locked", "SignInLogs", "a"), SignInID: "a", OccurredAt: at, Scenario: "account_locked",
-			Severity: SeverityHigh, Title: "t", Summary: "s", ErrorCode: 50053},
-		{ID: FindingID("excessive_failures_48h", "SignInLogs", "b"), SignInID: "b", OccurredAt: at, Scenario: "excessive_failures_48h",
-			Severity: SeverityMedium, Recommendations: []string{"r"}, ErrorCodeURL: "https://login.microsoftonline.com/error?code=50126",
-			Failures48h: 10, Policies: []PolicySummary{{DisplayName: "p", Result: "failure", GrantControls: []string{"Block"}}},
-			Evidence: &Evidence{Failures: 10, WindowStart: at.Add(-48 * time.Hour), WindowEnd: at, TopApps: []Count{{Value: "Azure Portal", Count: 10}}}},
+	for _, f := range []schemas.Finding{
+		{ID: schemas.FindingID("account_locked", "SignInLogs", "a"), SignInID: "a", OccurredAt: at, Scenario: "account_locked",
+			Severity: schemas.SeverityHigh, Title: "t", Summary: "s", ErrorCode: 50053},
+		{ID: schemas.FindingID("excessive_failures_48h", "SignInLogs", "b"), SignInID: "b", OccurredAt: at, Scenario: "excessive_failures_48h",
+			Severity: schemas.SeverityMedium, Recommendations: []string{"r"}, ErrorCodeURL: "https://login.microsoftonline.com/error?code=50126",
+			Failures48h: 10, Policies: []schemas.PolicySummary{{DisplayName: "p", Result: "failure", GrantControls: []string{"Block"}}},
+			Evidence: &schemas.Evidence{Failures: 10, WindowStart: at.Add(-48 * time.Hour), WindowEnd: at, TopApps: []schemas.Count{{Value: "Azure Portal", Count: 10}}}},
 	} {
 		if err := validateJSON(t, findings, f); err != nil {
 			t.Errorf("finding %s: %v", f.Scenario, err)
 		}
 	}
-	if err := validateJSON(t, findings, Finding{Severity: "urgent"}); err == nil {
+	if err := validateJSON(t, findings, schemas.Finding{Severity: "urgent"}); err == nil {
 		t.Error("a finding with no id and an unknown severity validates")
 	}
 }

@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 // Log Analytics (Sentinel) tables SigninLogs, AADNonInteractiveUserSignInLogs,
 // AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs and
@@ -10,11 +10,11 @@ package schemas
 // ConditionalAccessPolicies, AuthenticationDetails, …) arrive as JSON or as
 // JSON-encoded strings; every reader of an object or array accepts both.
 var logAnalyticsColumns = map[string]uint8{
-	"timeGenerated":             fTime,       // time the row was stored; fallback for createdDateTime
-	"locationDetails":           fLocation,   // Graph's location object
-	"conditionalAccessPolicies": fPolicies,   // appliedConditionalAccessPolicies
-	"resourceIdentity":          fResourceID, // the resource app id (ResourceId is the log's own path)
-	"aadTenantId":               fTenantID,   // Entra tenant (TenantId is the workspace)
+	"timeGenerated":             fTime,                             // time the row was stored; fallback for createdDateTime
+	"locationDetails":           fLocation,                         // Graph's location object
+	"conditionalAccessPolicies": fAppliedConditionalAccessPolicies, // appliedConditionalAccessPolicies
+	"resourceIdentity":          fResourceID,                       // the resource app id (ResourceId is the log's own path)
+	"aadTenantId":               fTenantID,                         // Entra tenant (TenantId is the workspace)
 }
 
 // logAnalyticsExactColumns match only with this casing: their lower-case

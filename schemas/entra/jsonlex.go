@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 import (
 	"encoding/binary"
@@ -128,22 +128,6 @@ func (l *lexer) nextMember() bool {
 	}
 	l.fail("expected ',' or '}' after object member")
 	return false
-}
-
-// key reads a member's name and the ':' after it. The bytes are valid until
-// the next string is read.
-func (l *lexer) key() []byte {
-	if l.peek() != '"' {
-		l.fail("expected string for object key")
-		return nil
-	}
-	k := l.str()
-	if l.peek() != ':' {
-		l.fail("expected ':' after object key")
-		return nil
-	}
-	l.pos++
-	return k
 }
 
 // beginArray consumes '[' (peek returned it) and reports whether an element
@@ -486,14 +470,14 @@ func (l *lexer) skip() {
 				return
 			}
 			top := l.stack[len(l.stack)-1]
-			switch c := l.peek(); {
-			case c == ',':
+			switch l.peek() {
+			case ',':
 				l.pos++
 				if top == '}' {
 					l.skipKey()
 				}
 				break closing
-			case c == top:
+			case top:
 				l.pos++
 				l.stack = l.stack[:len(l.stack)-1]
 			default:

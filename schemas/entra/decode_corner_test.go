@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 import (
 	"bytes"
@@ -10,10 +10,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/signindiag/signindiag/schemas"
 )
 
 // one decodes a message that must hold exactly one record.
-func one(t *testing.T, msg string) (*SignIn, error) {
+func one(t *testing.T, msg string) (*schemas.SignIn, error) {
 	t.Helper()
 	got, err := DecodeSignIns([]byte(msg))
 	if err != nil {
@@ -28,7 +30,7 @@ func one(t *testing.T, msg string) (*SignIn, error) {
 	return got[0].SignIn, got[0].Err
 }
 
-func mustOne(t *testing.T, msg string) *SignIn {
+func mustOne(t *testing.T, msg string) *schemas.SignIn {
 	t.Helper()
 	si, err := one(t, msg)
 	if err != nil {
@@ -186,7 +188,7 @@ func TestEnumsInAnyCase(t *testing.T) {
 		si.AppliedConditionalAccessPolicies[1].Result, si.NetworkLocationDetails[0].NetworkType, si.Category}
 	want := []string{"member", "notApplied", "multiFactorAuthentication", "high", "hidden", "atRisk", "adminConfirmedSigninSafe",
 		"b2bCollaboration", "clientSecret", "primaryRefreshToken", "oAuth2", "AzureAD", "interactiveUser", "somethingNew",
-		"phoneNumber", "systemAssigned", "reportOnlyInterrupted", "brandNewResult", "trustedNamedLocation", CategoryInteractive}
+		"phoneNumber", "systemAssigned", "reportOnlyInterrupted", "brandNewResult", "trustedNamedLocation", schemas.CategoryInteractive}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got  %v\nwant %v", got, want)
 	}
@@ -199,27 +201,27 @@ func TestEnumsInAnyCase(t *testing.T) {
 func TestCategories(t *testing.T) {
 	row := `{"Id":"a","CreatedDateTime":"2025-03-04T09:12:31Z","UserId":"u","ServicePrincipalId":"sp",%s}`
 	cases := map[string]string{
-		`"Type":"SigninLogs"`:                                              CategoryInteractive,
-		`"Type":"AADNonInteractiveUserSignInLogs"`:                         CategoryNonInteractive,
-		`"Type":"AADServicePrincipalSignInLogs"`:                           CategoryServicePrincipal,
-		`"Type":"AADManagedIdentitySignInLogs"`:                            CategoryManagedIdentity,
+		`"Type":"SigninLogs"`:                                              schemas.CategoryInteractive,
+		`"Type":"AADNonInteractiveUserSignInLogs"`:                         schemas.CategoryNonInteractive,
+		`"Type":"AADServicePrincipalSignInLogs"`:                           schemas.CategoryServicePrincipal,
+		`"Type":"AADManagedIdentitySignInLogs"`:                            schemas.CategoryManagedIdentity,
 		`"Type":"MicrosoftServicePrincipalSignInLogs"`:                     "MicrosoftServicePrincipalSignInLogs",
 		`"Type":"ADFSSignInLogs"`:                                          "ADFSSignInLogs",
-		`"Category":"noninteractiveusersigninlogs"`:                        CategoryNonInteractive,
-		`"Category":"SignInLogs","Type":"AADManagedIdentitySignInLogs"`:    CategoryInteractive,
+		`"Category":"noninteractiveusersigninlogs"`:                        schemas.CategoryNonInteractive,
+		`"Category":"SignInLogs","Type":"AADManagedIdentitySignInLogs"`:    schemas.CategoryInteractive,
 		`"Category":"SomethingElse"`:                                       "SomethingElse",
-		`"signInEventTypes":["managedIdentity"]`:                           CategoryManagedIdentity,
-		`"signInEventTypes":["nonInteractiveUser"],"isInteractive":true`:   CategoryNonInteractive,
-		`"managedServiceIdentity":{"msiType":"userAssigned"}`:              CategoryManagedIdentity,
-		`"managedServiceIdentity":{"msiType":"none"},"isInteractive":true`: CategoryInteractive,
-		`"isInteractive":false`:                                            CategoryNonInteractive,
+		`"signInEventTypes":["managedIdentity"]`:                           schemas.CategoryManagedIdentity,
+		`"signInEventTypes":["nonInteractiveUser"],"isInteractive":true`:   schemas.CategoryNonInteractive,
+		`"managedServiceIdentity":{"msiType":"userAssigned"}`:              schemas.CategoryManagedIdentity,
+		`"managedServiceIdentity":{"msiType":"none"},"isInteractive":true`: schemas.CategoryInteractive,
+		`"isInteractive":false`:                                            schemas.CategoryNonInteractive,
 	}
 	for fields, want := range cases {
 		if si := mustOne(t, fmt.Sprintf(row, fields)); si.Category != want {
 			t.Errorf("%s: category %q, want %q", fields, si.Category, want)
 		}
 	}
-	if si := mustOne(t, `{"id":"a","createdDateTime":"2025-03-04T09:12:31Z","servicePrincipalId":"SP"}`); si.Category != CategoryServicePrincipal {
+	if si := mustOne(t, `{"id":"a","createdDateTime":"2025-03-04T09:12:31Z","servicePrincipalId":"SP"}`); si.Category != schemas.CategoryServicePrincipal {
 		t.Errorf("service principal without user: %q", si.Category)
 	}
 }
@@ -449,7 +451,7 @@ func TestConcurrentDecodingKeepsResultsIntact(t *testing.T) {
 	}
 	first, _ := DecodeSignIns(data)
 	want, _ := json.Marshal(first[1].SignIn)
-	results := make(chan *SignIn, 8*200)
+	results := make(chan *schemas.SignIn, 8*200)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)

@@ -1,9 +1,11 @@
-package schemas
+package entra
 
 import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/signindiag/signindiag/schemas"
 )
 
 const graphSignIn = `{
@@ -37,8 +39,8 @@ func TestDecodeGraphSignIn(t *testing.T) {
 	if want := time.Date(2025, 3, 4, 9, 12, 31, 0, time.UTC); !si.CreatedDateTime.Equal(want) {
 		t.Errorf("createdDateTime = %s, want %s", si.CreatedDateTime, want)
 	}
-	if si.Category != CategoryInteractive {
-		t.Errorf("category = %q, want %q", si.Category, CategoryInteractive)
+	if si.Category != schemas.CategoryInteractive {
+		t.Errorf("category = %q, want %q", si.Category, schemas.CategoryInteractive)
 	}
 	if si.UserKey() != "0a1b2c3d-0000-4000-8000-000000000001" {
 		t.Errorf("user key = %q, want the lower-cased object id", si.UserKey())
@@ -74,7 +76,7 @@ func TestDecodeDiagnosticEnvelopeKeepsGoodRecordsAroundABadOne(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("got %d records, want 3", len(got))
 	}
-	if got[0].Err != nil || got[0].SignIn.CorrelationID != "c1" || got[0].SignIn.Category != CategoryInteractive {
+	if got[0].Err != nil || got[0].SignIn.CorrelationID != "c1" || got[0].SignIn.Category != schemas.CategoryInteractive {
 		t.Errorf("record 0: %+v", got[0])
 	}
 	if want := time.Date(2025, 3, 4, 9, 10, 2, 123000000, time.UTC); !got[0].SignIn.CreatedDateTime.Equal(want) {
@@ -84,7 +86,7 @@ func TestDecodeDiagnosticEnvelopeKeepsGoodRecordsAroundABadOne(t *testing.T) {
 		t.Errorf("record 1: err %v, want missing_id with raw bytes", got[1].Err)
 	}
 	sp := got[2].SignIn
-	if got[2].Err != nil || sp.Category != CategoryServicePrincipal || sp.UserKey() != "sp:sp1" {
+	if got[2].Err != nil || sp.Category != schemas.CategoryServicePrincipal || sp.UserKey() != "sp:sp1" {
 		t.Errorf("record 2: %+v %v", sp, got[2].Err)
 	}
 	if want := time.Date(2019, 10, 18, 9, 45, 48, 72000000, time.UTC); !sp.CreatedDateTime.Equal(want) {
@@ -138,14 +140,5 @@ func TestDecodeFlag(t *testing.T) {
 		if _, err := DecodeFlag([]byte(bad)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("DecodeFlag(%s) err = %v, want ErrMalformed", bad, err)
 		}
-	}
-}
-
-func TestFindingIDIsDeterministicAndSeparatesParts(t *testing.T) {
-	if FindingID("a", "b") != FindingID("a", "b") {
-		t.Fatal("same parts, different ids")
-	}
-	if FindingID("ab", "c") == FindingID("a", "bc") {
-		t.Fatal("parts are not separated")
 	}
 }

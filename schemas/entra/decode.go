@@ -1,9 +1,15 @@
-package schemas
+// Package entra decodes what arrives on Kafka into the model of package
+// schemas: Entra's sign-in shapes (Microsoft Graph signIn, the Azure
+// Monitor diagnostic-settings envelope, Log Analytics rows) and
+// signindiag's flag events. See README.md in this directory.
+package entra
 
 import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/signindiag/signindiag/schemas"
 )
 
 // ErrMalformed marks input that can never be processed: it goes to the
@@ -42,16 +48,9 @@ func malformed(reason, format string, args ...any) *DecodeError {
 // span of the message (it shares the message's memory); the SignIn shares
 // nothing with the message.
 type Decoded struct {
-	SignIn *SignIn
+	SignIn *schemas.SignIn
 	Raw    []byte
 	Err    error
-}
-
-// Event is what travels on the internal, user-keyed topic: exactly one of
-// its fields is set.
-type Event struct {
-	SignIn *SignIn `json:"signIn,omitempty"`
-	Flag   *Flag   `json:"flag,omitempty"`
 }
 
 // DecodeSignIns reads one message of the sign-in topic. It accepts every
@@ -74,11 +73,11 @@ func DecodeSignIns(value []byte) ([]Decoded, error) {
 }
 
 // DecodeFlag reads one message of the flag topic.
-func DecodeFlag(value []byte) (*Flag, error) {
+func DecodeFlag(value []byte) (*schemas.Flag, error) {
 	return decodeFlagMessage(value)
 }
 
-func finishFlag(f *Flag) (*Flag, error) {
+func finishFlag(f *schemas.Flag) (*schemas.Flag, error) {
 	if f.SignInID == "" && f.CorrelationID == "" && f.RequestID == "" {
 		return nil, malformed(ReasonMissingID, "flag names no signInId, correlationId or requestId")
 	}
@@ -90,7 +89,7 @@ func finishFlag(f *Flag) (*Flag, error) {
 	}
 	f.FlaggedAt = f.FlaggedAt.UTC().Truncate(time.Millisecond)
 	if f.ID == "" {
-		f.ID = FindingID("flag", f.SignInID, f.CorrelationID, f.RequestID, f.UserKey(), f.FlaggedAt.Format(time.RFC3339Nano))
+		f.ID = schemas.FindingID("flag", f.SignInID, f.CorrelationID, f.RequestID, f.UserKey(), f.FlaggedAt.Format(time.RFC3339Nano))
 	}
 	return f, nil
 }

@@ -1,9 +1,11 @@
-package schemas
+package entra
 
 import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/signindiag/signindiag/schemas"
 )
 
 // enum puts the known values of one Graph enumeration in Graph's casing,
@@ -97,7 +99,7 @@ var (
 	enumMsiType     = newEnum("none", "userAssigned", "systemAssigned", "unknownFutureValue")
 	enumNetworkType = newEnum("intranet", "extranet", "namedNetwork", "trusted", "trustedNamedLocation", "unknownFutureValue")
 	enumCondition   = newEnum(conditionNames[:]...)
-	enumCategory    = newEnum(CategoryInteractive, CategoryNonInteractive, CategoryServicePrincipal, CategoryManagedIdentity,
+	enumCategory    = newEnum(schemas.CategoryInteractive, schemas.CategoryNonInteractive, schemas.CategoryServicePrincipal, schemas.CategoryManagedIdentity,
 		categoryMicrosoftServicePrincipal, categoryADFS)
 )
 
@@ -119,13 +121,13 @@ func normaliseCategory(s string) string {
 	}
 	switch laTables.canon([]byte(s)) {
 	case "SigninLogs":
-		return CategoryInteractive
+		return schemas.CategoryInteractive
 	case "AADNonInteractiveUserSignInLogs":
-		return CategoryNonInteractive
+		return schemas.CategoryNonInteractive
 	case "AADServicePrincipalSignInLogs":
-		return CategoryServicePrincipal
+		return schemas.CategoryServicePrincipal
 	case "AADManagedIdentitySignInLogs":
-		return CategoryManagedIdentity
+		return schemas.CategoryManagedIdentity
 	case "MicrosoftServicePrincipalSignInLogs":
 		return categoryMicrosoftServicePrincipal
 	case "ADFSSignInLogs":
@@ -245,7 +247,7 @@ func conditionsCanonical(t []byte) bool {
 // normaliseEnums puts the known enum values of a sign-in decoded by other
 // means (encoding/json) in Graph's casing, as the decoder does while
 // reading.
-func normaliseEnums(si *SignIn) {
+func normaliseEnums(si *schemas.SignIn) {
 	si.UserType = enumUserType.normalise(si.UserType)
 	si.SignInIdentifierType = enumSignInIdentifierType.normalise(si.SignInIdentifierType)
 	for i, t := range si.SignInEventTypes {

@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 import (
 	"math"
@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/signindiag/signindiag/schemas"
 )
 
 // decoder maps one message onto the model in a single pass of the lexer.
@@ -45,9 +47,9 @@ type decoder struct {
 // Azure Monitor records, the sign-in under "properties", which is decoded
 // straight into the SignIn that is returned.
 type recordState struct {
-	outer  SignIn
+	outer  schemas.SignIn
 	om, im recordMeta
-	inner  *SignIn
+	inner  *schemas.SignIn
 }
 
 // recordMeta holds what a record says beside the SignIn fields.
@@ -602,152 +604,45 @@ func parseUintText(b []byte) (uint64, bool) {
 }
 
 // ---------------------------------------------------------------------------
-// Nested types.
+// Nested types. Their member ids, name tables, member switches and readers
+// are generated from the model (decode_gen.go, internal/gen); these are
+// the readers a field names in internal/gen/spec.go.
 
-const (
-	_ uint8 = iota
-	stErrorCode
-	stFailureReason
-	stAdditionalDetails
-)
-
-var statusFields = newFields(map[string]uint8{
-	"errorCode": stErrorCode, "failureReason": stFailureReason, "additionalDetails": stAdditionalDetails,
-}, nil)
-
-func (d *decoder) readStatus(st *Status, m *recordMeta) {
-	d.object("status", &statusFields, func(id uint8) {
-		switch id {
-		case stErrorCode:
-			if d.readInt(&st.ErrorCode) {
-				m.codeSet = true
-			}
-		case stFailureReason:
-			d.readStr(&st.FailureReason)
-		case stAdditionalDetails:
-			d.readStr(&st.AdditionalDetails)
-		default:
-			d.skip()
-		}
-	})
-}
-
-const (
-	_ uint8 = iota
-	ddDeviceID
-	ddDisplayName
-	ddOperatingSystem
-	ddBrowser
-	ddIsCompliant
-	ddIsManaged
-	ddTrustType
-)
-
-var deviceFields = newFields(map[string]uint8{
-	"deviceId": ddDeviceID, "displayName": ddDisplayName, "operatingSystem": ddOperatingSystem,
-	"browser": ddBrowser, "isCompliant": ddIsCompliant, "isManaged": ddIsManaged, "trustType": ddTrustType,
-}, nil)
-
-func (d *decoder) readDevice(dd *DeviceDetail) {
-	d.object("deviceDetail", &deviceFields, func(id uint8) {
-		switch id {
-		case ddDeviceID:
-			d.readStr(&dd.DeviceID)
-		case ddDisplayName:
-			d.readStr(&dd.DisplayName)
-		case ddOperatingSystem:
-			d.readStr(&dd.OperatingSystem)
-		case ddBrowser:
-			d.readStr(&dd.Browser)
-		case ddIsCompliant:
-			d.readBool(&dd.IsCompliant)
-		case ddIsManaged:
-			d.readBool(&dd.IsManaged)
-		case ddTrustType:
-			d.readStr(&dd.TrustType)
-		default:
-			d.skip()
-		}
-	})
-}
-
-const (
-	_ uint8 = iota
-	locCity
-	locState
-	locCountry
-	locGeo
-	geoLatitude
-	geoLongitude
-	geoAltitude
-)
-
-var locationFields = newFields(map[string]uint8{
-	"city": locCity, "state": locState, "countryOrRegion": locCountry, "geoCoordinates": locGeo,
-}, nil)
-
-var geoFields = newFields(map[string]uint8{
-	"latitude": geoLatitude, "longitude": geoLongitude, "altitude": geoAltitude,
-}, nil)
-
-// readLocation reads Graph's location object. A plain string there is the
-// Azure Monitor record's (or Log Analytics row's) two-letter country.
-func (d *decoder) readLocation(loc *Location, m *recordMeta) {
+// readLocationOrCountry reads Graph's location object. A plain string there
+// is the Azure Monitor record's (or Log Analytics row's) two-letter country.
+func (d *decoder) readLocationOrCountry(loc *schemas.Location, m *recordMeta) {
 	if d.peek() == '"' {
 		b := trimSpace(d.str())
 		if len(b) > 0 && b[0] == '{' {
-			d.nested("location", b, func() { d.readLocation(loc, m) })
+			d.nested("location", b, func() { d.readLocationOrCountry(loc, m) })
 		} else {
 			m.country = d.keep(b)
 		}
 		return
 	}
-	d.object("location", &locationFields, func(id uint8) {
-		switch id {
-		case locCity:
-			d.readStr(&loc.City)
-		case locState:
-			d.readStr(&loc.State)
-		case locCountry:
-			d.readStr(&loc.CountryOrRegion)
-		case locGeo:
-			d.readGeo(&loc.GeoCoordinates)
-		default:
-			d.skip()
-		}
-	})
+	d.readLocation("location", loc)
 }
 
-func (d *decoder) readGeo(dst **GeoCoordinates) {
-	kind := d.object("geoCoordinates", &geoFields, func(id uint8) {
-		if *dst == nil {
-			*dst = new(GeoCoordinates)
-		}
-		g := *dst
-		switch id {
-		case geoLatitude:
-			d.readFloat(&g.Latitude)
-		case geoLongitude:
-			d.readFloat(&g.Longitude)
-		case geoAltitude:
-			if d.peek() == 'n' {
-				d.literal()
-				g.Altitude = nil
-				return
-			}
-			var f float64
-			if d.readFloat(&f) {
-				g.Altitude = &f
-			}
-		default:
-			d.skip()
-		}
-	})
-	switch {
-	case kind == '{' && *dst == nil:
-		*dst = new(GeoCoordinates)
-	case kind == 'n':
+// readOptFloat reads a number that may be absent: null clears it.
+func (d *decoder) readOptFloat(dst **float64) {
+	if d.peek() == 'n' {
+		d.literal()
 		*dst = nil
+		return
+	}
+	var f float64
+	if d.readFloat(&f) {
+		*dst = &f
+	}
+}
+
+// readStepTime reads authenticationStepDateTime: a step time that is not a
+// time is dropped, not fatal.
+func (d *decoder) readStepTime(dst *time.Time) {
+	var st timeState
+	var t time.Time
+	if d.readTime(&t, &st, nil); st == timeOK {
+		*dst = t
 	}
 }
 
@@ -774,356 +669,6 @@ func setSlice[T any](dst *[]T, kind byte, got []T) {
 	case '[':
 		*dst = append([]T{}, got...)
 	case 'n':
-		*dst = nil
-	}
-}
-
-const (
-	_ uint8 = iota
-	polID
-	polDisplayName
-	polGrant
-	polSession
-	polSessionNotSatisfied
-	polResult
-	polConditionsSatisfied
-	polConditionsNotSatisfied
-	polInclude
-	polExclude
-	polStrength
-)
-
-var policyFields = newFields(map[string]uint8{
-	"id": polID, "displayName": polDisplayName, "enforcedGrantControls": polGrant,
-	"enforcedSessionControls": polSession, "sessionControlsNotSatisfied": polSessionNotSatisfied,
-	"result": polResult, "conditionsSatisfied": polConditionsSatisfied,
-	"conditionsNotSatisfied": polConditionsNotSatisfied, "includeRulesSatisfied": polInclude,
-	"excludeRulesSatisfied": polExclude, "authenticationStrength": polStrength,
-}, nil)
-
-func (d *decoder) readPolicies(dst *[]AppliedPolicy) {
-	const what = "appliedConditionalAccessPolicies"
-	var stack [64]AppliedPolicy // real tenants often apply 20–60 policies
-	got := stack[:0]
-	kind := d.array(what, func() {
-		got = append(got, AppliedPolicy{})
-		p := &got[len(got)-1]
-		keepElement(&got, d.object(what, &policyFields, func(id uint8) { d.policyMember(p, id) }))
-	})
-	setSlice(dst, kind, got)
-}
-
-func (d *decoder) policyMember(p *AppliedPolicy, id uint8) {
-	switch id {
-	case polID:
-		d.readStr(&p.ID)
-	case polDisplayName:
-		d.readStr(&p.DisplayName)
-	case polGrant:
-		d.readStrings("enforcedGrantControls", &p.EnforcedGrantControls, nil)
-	case polSession:
-		d.readStrings("enforcedSessionControls", &p.EnforcedSessionControls, nil)
-	case polSessionNotSatisfied:
-		d.readStrings("sessionControlsNotSatisfied", &p.SessionControlsNotSatisfied, nil)
-	case polResult:
-		d.readEnum(&p.Result, enumPolicyResult)
-	case polConditionsSatisfied:
-		d.readConditions(&p.ConditionsSatisfied)
-	case polConditionsNotSatisfied:
-		d.readConditions(&p.ConditionsNotSatisfied)
-	case polInclude:
-		d.readRules("includeRulesSatisfied", &p.IncludeRulesSatisfied)
-	case polExclude:
-		d.readRules("excludeRulesSatisfied", &p.ExcludeRulesSatisfied)
-	case polStrength:
-		d.readStrength(&p.AuthenticationStrength)
-	default:
-		d.skip()
-	}
-}
-
-const (
-	_ uint8 = iota
-	ruleCondition
-	ruleSatisfied
-)
-
-// Log Analytics sends the rule objects as JSON strings inside the array.
-var ruleFields = newFields(map[string]uint8{
-	"conditionalAccessCondition": ruleCondition, "ruleSatisfied": ruleSatisfied,
-}, nil)
-
-func (d *decoder) readRules(what string, dst *[]RuleSatisfied) {
-	var stack [16]RuleSatisfied
-	got := stack[:0]
-	kind := d.array(what, func() {
-		got = append(got, RuleSatisfied{})
-		p := &got[len(got)-1]
-		keepElement(&got, d.object(what, &ruleFields, func(id uint8) { d.ruleMember(p, id) }))
-	})
-	setSlice(dst, kind, got)
-}
-
-func (d *decoder) ruleMember(r *RuleSatisfied, id uint8) {
-	switch id {
-	case ruleCondition:
-		d.readEnum(&r.ConditionalAccessCondition, enumCondition)
-	case ruleSatisfied:
-		d.readStr(&r.RuleSatisfied)
-	default:
-		d.skip()
-	}
-}
-
-const (
-	_ uint8 = iota
-	strengthID
-	strengthDisplayName
-	strengthResult
-)
-
-var strengthFields = newFields(map[string]uint8{
-	"authenticationStrengthId": strengthID, "displayName": strengthDisplayName,
-	"authenticationStrengthResult": strengthResult,
-}, nil)
-
-func (d *decoder) readStrength(dst **AuthenticationStrength) {
-	kind := d.object("authenticationStrength", &strengthFields, func(id uint8) {
-		if *dst == nil {
-			*dst = new(AuthenticationStrength)
-		}
-		s := *dst
-		switch id {
-		case strengthID:
-			d.readStr(&s.AuthenticationStrengthID)
-		case strengthDisplayName:
-			d.readStr(&s.DisplayName)
-		case strengthResult:
-			d.readStr(&s.AuthenticationStrengthResult)
-		default:
-			d.skip()
-		}
-	})
-	switch {
-	case kind == '{' && *dst == nil:
-		*dst = new(AuthenticationStrength)
-	case kind == 'n':
-		*dst = nil
-	}
-}
-
-const (
-	_ uint8 = iota
-	reqProvider
-	reqDetail
-)
-
-var requirementFields = newFields(map[string]uint8{"requirementProvider": reqProvider, "detail": reqDetail}, nil)
-
-func (d *decoder) readRequirements(dst *[]RequirementPolicy) {
-	const what = "authenticationRequirementPolicies"
-	var stack [16]RequirementPolicy
-	got := stack[:0]
-	kind := d.array(what, func() {
-		got = append(got, RequirementPolicy{})
-		p := &got[len(got)-1]
-		keepElement(&got, d.object(what, &requirementFields, func(id uint8) { d.requirementMember(p, id) }))
-	})
-	setSlice(dst, kind, got)
-}
-
-func (d *decoder) requirementMember(r *RequirementPolicy, id uint8) {
-	switch id {
-	case reqProvider:
-		d.readStr(&r.RequirementProvider)
-	case reqDetail:
-		d.readStr(&r.Detail)
-	default:
-		d.skip()
-	}
-}
-
-const (
-	_ uint8 = iota
-	adStepDateTime
-	adMethod
-	adMethodDetail
-	adStepRequirement
-	adStepResultDetail
-	adSucceeded
-)
-
-var detailFields = newFields(map[string]uint8{
-	"authenticationStepDateTime": adStepDateTime, "authenticationMethod": adMethod,
-	"authenticationMethodDetail": adMethodDetail, "authenticationStepRequirement": adStepRequirement,
-	"authenticationStepResultDetail": adStepResultDetail, "succeeded": adSucceeded,
-}, nil)
-
-func (d *decoder) readDetails(dst *[]AuthenticationDetail) {
-	const what = "authenticationDetails"
-	var stack [16]AuthenticationDetail
-	got := stack[:0]
-	kind := d.array(what, func() {
-		got = append(got, AuthenticationDetail{})
-		p := &got[len(got)-1]
-		keepElement(&got, d.object(what, &detailFields, func(id uint8) { d.detailMember(p, id) }))
-	})
-	setSlice(dst, kind, got)
-}
-
-func (d *decoder) detailMember(a *AuthenticationDetail, id uint8) {
-	switch id {
-	case adStepDateTime:
-		// A step time that is not a time is dropped, not fatal.
-		var st timeState
-		var t time.Time
-		if d.readTime(&t, &st, nil); st == timeOK {
-			a.AuthenticationStepDateTime = t
-		}
-	case adMethod:
-		d.readStr(&a.AuthenticationMethod)
-	case adMethodDetail:
-		d.readStr(&a.AuthenticationMethodDetail)
-	case adStepRequirement:
-		d.readStr(&a.AuthenticationStepRequirement)
-	case adStepResultDetail:
-		d.readStr(&a.AuthenticationStepResultDetail)
-	case adSucceeded:
-		d.readBool(&a.Succeeded)
-	default:
-		d.skip() // e.g. Event Hubs' StatusSequence, RequestSequence
-	}
-}
-
-const (
-	_ uint8 = iota
-	kvKey
-	kvValue
-)
-
-var keyValueFields = newFields(map[string]uint8{"key": kvKey, "value": kvValue}, nil)
-
-func (d *decoder) readKeyValues(dst *[]KeyValue) {
-	const what = "authenticationProcessingDetails"
-	var stack [16]KeyValue
-	got := stack[:0]
-	kind := d.array(what, func() {
-		got = append(got, KeyValue{})
-		p := &got[len(got)-1]
-		keepElement(&got, d.object(what, &keyValueFields, func(id uint8) { d.keyValueMember(p, id) }))
-	})
-	setSlice(dst, kind, got)
-}
-
-func (d *decoder) keyValueMember(kv *KeyValue, id uint8) {
-	switch id {
-	case kvKey:
-		d.readStr(&kv.Key)
-	case kvValue:
-		d.readStr(&kv.Value)
-	default:
-		d.skip()
-	}
-}
-
-const (
-	_ uint8 = iota
-	slpExpiration
-	slpDetail
-)
-
-var lifetimeFields = newFields(map[string]uint8{"expirationRequirement": slpExpiration, "detail": slpDetail}, nil)
-
-func (d *decoder) readLifetimes(dst *[]SessionLifetimePolicy) {
-	const what = "sessionLifetimePolicies"
-	var stack [16]SessionLifetimePolicy
-	got := stack[:0]
-	kind := d.array(what, func() {
-		got = append(got, SessionLifetimePolicy{})
-		p := &got[len(got)-1]
-		keepElement(&got, d.object(what, &lifetimeFields, func(id uint8) { d.lifetimeMember(p, id) }))
-	})
-	setSlice(dst, kind, got)
-}
-
-func (d *decoder) lifetimeMember(p *SessionLifetimePolicy, id uint8) {
-	switch id {
-	case slpExpiration:
-		d.readStr(&p.ExpirationRequirement)
-	case slpDetail:
-		d.readStr(&p.Detail)
-	default:
-		d.skip()
-	}
-}
-
-const (
-	_ uint8 = iota
-	netType
-	netNames
-)
-
-var networkFields = newFields(map[string]uint8{"networkType": netType, "networkNames": netNames}, nil)
-
-func (d *decoder) readNetworks(dst *[]NetworkLocation) {
-	const what = "networkLocationDetails"
-	var stack [16]NetworkLocation
-	got := stack[:0]
-	kind := d.array(what, func() {
-		got = append(got, NetworkLocation{})
-		p := &got[len(got)-1]
-		keepElement(&got, d.object(what, &networkFields, func(id uint8) { d.networkMember(p, id) }))
-	})
-	setSlice(dst, kind, got)
-}
-
-func (d *decoder) networkMember(n *NetworkLocation, id uint8) {
-	switch id {
-	case netType:
-		d.readEnum(&n.NetworkType, enumNetworkType)
-	case netNames:
-		d.readStrings("networkNames", &n.NetworkNames, nil)
-	default:
-		d.skip()
-	}
-}
-
-const (
-	_ uint8 = iota
-	msiType
-	msiAssociatedResourceID
-	msiFederatedTokenID
-	msiFederatedTokenIssuer
-)
-
-var msiFields = newFields(map[string]uint8{
-	"msiType": msiType, "associatedResourceId": msiAssociatedResourceID,
-	"federatedTokenId": msiFederatedTokenID, "federatedTokenIssuer": msiFederatedTokenIssuer,
-}, nil)
-
-func (d *decoder) readManagedIdentity(dst **ManagedIdentity) {
-	kind := d.object("managedServiceIdentity", &msiFields, func(id uint8) {
-		if *dst == nil {
-			*dst = new(ManagedIdentity)
-		}
-		mi := *dst
-		switch id {
-		case msiType:
-			d.readEnum(&mi.MsiType, enumMsiType)
-		case msiAssociatedResourceID:
-			d.readStr(&mi.AssociatedResourceID)
-		case msiFederatedTokenID:
-			d.readStr(&mi.FederatedTokenID)
-		case msiFederatedTokenIssuer:
-			d.readStr(&mi.FederatedTokenIssuer)
-		default:
-			d.skip()
-		}
-	})
-	switch {
-	case kind == '{' && *dst == nil:
-		*dst = new(ManagedIdentity)
-	case kind == 'n':
 		*dst = nil
 	}
 }

@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 import "time"
 
@@ -48,15 +48,15 @@ func (s *timeScan) is(c byte) bool {
 	return false
 }
 
-// digits reads between min and max digits.
-func (s *timeScan) digits(min, max int) (int, bool) {
+// digits reads between least and most digits.
+func (s *timeScan) digits(least, most int) (int, bool) {
 	v, n := 0, 0
-	for s.i < len(s.b) && n < max && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+	for s.i < len(s.b) && n < most && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
 		v = v*10 + int(s.b[s.i]-'0')
 		s.i++
 		n++
 	}
-	return v, n >= min
+	return v, n >= least
 }
 
 // fraction reads the digits after a decimal point as nanoseconds; digits

@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signindiag/signindiag/schemas"
 )
 
 // Fixtures: testdata/entra holds the public MIT and Apache-2.0 sign-in
@@ -20,7 +22,7 @@ import (
 
 // fileResult is what decoding a fixture gave.
 type fileResult struct {
-	signIns []*SignIn
+	signIns []*schemas.SignIn
 	reasons map[string]int // rejected records by reason
 }
 
@@ -34,7 +36,7 @@ func (r fileResult) codes() map[int]int {
 	return m
 }
 
-func (r fileResult) distinct(f func(*SignIn) string) int {
+func (r fileResult) distinct(f func(*schemas.SignIn) string) int {
 	m := map[string]bool{}
 	for _, si := range r.signIns {
 		m[f(si)] = true
@@ -42,8 +44,8 @@ func (r fileResult) distinct(f func(*SignIn) string) int {
 	return len(m)
 }
 
-func (r fileResult) byID(id string) []*SignIn {
-	var out []*SignIn
+func (r fileResult) byID(id string) []*schemas.SignIn {
+	var out []*schemas.SignIn
 	for _, si := range r.signIns {
 		if si.ID == id {
 			out = append(out, si)
@@ -78,7 +80,7 @@ func decodeMessages(t *testing.T, msgs [][]byte) fileResult {
 }
 
 // checkInvariants holds for every decoded sign-in.
-func checkInvariants(t testing.TB, si *SignIn) {
+func checkInvariants(t testing.TB, si *schemas.SignIn) {
 	t.Helper()
 	if si.ID == "" || si.CreatedDateTime.IsZero() || si.UserKey() == "" || si.Category == "" {
 		t.Fatalf("decoded sign-in lacks a required field: %+v", si)
@@ -188,16 +190,16 @@ func timeRange(r fileResult) (first, last time.Time) {
 }
 
 func TestFixtureAADSignInRandom(t *testing.T) {
-	msgs := lines(t, "../testdata/entra/aad_signin_random.json")
+	msgs := lines(t, "../../testdata/entra/aad_signin_random.json")
 	r := decodeMessages(t, msgs)
 	if len(r.signIns) != 300 || len(r.reasons) != 0 {
 		t.Fatalf("decoded %d, rejected %v; want 300 and none", len(r.signIns), r.reasons)
 	}
 	wantCodes(t, r.codes(), map[int]int{50058: 3, 50074: 3, 50155: 2, 50097: 1, 50053: 1})
-	if n := r.distinct(func(si *SignIn) string { return si.ID }); n != 298 {
+	if n := r.distinct(func(si *schemas.SignIn) string { return si.ID }); n != 298 {
 		t.Errorf("%d distinct ids, want 298 (two MFA interrupts re-emitted as successes)", n)
 	}
-	if n := r.distinct((*SignIn).UserKey); n != 202 {
+	if n := r.distinct((*schemas.SignIn).UserKey); n != 202 {
 		t.Errorf("%d distinct users, want 202", n)
 	}
 	first, last := timeRange(r)
@@ -206,7 +208,7 @@ func TestFixtureAADSignInRandom(t *testing.T) {
 	}
 	ca, policies, withSteps := 0, 0, 0
 	for _, si := range r.signIns {
-		if si.Category != CategoryInteractive {
+		if si.Category != schemas.CategoryInteractive {
 			t.Fatalf("category %q, want SignInLogs (Category column)", si.Category)
 		}
 		if si.ConditionalAccessStatus == "failure" {
@@ -256,12 +258,12 @@ func TestFixtureAADSignInRandom(t *testing.T) {
 }
 
 func TestFixtureAADSignInUser(t *testing.T) {
-	r := decodeMessages(t, lines(t, "../testdata/entra/aad_signin_user.json"))
+	r := decodeMessages(t, lines(t, "../../testdata/entra/aad_signin_user.json"))
 	if len(r.signIns) != 31 || len(r.reasons) != 0 {
 		t.Fatalf("decoded %d, rejected %v; want 31 and none", len(r.signIns), r.reasons)
 	}
 	wantCodes(t, r.codes(), map[int]int{})
-	if n := r.distinct((*SignIn).UserKey); n != 1 {
+	if n := r.distinct((*schemas.SignIn).UserKey); n != 1 {
 		t.Errorf("%d users, want 1", n)
 	}
 	first, last := timeRange(r)
@@ -271,15 +273,15 @@ func TestFixtureAADSignInUser(t *testing.T) {
 }
 
 func TestFixtureAADLogons(t *testing.T) {
-	r := decodeMessages(t, lines(t, "../testdata/entra/aad_logons.json"))
+	r := decodeMessages(t, lines(t, "../../testdata/entra/aad_logons.json"))
 	if len(r.signIns) != 86 || len(r.reasons) != 0 {
 		t.Fatalf("decoded %d, rejected %v; want 86 and none", len(r.signIns), r.reasons)
 	}
-	if n := r.distinct(func(si *SignIn) string { return si.ID }); n != 45 {
+	if n := r.distinct(func(si *schemas.SignIn) string { return si.ID }); n != 45 {
 		t.Errorf("%d distinct ids, want 45", n)
 	}
 	wantCodes(t, r.codes(), map[int]int{90072: 2})
-	if n := r.distinct((*SignIn).UserKey); n != 6 {
+	if n := r.distinct((*schemas.SignIn).UserKey); n != 6 {
 		t.Errorf("%d users, want 6", n)
 	}
 	first, last := timeRange(r)
@@ -306,7 +308,7 @@ func TestFixtureAADLogons(t *testing.T) {
 
 func TestFixturePortalCSVExports(t *testing.T) {
 	t.Run("sign-in_adelete", func(t *testing.T) {
-		r := decodeMessages(t, csvRows(t, "../testdata/entra/sign-in_adelete.csv"))
+		r := decodeMessages(t, csvRows(t, "../../testdata/entra/sign-in_adelete.csv"))
 		if len(r.signIns) != 56 || len(r.reasons) != 0 {
 			t.Fatalf("decoded %d, rejected %v; want 56 and none", len(r.signIns), r.reasons)
 		}
@@ -318,7 +320,7 @@ func TestFixturePortalCSVExports(t *testing.T) {
 		}
 		for _, si := range r.signIns {
 			if si.UserPrincipalName != "adelev@m365x816222.onmicrosoft.com" || si.IPAddress != "175.45.176.99" ||
-				!si.IsInteractive || si.Category != CategoryInteractive || si.TenantID != "2ad3fc79-1859-42fa-9011-6f8df2251b22" {
+				!si.IsInteractive || si.Category != schemas.CategoryInteractive || si.TenantID != "2ad3fc79-1859-42fa-9011-6f8df2251b22" {
 				t.Fatalf("row: %+v", si)
 			}
 		}
@@ -333,13 +335,13 @@ func TestFixturePortalCSVExports(t *testing.T) {
 	})
 	t.Run("disable_accounts", func(t *testing.T) {
 		// No time column at all: the lab stamps ingestion time.
-		r := decodeMessages(t, csvRows(t, "../testdata/entra/disable_accounts.csv"))
+		r := decodeMessages(t, csvRows(t, "../../testdata/entra/disable_accounts.csv"))
 		if len(r.signIns) != 0 || r.reasons[ReasonMissingTime] != 4 {
 			t.Fatalf("decoded %d, rejected %v; want 4 × missing_time", len(r.signIns), r.reasons)
 		}
 		// With a time added, the rows decode: four 50057 from one IP.
 		var msgs [][]byte
-		for _, row := range csvRows(t, "../testdata/entra/disable_accounts.csv") {
+		for _, row := range csvRows(t, "../../testdata/entra/disable_accounts.csv") {
 			msgs = append(msgs, append([]byte(`{"TimeGenerated":"2021-04-19T12:13:19.483Z",`), row[1:]...))
 		}
 		r = decodeMessages(t, msgs)
@@ -350,7 +352,7 @@ func TestFixturePortalCSVExports(t *testing.T) {
 	})
 	t.Run("signinLogs", func(t *testing.T) {
 		// Rule output, not sign-ins: no Id.
-		r := decodeMessages(t, csvRows(t, "../testdata/entra/signinLogs.csv"))
+		r := decodeMessages(t, csvRows(t, "../../testdata/entra/signinLogs.csv"))
 		if len(r.signIns) != 0 || r.reasons[ReasonMissingID] != 1 {
 			t.Fatalf("decoded %d, rejected %v; want 1 × missing_id", len(r.signIns), r.reasons)
 		}
@@ -359,7 +361,7 @@ func TestFixturePortalCSVExports(t *testing.T) {
 
 func TestFixturePantherEventHubsRecords(t *testing.T) {
 	var msgs [][]byte
-	for _, line := range lines(t, "../testdata/entra/panther_azure_signin_rule_tests.jsonl") {
+	for _, line := range lines(t, "../../testdata/entra/panther_azure_signin_rule_tests.jsonl") {
 		var test struct{ Log json.RawMessage }
 		if err := json.Unmarshal(line, &test); err != nil {
 			t.Fatal(err)
@@ -378,12 +380,12 @@ func TestFixturePantherEventHubsRecords(t *testing.T) {
 	si := r.byID("36658c78-02d9-4d8f-84ee-5ca4a3fdefef")[0]
 	// Lower-cased envelope keys, "2023-07-26 22:58:30.983201900" (space,
 	// 9 digits, no zone).
-	if si.Category != CategoryServicePrincipal || si.UserKey() != "sp:b1c34143-e405-4058-8e29-84596ad737b8" ||
+	if si.Category != schemas.CategoryServicePrincipal || si.UserKey() != "sp:b1c34143-e405-4058-8e29-84596ad737b8" ||
 		!si.CreatedDateTime.Equal(mustTime(t, "2023-07-26T22:58:30.983Z")) {
 		t.Errorf("service principal record: %+v", si)
 	}
 	legacy := r.byID("d9ae0e20-c959-42a3-ba74-00f59ac9f6c6")
-	if len(legacy) != 2 || legacy[0].Category != CategoryInteractive || legacy[0].UserAgent != "BAV2ROPC" {
+	if len(legacy) != 2 || legacy[0].Category != schemas.CategoryInteractive || legacy[0].UserAgent != "BAV2ROPC" {
 		t.Errorf("legacy auth records: %+v", legacy)
 	}
 }
@@ -400,10 +402,10 @@ func TestShapeEventHubsAllCategories(t *testing.T) {
 		code           int
 		at             string
 	}{
-		{CategoryInteractive, "0a1b2c3d-0000-4000-8000-000000000001", 50126, "2025-03-04T09:10:02.123Z"},
-		{CategoryNonInteractive, "0a1b2c3d-0000-4000-8000-000000000002", 50140, "2025-03-04T10:00:14.5Z"},
-		{CategoryServicePrincipal, "sp:33333333-aaaa-4bbb-8ccc-000000000033", 7000222, "2025-03-04T11:30:00Z"},
-		{CategoryManagedIdentity, "sp:66666666-aaaa-4bbb-8ccc-000000000066", 0, "2025-03-04T12:00:05Z"},
+		{schemas.CategoryInteractive, "0a1b2c3d-0000-4000-8000-000000000001", 50126, "2025-03-04T09:10:02.123Z"},
+		{schemas.CategoryNonInteractive, "0a1b2c3d-0000-4000-8000-000000000002", 50140, "2025-03-04T10:00:14.5Z"},
+		{schemas.CategoryServicePrincipal, "sp:33333333-aaaa-4bbb-8ccc-000000000033", 7000222, "2025-03-04T11:30:00Z"},
+		{schemas.CategoryManagedIdentity, "sp:66666666-aaaa-4bbb-8ccc-000000000066", 0, "2025-03-04T12:00:05Z"},
 		{"MicrosoftServicePrincipalSignInLogs", "sp:77777777-aaaa-4bbb-8ccc-000000000077", 0, "2025-11-14T01:48:53Z"},
 	}
 	for i, w := range want {
@@ -436,7 +438,7 @@ func TestShapeEventHubsTwelvePolicies(t *testing.T) {
 		t.Fatalf("decoded %d, rejected %v", len(r.signIns), r.reasons)
 	}
 	si := r.signIns[0]
-	if si.Category != CategoryNonInteractive || si.UserDisplayName != "Ben Okafor" || !si.DeviceDetail.IsCompliant ||
+	if si.Category != schemas.CategoryNonInteractive || si.UserDisplayName != "Ben Okafor" || !si.DeviceDetail.IsCompliant ||
 		!si.DeviceDetail.IsManaged || si.DeviceDetail.TrustType != "Azure AD joined" ||
 		si.Status.AdditionalDetails != "MFA requirement satisfied by claim in the token" {
 		t.Errorf("sign-in: %+v", si)
@@ -491,7 +493,7 @@ func TestShapeGraphBetaList(t *testing.T) {
 	if a.IncomingTokenType != "primaryRefreshToken" || a.AuthenticationProtocol != "oAuth2" || a.UserType != "member" ||
 		a.SignInIdentifierType != "userPrincipalName" || a.NetworkLocationDetails[0].NetworkType != "namedNetwork" ||
 		a.Location.GeoCoordinates == nil || a.AutonomousSystemNumber != 8075 || a.Status.ErrorCode != 50126 ||
-		a.Category != CategoryInteractive || !strings.Contains(a.Status.AdditionalDetails, "\u00a0It's") {
+		a.Category != schemas.CategoryInteractive || !strings.Contains(a.Status.AdditionalDetails, "\u00a0It's") {
 		t.Errorf("first: %+v", a)
 	}
 	p := b.AppliedConditionalAccessPolicies[0]
@@ -506,7 +508,7 @@ func TestShapeGraphBetaList(t *testing.T) {
 func TestShapeGraphV1(t *testing.T) {
 	data := file(t, "testdata/shapes/graph_v1_signin.json")
 	r := decodeMessages(t, [][]byte{data})
-	if len(r.signIns) != 1 || r.signIns[0].Status.ErrorCode != 50074 || r.signIns[0].Category != CategoryInteractive {
+	if len(r.signIns) != 1 || r.signIns[0].Status.ErrorCode != 50074 || r.signIns[0].Category != schemas.CategoryInteractive {
 		t.Fatalf("decoded %+v, rejected %v", r.signIns, r.reasons)
 	}
 	assertMatchesEncodingJSON(t, data)
@@ -519,7 +521,7 @@ func TestShapeLogAnalyticsRows(t *testing.T) {
 		t.Fatalf("decoded %d, rejected %v", len(r.signIns), r.reasons)
 	}
 	a := r.signIns[0]
-	if a.Category != CategoryNonInteractive || a.Status.ErrorCode != 50173 || a.AutonomousSystemNumber != 8075 ||
+	if a.Category != schemas.CategoryNonInteractive || a.Status.ErrorCode != 50173 || a.AutonomousSystemNumber != 8075 ||
 		a.ProcessingTimeInMilliseconds != 35 || a.IsInteractive || a.FlaggedForReview || a.TenantID != "11111111-2222-3333-4444-555555555555" ||
 		a.ResourceID != "00000003-0000-0000-c000-000000000000" || a.Location.City != "Brno" ||
 		a.Location.GeoCoordinates == nil || a.Location.GeoCoordinates.Latitude != 49.19 ||
@@ -535,11 +537,11 @@ func TestShapeLogAnalyticsRows(t *testing.T) {
 		t.Errorf("policy with rule objects as JSON strings: %+v", p)
 	}
 	sp := r.signIns[1]
-	if sp.Category != CategoryServicePrincipal || sp.UserKey() != "sp:33333333-aaaa-4bbb-8ccc-000000000033" || sp.Status.ErrorCode != 7000215 {
+	if sp.Category != schemas.CategoryServicePrincipal || sp.UserKey() != "sp:33333333-aaaa-4bbb-8ccc-000000000033" || sp.Status.ErrorCode != 7000215 {
 		t.Errorf("service principal row: %+v", sp)
 	}
 	mi := r.signIns[2]
-	if mi.Category != CategoryManagedIdentity || mi.ManagedServiceIdentity == nil || mi.ManagedServiceIdentity.MsiType != "userAssigned" ||
+	if mi.Category != schemas.CategoryManagedIdentity || mi.ManagedServiceIdentity == nil || mi.ManagedServiceIdentity.MsiType != "userAssigned" ||
 		!mi.CreatedDateTime.Equal(mustTime(t, "2025-03-06T14:06:30Z")) {
 		t.Errorf("managed identity row (time from TimeGenerated): %+v", mi)
 	}
@@ -584,15 +586,15 @@ func assertMatchesEncodingJSON(t *testing.T, data []byte) {
 }
 
 // diffSignIns compares two sign-ins through their JSON; "" when equal.
-func diffSignIns(a, b *SignIn) string {
+func diffSignIns(a, b *schemas.SignIn) string {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	if bytes.Equal(ja, jb) {
 		return ""
 	}
 	var ma, mb map[string]any
-	json.Unmarshal(ja, &ma)
-	json.Unmarshal(jb, &mb)
+	_ = json.Unmarshal(ja, &ma) // both were just marshalled
+	_ = json.Unmarshal(jb, &mb)
 	var diffs []string
 	for k := range ma {
 		x, _ := json.Marshal(ma[k])

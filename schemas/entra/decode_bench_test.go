@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 import (
 	"bytes"
@@ -7,13 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signindiag/signindiag/schemas"
 )
 
 // decodeEncodingJSON is the baseline: encoding/json into the same model,
 // then the same validation and normalisation. It reads Graph signIn
 // objects only (it has no lenient conversions).
-func decodeEncodingJSON(value []byte) (*SignIn, error) {
-	var si SignIn
+func decodeEncodingJSON(value []byte) (*schemas.SignIn, error) {
+	var si schemas.SignIn
 	if err := json.Unmarshal(value, &si); err != nil {
 		return nil, malformed(ReasonInvalidJSON, "%v", err)
 	}
@@ -66,20 +68,20 @@ func BenchmarkDecode(b *testing.B) {
 
 // decodeEnvelopeEncodingJSON is the previous decoder of the Azure Monitor
 // envelope: encoding/json for the envelope, then for each record.
-func decodeEnvelopeEncodingJSON(value []byte) ([]*SignIn, error) {
+func decodeEnvelopeEncodingJSON(value []byte) ([]*schemas.SignIn, error) {
 	var probe struct {
 		Records []json.RawMessage `json:"records"`
 	}
 	if err := json.Unmarshal(value, &probe); err != nil {
 		return nil, err
 	}
-	out := make([]*SignIn, 0, len(probe.Records))
+	out := make([]*schemas.SignIn, 0, len(probe.Records))
 	for _, raw := range probe.Records {
 		var rec struct {
-			Time          time.Time `json:"time"`
-			Category      string    `json:"category"`
-			CorrelationID string    `json:"correlationId"`
-			Properties    SignIn    `json:"properties"`
+			Time          time.Time      `json:"time"`
+			Category      string         `json:"category"`
+			CorrelationID string         `json:"correlationId"`
+			Properties    schemas.SignIn `json:"properties"`
 		}
 		if err := json.Unmarshal(raw, &rec); err != nil {
 			return nil, err

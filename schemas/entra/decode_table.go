@@ -1,4 +1,4 @@
-package schemas
+package entra
 
 import "encoding/binary"
 
