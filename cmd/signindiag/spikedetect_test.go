@@ -1,4 +1,4 @@
-package spikedetect_test
+package main
 
 import (
 	"context"
@@ -20,14 +20,14 @@ import (
 	"github.com/signindiag/signindiag/sinks/clickhouse/clickhousetest"
 )
 
-var now = time.Date(2025, 3, 5, 12, 1, 0, 0, time.UTC)
+var spikeNow = time.Date(2025, 3, 5, 12, 1, 0, 0, time.UTC)
 
-type tenant struct {
+type spikeTenant struct {
 	st *clickhouse.Store
 	n  int
 }
 
-func (t *tenant) write(tb testing.TB, code int, ip string, times ...time.Time) {
+func (t *spikeTenant) write(tb testing.TB, code int, ip string, times ...time.Time) {
 	tb.Helper()
 	var b sinks.Batch
 	for _, at := range times {
@@ -41,7 +41,7 @@ func (t *tenant) write(tb testing.TB, code int, ip string, times ...time.Time) {
 	}
 }
 
-func every(from, to time.Time, d time.Duration) []time.Time {
+func everyStep(from, to time.Time, d time.Duration) []time.Time {
 	var out []time.Time
 	for t := from; t.Before(to); t = t.Add(d) {
 		out = append(out, t)
@@ -49,7 +49,7 @@ func every(from, to time.Time, d time.Duration) []time.Time {
 	return out
 }
 
-func spikeIncidents(t *testing.T, st *clickhouse.Store) map[string]sinks.IncidentRecord {
+func storedSpikeIncidents(t *testing.T, st *clickhouse.Store) map[string]sinks.IncidentRecord {
 	t.Helper()
 	recs, err := st.Incidents(context.Background(), sinks.IncidentQuery{Detection: spikedetect.Detection})
 	if err != nil {
@@ -65,7 +65,7 @@ func spikeIncidents(t *testing.T, st *clickhouse.Store) map[string]sinks.Inciden
 	return out
 }
 
-func keys(m map[string]sinks.IncidentRecord) []string {
+func incidentKeys(m map[string]sinks.IncidentRecord) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
@@ -89,28 +89,28 @@ func TestASpikeRaisesOneIncidentPerEpisode(t *testing.T) {
 	if _, err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tn := &tenant{st: st}
+	tn := &spikeTenant{st: st}
 	// Two days of two bad passwords every five minutes, from everywhere.
-	tn.write(t, 50126, "198.51.100.1", every(now.Add(-48*time.Hour), now, 150*time.Second)...)
-	clock := now
+	tn.write(t, 50126, "198.51.100.1", everyStep(spikeNow.Add(-48*time.Hour), spikeNow, 150*time.Second)...)
+	clock := spikeNow
 	det := spikedetect.New(spikedetect.Config{Dimensions: []sinks.Dimension{sinks.DimErrorCode, sinks.DimIP, sinks.DimAll}},
 		st, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return clock })
 	ctx := context.Background()
 	if got, err := det.Evaluate(ctx); err != nil || len(got) != 0 {
-		t.Fatalf("a steady tenant raised %v (%v)", got, err)
+		t.Fatalf("a steady spikeTenant raised %v (%v)", got, err)
 	}
 
 	// 11:40: 60 CA blocks from one address.
 	burst := time.Date(2025, 3, 5, 11, 40, 0, 0, time.UTC)
-	tn.write(t, 53003, "203.0.113.9", every(burst, burst.Add(4*time.Minute), 4*time.Second)...)
+	tn.write(t, 53003, "203.0.113.9", everyStep(burst, burst.Add(4*time.Minute), 4*time.Second)...)
 	raised, err := det.Evaluate(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := spikeIncidents(t, st)
+	got := storedSpikeIncidents(t, st)
 	want := []string{"all=all", "errorCode=53003", "ip=203.0.113.9"}
-	if fmt.Sprint(keys(got)) != fmt.Sprint(want) || len(raised) != 3 {
-		t.Fatalf("incidents %v (raised %d), want %v", keys(got), len(raised), want)
+	if fmt.Sprint(incidentKeys(got)) != fmt.Sprint(want) || len(raised) != 3 {
+		t.Fatalf("incidents %v (raised %d), want %v", incidentKeys(got), len(raised), want)
 	}
 	inc := got["errorCode=53003"]
 	var d spikedetect.Details
@@ -124,7 +124,7 @@ func TestASpikeRaisesOneIncidentPerEpisode(t *testing.T) {
 	firstID := inc.ID
 
 	// The next rounds, and a restarted detector, see the same episode.
-	clock = now.Add(time.Minute)
+	clock = spikeNow.Add(time.Minute)
 	if again, err := det.Evaluate(ctx); err != nil || len(again) != 0 {
 		t.Fatalf("a round with nothing new wrote %d incidents (%v)", len(again), err)
 	}
@@ -135,15 +135,15 @@ func TestASpikeRaisesOneIncidentPerEpisode(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The episode grows (11:50), and late failures make 11:35 a spike too.
-	tn.write(t, 53003, "203.0.113.9", every(burst.Add(10*time.Minute), burst.Add(14*time.Minute), 4*time.Second)...)
-	tn.write(t, 53003, "203.0.113.9", every(burst.Add(-5*time.Minute), burst.Add(-time.Minute), 4*time.Second)...)
-	clock = now.Add(3 * time.Minute)
+	tn.write(t, 53003, "203.0.113.9", everyStep(burst.Add(10*time.Minute), burst.Add(14*time.Minute), 4*time.Second)...)
+	tn.write(t, 53003, "203.0.113.9", everyStep(burst.Add(-5*time.Minute), burst.Add(-time.Minute), 4*time.Second)...)
+	clock = spikeNow.Add(3 * time.Minute)
 	if _, err := restarted.Evaluate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got = spikeIncidents(t, st)
-	if fmt.Sprint(keys(got)) != fmt.Sprint(want) {
-		t.Fatalf("incidents after re-evaluation %v, want %v", keys(got), want)
+	got = storedSpikeIncidents(t, st)
+	if fmt.Sprint(incidentKeys(got)) != fmt.Sprint(want) {
+		t.Fatalf("incidents after re-evaluation %v, want %v", incidentKeys(got), want)
 	}
 	// 12:04: the episode's last spike bucket (11:50) is within the gap, so
 	// it is still open; the last complete bucket (11:55) is quiet.
@@ -163,10 +163,10 @@ func TestASpikeRaisesOneIncidentPerEpisode(t *testing.T) {
 	}
 
 	// A second burst after the episode ended is a new episode.
-	clock = now.Add(2 * time.Hour)
-	tn.write(t, 50126, "198.51.100.1", every(now, clock, 150*time.Second)...)
+	clock = spikeNow.Add(2 * time.Hour)
+	tn.write(t, 50126, "198.51.100.1", everyStep(spikeNow, clock, 150*time.Second)...)
 	second := clock.Add(-10 * time.Minute).Truncate(5 * time.Minute)
-	tn.write(t, 53003, "203.0.113.9", every(second, second.Add(4*time.Minute), 4*time.Second)...)
+	tn.write(t, 53003, "203.0.113.9", everyStep(second, second.Add(4*time.Minute), 4*time.Second)...)
 	if _, err := restarted.Evaluate(ctx); err != nil {
 		t.Fatal(err)
 	}
