@@ -89,7 +89,7 @@ func load(ctx context.Context, st *clickhouse.Store, n int, end time.Time, span 
 		}
 	}
 	log.Info("bench-spikes: rendered the sample", "sign_ins", len(sample), "failures", failures, "elapsed", time.Since(began).Round(time.Second))
-	r := rand.New(rand.NewPCG(10, 20))
+	r := rand.New(rand.NewPCG(10, 20)) //nolint:gosec // seeded on purpose: the same load every run
 	start := end.Add(-span)
 	batch := make([]clickhouse.FactRow, 0, loadBatch+loadBatch/100)
 	for i := 0; i < n; {

@@ -137,5 +137,5 @@ func printSpikes(w io.Writer, reports []*report.Report, all bool) {
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
-	tw.Flush()
+	_ = tw.Flush() // the terminal's write errors have nowhere to go
 }
