@@ -7,7 +7,7 @@ SERVICES_ENV := .services.env
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT         := bin/golangci-lint
 
-.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes services-up services-down demo run migrate fmt vet tidy up down
+.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes services-up services-down chromium screenshots demo run migrate fmt vet tidy up down
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -15,8 +15,8 @@ help: ## List the targets
 build: ## Build bin/signindiag
 	$(GO) build -o $(BIN) ./cmd/signindiag
 
-test: services-up ## Start local Kafka + ClickHouse, then run every test (unit and integration)
-	set -a; . ./$(SERVICES_ENV); set +a; $(GO) test -race -count=1 ./...
+test: services-up chromium ## Start local Kafka + ClickHouse (and install Chromium for the page tests), then run every test (unit and integration)
+	set -a; . ./$(SERVICES_ENV); set +a; $(GO) test -race -count=1 -timeout 30m ./...
 
 test-unit: ## Unit tests only (no services)
 	$(GO) test -short -race -count=1 ./...
@@ -37,6 +37,12 @@ bench-spikes: services-up ## Failure-spike queries at 10M sign-ins over 30 days:
 
 services-up: ## Start local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package); writes .services.env
 	bash scripts/services-up.sh
+
+chromium: ## Install Debian's chromium for the page's browser tests (no-op when a Chromium is on PATH)
+	bash scripts/chromium-up.sh
+
+screenshots: services-up chromium ## Refresh the page's screenshots in docs/screenshots (PNG, from the browser test)
+	set -a; . ./$(SERVICES_ENV); set +a; SIGNINDIAG_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestDiagnosticPageInHeadlessChromium ./cmd/signindiag/
 
 services-down: ## Stop the local services and remove their data
 	bash scripts/services-down.sh

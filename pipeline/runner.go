@@ -14,6 +14,7 @@ import (
 	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/spray"
+	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	ReadyFlushFailing time.Duration
 	// ReplicationFactor of the topics created; 0: min(3, brokers).
 	ReplicationFactor int
+	// MaxWindowKeys bounds the users the process's failure windows track
+	// together (window.Budget); 0: no bound.
+	MaxWindowKeys int
 }
 
 // Compressions are the codecs a produced batch may use; "none" is 0.
@@ -89,6 +93,8 @@ type Runner struct {
 	poison poison.Config
 
 	ready *Readiness
+	// keys is the one key budget of every diagnose worker's window.
+	keys *window.Budget
 }
 
 // Store is what the stages need from storage.
@@ -101,12 +107,16 @@ type Store interface {
 func NewRunner(cfg Config, store Store, engine *rules.Engine, cat *catalog.Catalog, m *Metrics, log *slog.Logger) *Runner {
 	ready := NewReadiness(ReadinessConfig{FlushFailing: cfg.ReadyFlushFailing})
 	m.AttachReadiness(ready)
-	return &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log, ready: ready}
+	return &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log, ready: ready,
+		keys: window.NewBudget(cfg.MaxWindowKeys)}
 }
 
 // Readiness is what the stages report their health to (for /readyz and
 // the stage metrics).
 func (r *Runner) Readiness() *Readiness { return r.ready }
+
+// KeyBudget is the bound on the users the windows track, for its metrics.
+func (r *Runner) KeyBudget() *window.Budget { return r.keys }
 
 // Ready reports whether the runner consumes with trustworthy windows and
 // durable progress (Readiness.Check): every stage's group joined, no
@@ -198,7 +208,7 @@ func (r *Runner) stages() []stage {
 			outputs: []string{cfg.StorageDeadLetterTopic},
 			open: func(_ *publish.Publisher, partition int) partitionWorker {
 				p := diagnose.NewProcessor(diagnose.Config{Window: cfg.Window, AllowedLateness: cfg.AllowedLateness,
-					Detections: cfg.Detections(), FutureSkew: cfg.FutureSkew, Poison: r.stagePoison("diagnose")},
+					Detections: cfg.Detections(), FutureSkew: cfg.FutureSkew, Poison: r.stagePoison("diagnose"), KeyBudget: r.keys},
 					partition, r.store, r.engine, r.catalog, r.metrics)
 				return partitionWorker{Processor: p, warm: p.Warm, close: p.Close}
 			},

@@ -25,7 +25,7 @@ type Config struct {
 	ClickHouse clickhouse.Config `env:", prefix=CLICKHOUSE_"`
 
 	// HTTPAddr serves the API, /metrics, /healthz and /readyz.
-	HTTPAddr string `env:"HTTP_ADDR, default=:8080"`
+	HTTPAddr string `env:"HTTP_ADDR, default=127.0.0.1:8080"`
 	// Window is the failure-count window.
 	Window time.Duration `env:"WINDOW, default=48h"`
 	// AllowedLateness: failures older than the newest event minus window
@@ -41,6 +41,11 @@ type Config struct {
 	// MaxEventAge (what is accepted is kept at least that long), which is
 	// also its default; with both 0, everything is kept.
 	Retention time.Duration `env:"RETENTION"`
+	// MaxWindowKeys bounds the users one process's failure windows track
+	// (about 100 bytes each, plus 16 per failure): failed sign-ins bring
+	// any user name an attacker sends. Past it, new users' failures are
+	// stored but not counted live, and their findings say so. 0: no bound.
+	MaxWindowKeys int `env:"MAX_WINDOW_KEYS, default=2000000"`
 	// FailureThreshold raises excessive_failures_48h.
 	FailureThreshold int `env:"FAILURE_THRESHOLD, default=10"`
 	// Spray (SPRAY_WINDOW, SPRAY_THRESHOLD, SPRAY_CODES) tunes
@@ -67,6 +72,10 @@ type Config struct {
 
 	// Spikes: failure spikes (config_spikes.go).
 	Spikes SpikesConfig `env:", prefix=SPIKES_"`
+	// API and HTTP: access control and bounds of the query API
+	// (api_config.go).
+	API  APIConfig  `env:", prefix=API_"`
+	HTTP HTTPConfig `env:", prefix=HTTP_"`
 }
 
 // KafkaConfig names the broker, topics and group.
@@ -228,6 +237,9 @@ func (c *Config) validate(needKafka bool) error {
 		bad("WINDOW", "expected a positive duration such as 48h, got %s", c.Window)
 	}
 	errs = append(errs, prefixed(envPrefix, c.EventTime.Validate())...)
+	if c.MaxWindowKeys < 0 {
+		bad("MAX_WINDOW_KEYS", "expected 0 (no bound) or more, got %d", c.MaxWindowKeys)
+	}
 	if c.Retention < 0 {
 		bad("RETENTION", "expected a duration of 0 (no bound) or more, got %s", c.Retention)
 	}
@@ -251,6 +263,7 @@ func (c *Config) validate(needKafka bool) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.Spikes.validate()...) // config_spikes.go
+	errs = append(errs, c.validateAPI()...)
 	return errors.Join(errs...)
 }
 

@@ -20,7 +20,7 @@ func TestConfigDefaults(t *testing.T) {
 		cfg.Kafka.DLQTopic != "signin-deadletter" || cfg.Kafka.Group != "signindiag" || cfg.Kafka.Partitions != 6 || !cfg.Kafka.CreateTopics {
 		t.Errorf("kafka defaults: %+v", cfg.Kafka)
 	}
-	if cfg.ClickHouse.Addr != "127.0.0.1:9000" || cfg.ClickHouse.Database != "signindiag" || cfg.HTTPAddr != ":8080" ||
+	if cfg.ClickHouse.Addr != "127.0.0.1:9000" || cfg.ClickHouse.Database != "signindiag" || cfg.HTTPAddr != "127.0.0.1:8080" ||
 		cfg.Window != 48*time.Hour || cfg.AllowedLateness != 48*time.Hour || cfg.FailureThreshold != 10 ||
 		cfg.EventTime.MaxEventAge != 90*24*time.Hour || cfg.EventTime.MaxClockSkew != 15*time.Minute {
 		t.Errorf("defaults: %+v", cfg)
