@@ -19,6 +19,7 @@ import (
 	"github.com/signindiag/signindiag/rules/catalog"
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/spikes"
 )
 
 // Config of the API.
@@ -40,6 +41,8 @@ type Config struct {
 	IsFailure func(code int) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Spikes is the baseline and rule of /v1/spikes (zero: the defaults).
+	Spikes spikes.Config
 	// MaxRange bounds the from–to range of the list endpoints (0: 31
 	// days); DefaultRange is the range when neither is given (0: Window).
 	MaxRange     time.Duration
@@ -107,6 +110,7 @@ func (a *API) Register(mux Mux) {
 	mux.HandleFunc("POST /v1/feedback", a.addFeedback)
 	mux.HandleFunc("GET /v1/feedback", a.listFeedback)
 	mux.HandleFunc("GET /v1/incidents", a.incidents)
+	mux.HandleFunc("GET /v1/spikes", a.spikes) // spikes.go
 }
 
 // Diagnosis is the answer of /v1/diagnose.

@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -29,6 +30,9 @@ type IncidentRecord struct {
 	Title           string
 	Summary         string
 	Recommendations []string
+	// Details are detection-specific facts, stored and returned as given
+	// (failure_spike: its dimension, value, counts and contributors).
+	Details json.RawMessage
 }
 
 // SupersededVersion is the version of a superseded incident: above any

@@ -78,6 +78,8 @@ type Config struct {
 	// group goes without an assignment) for longer makes /readyz 503.
 	ReadyFlushFailing time.Duration `env:"READY_FLUSH_FAILING, default=30s"`
 
+	// Spikes: failure spikes (config_spikes.go).
+	Spikes SpikesConfig `env:", prefix=SPIKES_"`
 	// API and HTTP: access control and bounds of the query API
 	// (api_config.go).
 	API  APIConfig  `env:", prefix=API_"`
@@ -321,6 +323,7 @@ func (c *Config) validate(needKafka bool) error {
 	if err := c.ClickHouse.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.Spikes.validate()...) // config_spikes.go
 	errs = append(errs, c.validateAPI()...)
 	return errors.Join(errs...)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/signindiag/signindiag/access"
 	"github.com/signindiag/signindiag/health"
 	"github.com/signindiag/signindiag/pipeline"
+	"github.com/signindiag/signindiag/pipeline/spikedetect"
 	"github.com/signindiag/signindiag/queryapi"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
@@ -46,6 +47,7 @@ Commands:
   migrate   apply the ClickHouse schema and exit (run and ingest also do this at start-up)
   loadgen   generate realistic Entra sign-in traffic into Kafka or a file (load tests, demos)
   graph-pull  poll Microsoft Graph's sign-in log and publish it to the sign-in topic
+  spikes    print the current failure spikes as a table (reads ClickHouse)
 
 Configuration comes from SIGNINDIAG_* environment variables; see README.md.
 `
@@ -80,6 +82,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if name == "graph-pull" {
 		return runGraphPull(args[1:], stdout, stderr)
+	}
+	if name == "spikes" {
+		return runSpikes(args[1:], stdout, stderr) // spikes.go
 	}
 	cmd, ok := commands[name]
 	if !ok {
@@ -231,7 +236,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		}
 		defer apiStore.Close()
 		queryapi.New(queryapi.Config{Window: cfg.Window, Detections: detections(cfg), IsFailure: cat.IsFailure,
-			MaxRange: cfg.API.MaxRange, Metrics: queryapi.NewMetrics(reg)}, apiStore, log).Register(mux)
+			MaxRange: cfg.API.MaxRange, Metrics: queryapi.NewMetrics(reg), Spikes: cfg.Spikes.Rule()}, apiStore, log).Register(mux)
 		webui.Register(mux)
 		admission := queryapi.Admission{MaxConcurrent: cfg.API.MaxConcurrent, Timeout: cfg.API.QueryTimeout,
 			Rejected: queryapi.NewRejectedCounter(reg)}
@@ -269,6 +274,10 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		})
 	} else {
 		close(pipelineDone)
+	}
+	if ingest && cfg.Spikes.Detect {
+		det := spikedetect.New(cfg.Spikes.Detector(), store, log, nil).WithMetrics(spikedetect.NewMetrics(reg)) // config_spikes.go
+		g.Go(func() error { return det.Run(gctx) })
 	}
 	g.Go(func() error {
 		log.Info("listening", "addr", cfg.HTTPAddr, "tls", tls, "ingest", ingest, "serve", serve)

@@ -198,6 +198,10 @@ func processEnv(brokers []string, cfg clickhouse.Config, prefix string, extra ma
 		"SIGNINDIAG_KAFKA_SESSION_TIMEOUT": "6s",
 		// The fixtures' sign-ins are from March 2025: accept ten years back.
 		"SIGNINDIAG_MAX_EVENT_AGE": "87600h",
+		// The failure_spike detector reads the wall clock's last hours;
+		// tests that compare every stored incident keep it out, the spike
+		// test turns it on (spikes_e2e_test.go).
+		"SIGNINDIAG_SPIKES_DETECT": "false",
 	}
 	for k, v := range extra {
 		env[k] = v

@@ -15,10 +15,11 @@ import (
 
 // incidentDoc is what an incident row's doc holds beyond its columns.
 type incidentDoc struct {
-	Severity        string   `json:"severity"`
-	Title           string   `json:"title"`
-	Summary         string   `json:"summary"`
-	Recommendations []string `json:"recommendations"`
+	Severity        string          `json:"severity"`
+	Title           string          `json:"title"`
+	Summary         string          `json:"summary"`
+	Recommendations []string        `json:"recommendations"`
+	Details         json.RawMessage `json:"details,omitempty"`
 }
 
 func (s *Store) writeIncidents(ctx context.Context, rows []sinks.IncidentRecord) error {
@@ -26,7 +27,7 @@ func (s *Store) writeIncidents(ctx context.Context, rows []sinks.IncidentRecord)
 	return s.send(ctx, "incidents", cols, func(batch driver.Batch) error {
 		for i := range rows {
 			r := &rows[i]
-			doc, err := json.Marshal(incidentDoc{Severity: r.Severity, Title: r.Title, Summary: r.Summary, Recommendations: r.Recommendations})
+			doc, err := json.Marshal(incidentDoc{Severity: r.Severity, Title: r.Title, Summary: r.Summary, Recommendations: r.Recommendations, Details: r.Details})
 			if err != nil {
 				return fmt.Errorf("encode incident %s: %w", r.ID, err)
 			}
@@ -103,7 +104,7 @@ func (s *Store) Incidents(ctx context.Context, q sinks.IncidentQuery) ([]sinks.I
 		}
 		r.Start, r.First, r.Last = time.UnixMilli(start).UTC(), time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
 		r.Count, r.Shard = int(count), int(shard)
-		r.Severity, r.Title, r.Summary, r.Recommendations = d.Severity, d.Title, d.Summary, d.Recommendations
+		r.Severity, r.Title, r.Summary, r.Recommendations, r.Details = d.Severity, d.Title, d.Summary, d.Recommendations, d.Details
 		out = append(out, r)
 	}
 	return out, rows.Err()

@@ -511,7 +511,7 @@ func TestDropExpiredDropsOnlyPartitionsBeforeTheCutoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(dropped)
-	want := "[findings/202501 signin_keys/202501 signins/202501 window_failures/20250115]"
+	want := "[findings/202501 signin_facts/202501 signin_keys/202501 signins/202501 window_failures/20250115]"
 	if fmt.Sprint(dropped) != want {
 		t.Fatalf("dropped %v, want %s", dropped, want)
 	}

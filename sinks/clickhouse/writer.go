@@ -39,6 +39,7 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 		g.Go(func() error { return s.writeSignIns(ctx, b.SignIns, version) })
 		g.Go(func() error { return s.writeSignInKeys(ctx, b.SignIns) })
 		g.Go(func() error { return s.writeWindowFailures(ctx, b.SignIns) })
+		g.Go(func() error { return s.writeFacts(ctx, b, version) }) // spikes.go
 	}
 	if len(b.Watermarks) > 0 {
 		g.Go(func() error { return s.writeWatermarks(ctx, b.Watermarks) })
