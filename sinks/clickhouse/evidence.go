@@ -53,8 +53,8 @@ func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.E
 	}
 	defer rows.Close()
 	type failure struct {
-		ms                                      int64
-		version                                 uint64
+		ms                                       int64
+		version                                  uint64
 		user, upn, app, ip, device, client, code string
 	}
 	latest := map[versionKey]failure{}

@@ -159,13 +159,13 @@ func (s *Store) userHours(ctx context.Context, users []any, from, to time.Time) 
 type versionKey struct{ category, id string }
 
 type signInVersion struct {
-	userKey   string
-	at        time.Time
-	ms        int64
-	version   uint64
-	category  string
-	id        string
-	doc       string
+	userKey  string
+	at       time.Time
+	ms       int64
+	version  uint64
+	category string
+	id       string
+	doc      string
 }
 
 // newer reports whether v is a later version than u: the later
