@@ -4,7 +4,7 @@ BIN       ?= bin/signindiag
 # Tests read the local services' addresses from this file (make services-up).
 SERVICES_ENV := .services.env
 
-.PHONY: help build test test-unit test-integration bench bench-e2e services-up services-down demo run migrate fmt vet tidy up down
+.PHONY: help build test test-unit test-integration bench bench-e2e bench-api services-up services-down demo run migrate fmt vet tidy up down
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ bench: ## Benchmarks: decoding and the internal-topic codec (each vs encoding/js
 
 bench-e2e: services-up ## End-to-end benchmark at volume (1M events; EVENTS, RUNS, BASELINE_REF, PROFILE); see BENCHMARKS.md
 	bash scripts/bench-e2e.sh
+
+bench-api: services-up ## Query API lookups at 10M sign-ins: p50/p99 and rows read (EVENTS, RUNS, REUSE=1, BASELINE_REF); see BENCHMARKS.md
+	bash scripts/bench-api.sh
 
 services-up: ## Start local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package); writes .services.env
 	bash scripts/services-up.sh
