@@ -1,6 +1,7 @@
 -- Fast lookups (issue 11): each access path of the query API gets a table
 -- ordered for it, with index granules small enough that a point lookup
--- reads tens of rows per part instead of 8192. ClickHouse 18.16 has no
+-- reads tens of rows per part instead of 8192 (a PRIMARY KEY shorter than
+-- the sorting key keeps the in-memory index of the small granules small). ClickHouse 18.16 has no
 -- skip indexes, no read-in-order and no adaptive granularity, so the
 -- ordering and the granule size are the only levers, and both are fixed
 -- at CREATE time. Every table is a ReplacingMergeTree; readers still pick
@@ -26,6 +27,7 @@ CREATE TABLE IF NOT EXISTS {{db}}.signin_docs
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(created_at)
 ORDER BY (user_key, created_at, category, id)
+PRIMARY KEY (user_key, created_at)
 SETTINGS index_granularity = 128;
 
 -- Id keys of a sign-in (requestId, i.e. the sign-in id, and correlationId)
@@ -43,7 +45,8 @@ CREATE TABLE IF NOT EXISTS {{db}}.signin_lookup
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(created_at)
 ORDER BY (kind, key, user_key, signin_id, created_at)
-SETTINGS index_granularity = 64;
+PRIMARY KEY (kind, key)
+SETTINGS index_granularity = 32;
 
 -- Rows per user and hour of signin_docs: a user search reads these first
 -- and then only the last hours that hold a page, so the busiest user's
@@ -115,7 +118,8 @@ CREATE TABLE IF NOT EXISTS {{db}}.findings_by_signin
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (signin_id, id, occurred_at)
-SETTINGS index_granularity = 64;
+PRIMARY KEY signin_id
+SETTINGS index_granularity = 32;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.findings_by_signin_mv TO {{db}}.findings_by_signin
 AS SELECT signin_id, id, occurred_at, user_key, version, doc FROM {{db}}.findings;
@@ -156,7 +160,8 @@ CREATE TABLE IF NOT EXISTS {{db}}.flag_keys
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(flagged_at)
 ORDER BY (key, flagged_at, id)
-SETTINGS index_granularity = 64;
+PRIMARY KEY key
+SETTINGS index_granularity = 32;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.flag_keys_mv TO {{db}}.flag_keys
 AS SELECT arrayJoin(arrayFilter(k -> k != '', [signin_id, correlation_id, request_id])) AS key,
@@ -185,7 +190,8 @@ CREATE TABLE IF NOT EXISTS {{db}}.incidents_by_key
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(start_at)
 ORDER BY (detection, key, start_at, id)
-SETTINGS index_granularity = 64;
+PRIMARY KEY (detection, key)
+SETTINGS index_granularity = 32;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.incidents_by_key_mv TO {{db}}.incidents_by_key
 AS SELECT detection, key, start_at, id, start_ms, first_at, last_at, first_ms, last_ms, member_count,

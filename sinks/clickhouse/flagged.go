@@ -268,9 +268,8 @@ func (s *Store) signInsByKeys(ctx context.Context, requestKeys, correlationKeys 
 // latestDocs reads the versions stored in the refs' ranges and returns the
 // latest of each sign-in, newest first.
 func (s *Store) latestDocs(ctx context.Context, refs []docRef, limit int) ([]schemas.SignIn, error) {
-	cond, args := refRanges(refs)
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT user_key, category, id, created_at, created_ms, version, doc FROM %s PREWHERE %s", s.table("signin_docs"), cond), args...)
+	query, args := refRanges("user_key, category, id, created_at, created_ms, version, doc", s.table("signin_docs"), refs)
+	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read sign-in documents: %w", err)
 	}
