@@ -113,10 +113,7 @@ func (s *Store) signInsByUser(ctx context.Context, q sinks.SignInQuery, limit in
 func cutoff(hours []userHour, upper time.Time, need int, from time.Time) time.Time {
 	sum := 0
 	for _, h := range hours { // newest first
-		if !h.hour.Before(upper) {
-			if h.hour.Equal(upper.Truncate(time.Hour)) && !h.hour.Equal(upper) {
-				sum += int(h.n) // the hour upper lies in
-			}
+		if !h.hour.Before(upper) { // the hour upper lies in starts before it, so counts
 			continue
 		}
 		if sum += int(h.n); sum >= need {
