@@ -29,6 +29,7 @@ type options struct {
 	runs                int
 	label               string
 	jsonOut             string
+	only                string
 }
 
 func main() {
@@ -46,6 +47,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 200, "requests per lookup")
 	flag.StringVar(&o.label, "label", "current", "name of this version in the report")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
+	flag.StringVar(&o.only, "only", "", "comma-separated lookups to run (default: all)")
 	flag.Parse()
 	t, err := time.Parse(time.RFC3339, start)
 	if err != nil {

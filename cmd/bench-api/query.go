@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -80,6 +81,9 @@ func measure(ctx context.Context, o options, store *chstore.Store, conn driver.C
 	runID := fmt.Sprintf("benchapi-%s-%d", o.label, time.Now().UnixNano())
 	var results []result
 	for _, l := range lookups {
+		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), l.name) {
+			continue
+		}
 		if len(l.urls) == 0 {
 			log.Warn("no targets", "lookup", l.name)
 			continue
