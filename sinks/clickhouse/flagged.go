@@ -268,7 +268,9 @@ func (s *Store) signInsByKeys(ctx context.Context, requestKeys, correlationKeys 
 // latestDocs reads the versions stored in the refs' ranges and returns the
 // latest of each sign-in, newest first.
 func (s *Store) latestDocs(ctx context.Context, refs []docRef, limit int) ([]schemas.SignIn, error) {
-	query, args := refRanges("user_key, category, id, created_at, created_ms, version, doc", s.table("signin_docs"), refs)
+	// Sign-ins of one user within minutes (the steps of one attempt) share
+	// a range; farther apart, the rows between are other sign-ins.
+	query, args := refRanges("user_key, category, id, created_at, created_ms, version, doc", s.table("signin_docs"), refs, 10*time.Minute)
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read sign-in documents: %w", err)

@@ -38,7 +38,7 @@ func TestRefRangesJoinNearbyTimesOfOneUser(t *testing.T) {
 		{userKey: "a", from: at, to: at, id: "a1"},
 		{userKey: "a", from: at.Add(3 * time.Hour), to: at.Add(3 * time.Hour), id: "a3"},
 	}
-	query, args := refRanges("doc", "db.signin_docs", refs)
+	query, args := refRanges("doc", "db.signin_docs", refs, 10*time.Minute)
 	if n := strings.Count(query, "SELECT doc FROM db.signin_docs PREWHERE"); n != 3 {
 		t.Fatalf("%d selects, want 3 (a1+a2, a3, b1): %s", n, query)
 	}

@@ -230,7 +230,9 @@ func (s *Store) docsOf(ctx context.Context, want []signInVersion) ([]schemas.Sig
 	for i, v := range want {
 		refs[i] = docRef{userKey: v.userKey, from: v.at, to: v.at, id: v.id}
 	}
-	query, args := refRanges("category, id, created_ms, version, doc", s.table("signin_docs"), refs)
+	// One range per user: a page of a user's newest sign-ins holds every
+	// row of that user between its oldest and newest.
+	query, args := refRanges("category, id, created_ms, version, doc", s.table("signin_docs"), refs, 48*time.Hour)
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read sign-in documents: %w", err)
@@ -275,8 +277,9 @@ type docRef struct {
 // user's sign-ins is one range). One OR of many ranges would be checked
 // against every mark of every part, which on 18.16 costs seconds for a
 // page of a hundred; separate selects each find their granules by binary
-// search. columns and table fill each select.
-func refRanges(columns, table string, refs []docRef) (string, []any) {
+// search. columns and table fill each select; refs of a user less than
+// join apart share a range.
+func refRanges(columns, table string, refs []docRef, join time.Duration) (string, []any) {
 	sorted := append([]docRef(nil), refs...)
 	sort.Slice(sorted, func(i, j int) bool {
 		if sorted[i].userKey != sorted[j].userKey {
@@ -284,7 +287,6 @@ func refRanges(columns, table string, refs []docRef) (string, []any) {
 		}
 		return sorted[i].from.Before(sorted[j].from)
 	})
-	const join = 10 * time.Minute
 	var selects []string
 	var args []any
 	for i := 0; i < len(sorted); {
