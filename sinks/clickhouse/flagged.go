@@ -49,15 +49,19 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 	if err != nil {
 		return nil, err
 	}
+	// Each key once: 18.16's index analysis of IN costs per key and range.
 	var requestKeys, correlationKeys []any
+	seen := map[string]bool{}
 	for _, t := range targets {
 		for _, k := range []string{t.signInID, t.requestID} {
-			if k != "" {
+			if k != "" && !seen["r"+k] {
+				seen["r"+k] = true
 				requestKeys = append(requestKeys, k)
 			}
 		}
-		if t.correlationID != "" {
-			correlationKeys = append(correlationKeys, t.correlationID)
+		if k := t.correlationID; k != "" && !seen["c"+k] {
+			seen["c"+k] = true
+			correlationKeys = append(correlationKeys, k)
 		}
 	}
 	// A flag by correlation id may name several sign-ins (every step of an
