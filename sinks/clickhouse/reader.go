@@ -71,7 +71,7 @@ func (s *Store) signInsByKey(ctx context.Context, kind, key string, limit int) (
 // only when they fall short, and reads the documents of the page alone.
 func (s *Store) signInsByUser(ctx context.Context, q sinks.SignInQuery, limit int) ([]schemas.SignIn, error) {
 	from, to := q.From.Truncate(time.Second), q.To
-	users, err := s.resolveUser(ctx, q.User, from, to)
+	users, err := s.resolveUser(ctx, q.User)
 	if err != nil {
 		return nil, err
 	}
@@ -312,15 +312,19 @@ func refRanges(columns, table string, refs []docRef, join time.Duration) (string
 	return strings.Join(selects, " UNION ALL "), args
 }
 
-// resolveUser maps a UPN or object id to the user keys it may stand for in
-// [from, to]: itself (an object id, or the UPN of a sign-in without one)
-// and the keys of sign-ins of those days that carried it as their UPN.
-func (s *Store) resolveUser(ctx context.Context, user string, from, to time.Time) ([]any, error) {
+// resolveUser maps a UPN or object id to the user keys it may stand for:
+// itself (an object id, or the UPN of a sign-in without one) and the keys
+// of sign-ins that carried it as their UPN. No time bound: a UPN row
+// carries the day of the first sign-in of its batch, not of every day
+// the UPN signed in, and the rows of one UPN are a few granules of
+// signin_lookup (its primary key starts with kind and key) whatever the
+// time range.
+func (s *Store) resolveUser(ctx context.Context, user string) ([]any, error) {
 	user = strings.ToLower(user)
 	users := []any{user}
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT DISTINCT user_key FROM %s WHERE kind = ? AND key = ? AND created_at >= ? AND created_at <= ? LIMIT 100",
-		s.table("signin_lookup")), keyUPN, user, from.Truncate(24*time.Hour), to)
+		"SELECT DISTINCT user_key FROM %s WHERE kind = ? AND key = ? LIMIT 100",
+		s.table("signin_lookup")), keyUPN, user)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: resolve user: %w", err)
 	}
@@ -482,7 +486,7 @@ func sortFindings(fs []schemas.Finding) {
 func (s *Store) FailureCount(ctx context.Context, user string, from, to time.Time) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	users, err := s.resolveUser(ctx, user, from, to)
+	users, err := s.resolveUser(ctx, user)
 	if err != nil {
 		return 0, err
 	}
