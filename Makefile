@@ -3,8 +3,11 @@ GO        ?= go
 BIN       ?= bin/signindiag
 # Tests read the local services' addresses from this file (make services-up).
 SERVICES_ENV := .services.env
+# The linter is pinned: a new version brings new checks, taken on purpose.
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT         := bin/golangci-lint
 
-.PHONY: help build test test-unit test-integration bench bench-e2e bench-api services-up services-down demo run migrate fmt vet tidy up down
+.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-api services-up services-down chromium screenshots demo run migrate fmt vet tidy up down
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -12,8 +15,8 @@ help: ## List the targets
 build: ## Build bin/signindiag
 	$(GO) build -o $(BIN) ./cmd/signindiag
 
-test: services-up ## Start local Kafka + ClickHouse, then run every test (unit and integration)
-	set -a; . ./$(SERVICES_ENV); set +a; $(GO) test -race -count=1 ./...
+test: services-up chromium ## Start local Kafka + ClickHouse (and install Chromium for the page tests), then run every test (unit and integration)
+	set -a; . ./$(SERVICES_ENV); set +a; $(GO) test -race -count=1 -timeout 30m ./...
 
 test-unit: ## Unit tests only (no services)
 	$(GO) test -short -race -count=1 ./...
@@ -22,7 +25,7 @@ test-integration: services-up ## Integration tests only
 	set -a; . ./$(SERVICES_ENV); set +a; $(GO) test -count=1 -run 'Test.*' ./sinks/... ./cmd/...
 
 bench: ## Benchmarks: decoding and the internal-topic codec (each vs encoding/json in the same run), window updates, 6 runs each, one core
-	$(GO) test -run '^$$' -bench Decode -benchmem -count 6 -cpu 1 ./schemas/
+	$(GO) test -run '^$$' -bench Decode -benchmem -count 6 -cpu 1 ./schemas/entra/
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1 ./pipeline/window/
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1 ./schemas/wire/
 
@@ -34,6 +37,12 @@ bench-api: services-up ## Query API lookups at 10M sign-ins: p50/p99 and rows re
 
 services-up: ## Start local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package); writes .services.env
 	bash scripts/services-up.sh
+
+chromium: ## Install Debian's chromium for the page's browser tests (no-op when a Chromium is on PATH)
+	bash scripts/chromium-up.sh
+
+screenshots: services-up chromium ## Refresh the page's screenshots in docs/screenshots (PNG, from the browser test)
+	set -a; . ./$(SERVICES_ENV); set +a; SIGNINDIAG_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestDiagnosticPageInHeadlessChromium ./cmd/signindiag/
 
 services-down: ## Stop the local services and remove their data
 	bash scripts/services-down.sh
@@ -49,6 +58,12 @@ migrate: build services-up ## Apply the ClickHouse schema to the local server
 
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
+
+lint: ## golangci-lint (pinned GOLANGCI_LINT_VERSION, installed into ./bin when missing) with .golangci.yml: staticcheck, revive, errorlint, gosec, depguard layering
+	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q 'version $(GOLANGCI_LINT_VERSION:v%=%) ' || \
+		{ echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into ./bin"; \
+		  GOBIN=$(CURDIR)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); }
+	$(GOLANGCI_LINT) run ./...
 
 vet: ## go vet
 	$(GO) vet ./...

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 )
 
 // delivered is one message as a consumer sees it, decoded.
@@ -41,13 +42,13 @@ func drain(t testing.TB, cfg Config) ([]delivered, Stats) {
 		}
 		d := delivered{msg: m}
 		if m.Topic == TopicFlags {
-			if d.flag, err = schemas.DecodeFlag(m.Value); err != nil {
+			if d.flag, err = entra.DecodeFlag(m.Value); err != nil {
 				t.Fatalf("flag %d does not decode: %v\n%s", len(out), err, m.Value)
 			}
 			out = append(out, d)
 			continue
 		}
-		records, err := schemas.DecodeSignIns(m.Value)
+		records, err := entra.DecodeSignIns(m.Value)
 		if err != nil {
 			t.Fatalf("message %d does not decode: %v", len(out), err)
 		}

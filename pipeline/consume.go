@@ -49,15 +49,34 @@ type Claim interface {
 }
 
 // LoopConfig tunes batching.
+// Its env tags name the variables that set it (below the binary's
+// prefix, cmd/signindiag/config.go); Validate checks what they hold.
 type LoopConfig struct {
-	FlushInterval   time.Duration
-	FlushMaxRecords int
+	// FlushInterval and FlushMaxRecords bound how long and how many
+	// records a worker holds before making them durable and committing.
+	FlushInterval   time.Duration `env:"FLUSH_INTERVAL, default=500ms"`
+	FlushMaxRecords int           `env:"BATCH_SIZE, default=5000"`
 	// FlushMaxBytes bounds the input bytes held before a flush, so a
 	// catch-up over large Event Hubs batches keeps a worker's memory
 	// bounded however many records a batch holds; 0 means no bound.
-	FlushMaxBytes int
+	FlushMaxBytes int `env:"BATCH_BYTES, default=8388608"`
 	// ShutdownTimeout bounds the final flush after ctx ends.
-	ShutdownTimeout time.Duration
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
+}
+
+// Validate reports each setting out of range, named by its variable.
+func (c LoopConfig) Validate() error {
+	var errs []error
+	if c.FlushMaxRecords < 1 {
+		errs = append(errs, fmt.Errorf("BATCH_SIZE: expected at least 1, got %d", c.FlushMaxRecords))
+	}
+	if c.FlushMaxBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("BATCH_BYTES: expected at least 1048576 (1 MiB), got %d", c.FlushMaxBytes))
+	}
+	if c.FlushInterval <= 0 {
+		errs = append(errs, fmt.Errorf("FLUSH_INTERVAL: expected a positive duration, got %s", c.FlushInterval))
+	}
+	return errors.Join(errs...)
 }
 
 type loop struct {
@@ -235,7 +254,7 @@ func (l *loop) flush(ctx context.Context) error {
 			return err
 		}
 		l.log.Warn("flush failed; retrying", "attempt", attempt, "err", err)
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := backoff/2 + rand.N(backoff/2+1) // #nosec G404 -- jitter, not a secret
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("flush abandoned: %w", err)

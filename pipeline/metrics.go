@@ -3,6 +3,8 @@ package pipeline
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/signindiag/signindiag/pipeline/window"
 )
 
 // Metrics of the three stages (rekey, diagnose, spray). Labels stay bounded: stage, reason, scenario;
@@ -119,3 +121,30 @@ func (m *Metrics) WindowChange(keysDelta, evicted int) {
 
 // Malformed counts an undecodable record on an internal keyed topic (user- or IP-keyed).
 func (m *Metrics) Malformed() { m.DeadLettered.WithLabelValues("keyed_topic_malformed").Inc() }
+
+// KeyBudgetCollector exports a window.Budget: the keys tracked, the
+// bound, and the new keys refused past it.
+func KeyBudgetCollector(b *window.Budget) prometheus.Collector { return keyBudgetCollector{b} }
+
+type keyBudgetCollector struct{ b *window.Budget }
+
+var (
+	keysTrackedDesc = prometheus.NewDesc("signindiag_window_keys_tracked",
+		"Users the process's failure windows track now (all partitions).", nil, nil)
+	keysLimitDesc = prometheus.NewDesc("signindiag_window_keys_limit",
+		"The bound on tracked users (SIGNINDIAG_MAX_WINDOW_KEYS; 0: none).", nil, nil)
+	keysRefusedDesc = prometheus.NewDesc("signindiag_window_keys_refused_total",
+		"New users not tracked because the bound was reached: their failures are stored, their findings' counts marked partial.", nil, nil)
+)
+
+func (c keyBudgetCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- keysTrackedDesc
+	ch <- keysLimitDesc
+	ch <- keysRefusedDesc
+}
+
+func (c keyBudgetCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(keysTrackedDesc, prometheus.GaugeValue, float64(c.b.Used()))
+	ch <- prometheus.MustNewConstMetric(keysLimitDesc, prometheus.GaugeValue, float64(max(c.b.Limit(), 0)))
+	ch <- prometheus.MustNewConstMetric(keysRefusedDesc, prometheus.CounterValue, float64(c.b.Refused()))
+}

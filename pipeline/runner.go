@@ -14,6 +14,7 @@ import (
 	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/spray"
+	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	ReadyFlushFailing time.Duration
 	// ReplicationFactor of the topics created; 0: min(3, brokers).
 	ReplicationFactor int
+	// MaxWindowKeys bounds the users the process's failure windows track
+	// together (window.Budget); 0: no bound.
+	MaxWindowKeys int
 }
 
 // Compressions are the codecs a produced batch may use; "none" is 0.
@@ -61,13 +65,19 @@ var Compressions = map[string]kafka.Compression{
 	"lz4": kafka.Lz4, "zstd": kafka.Zstd, "snappy": kafka.Snappy, "gzip": kafka.Gzip, "none": 0,
 }
 
+// The consumer group of a stage is Config.Group followed by its suffix.
+const (
+	diagnoseGroupSuffix = "-diagnose"
+	sprayGroupSuffix    = "-spray"
+)
+
 // DiagnoseGroup is the consumer group of the per-user stage.
-func (c Config) DiagnoseGroup() string { return c.Group + "-diagnose" }
+func (c Config) DiagnoseGroup() string { return c.Group + diagnoseGroupSuffix }
 
 // SprayGroup is the consumer group of the per-IP stage.
-func (c Config) SprayGroup() string { return c.Group + "-spray" }
+func (c Config) SprayGroup() string { return c.Group + sprayGroupSuffix }
 
-// Runner runs the three stages (rekey, diagnose, spray) in one process;
+// Runner runs the stages (Runner.stages: rekey, diagnose, spray) in one process;
 // several processes with the same Config share the work through the
 // consumer groups.
 type Runner struct {
@@ -83,6 +93,8 @@ type Runner struct {
 	poison poison.Config
 
 	ready *Readiness
+	// keys is the one key budget of every diagnose worker's window.
+	keys *window.Budget
 }
 
 // Store is what the stages need from storage.
@@ -95,12 +107,16 @@ type Store interface {
 func NewRunner(cfg Config, store Store, engine *rules.Engine, cat *catalog.Catalog, m *Metrics, log *slog.Logger) *Runner {
 	ready := NewReadiness(ReadinessConfig{FlushFailing: cfg.ReadyFlushFailing})
 	m.AttachReadiness(ready)
-	return &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log, ready: ready}
+	return &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log, ready: ready,
+		keys: window.NewBudget(cfg.MaxWindowKeys)}
 }
 
 // Readiness is what the stages report their health to (for /readyz and
 // the stage metrics).
 func (r *Runner) Readiness() *Readiness { return r.ready }
+
+// KeyBudget is the bound on the users the windows track, for its metrics.
+func (r *Runner) KeyBudget() *window.Budget { return r.keys }
 
 // Ready reports whether the runner consumes with trustworthy windows and
 // durable progress (Readiness.Check): every stage's group joined, no
@@ -121,8 +137,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	// The keyed topics' limits bound the producer's batches, so the broker
 	// never refuses one (a refused batch would be retried for ever).
-	limits, err := publish.ReadLimits(ctx, r.cfg.Brokers, []string{r.cfg.KeyedTopic, r.cfg.IPTopic, r.cfg.DeadLetterTopic,
-		r.cfg.StorageDeadLetterTopic})
+	_, outputs := r.topics()
+	limits, err := publish.ReadLimits(ctx, r.cfg.Brokers, outputs)
 	if err != nil {
 		return err
 	}
@@ -134,52 +150,114 @@ func (r *Runner) Run(ctx context.Context) error {
 		Counters: r.metrics}
 
 	g, ctx := errgroup.WithContext(ctx)
-	sprayRule := rules.NewSprayRule(r.cfg.Spray)
-	rekeyCfg := rekey.Config{SignInTopic: r.cfg.SignInTopic, FlagTopic: r.cfg.FlagTopic,
-		KeyedTopic: r.cfg.KeyedTopic, DeadLetterTopic: r.cfg.DeadLetterTopic, MaxMessageBytes: r.cfg.MaxMessageBytes,
-		MaxOutputBytes: writer.MaxMessageBytes(),
-		IPTopic:        r.cfg.IPTopic, SprayCandidate: sprayRule.Candidate, Time: r.cfg.EventTime}
-	g.Go(func() error {
-		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.Group,
-			Topics: []string{r.cfg.SignInTopic, r.cfg.FlagTopic}, SessionTimeout: r.cfg.SessionTimeout,
-			Observer: r.ready.GroupObserver("rekey")}, r.log)
-		return group.Run(ctx, func(ctx context.Context, c *source.Claim) error {
-			return consume(ctx, "rekey", c, rekey.NewProcessor(rekeyCfg, writer, r.metrics), r.cfg.Loop, r.log, r.metrics)
+	for _, st := range r.stages() {
+		g.Go(func() error {
+			group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.Group + st.groupSuffix,
+				Topics: st.topics, SessionTimeout: r.cfg.SessionTimeout, Observer: r.ready.GroupObserver(st.name)}, r.log)
+			return group.Run(ctx, func(ctx context.Context, c *source.Claim) error {
+				return r.work(ctx, st, writer, c)
+			})
 		})
-	})
-	g.Go(func() error {
-		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.DiagnoseGroup(),
-			Topics: []string{r.cfg.KeyedTopic}, SessionTimeout: r.cfg.SessionTimeout,
-			Observer: r.ready.GroupObserver("diagnose")}, r.log)
-		return group.Run(ctx, r.diagnose)
-	})
-	g.Go(func() error {
-		group := source.NewGroup(source.Config{Brokers: r.cfg.Brokers, GroupID: r.cfg.SprayGroup(),
-			Topics: []string{r.cfg.IPTopic}, SessionTimeout: r.cfg.SessionTimeout,
-			Observer: r.ready.GroupObserver("spray")}, r.log)
-		return group.Run(ctx, r.spray)
-	})
+	}
 	return g.Wait()
 }
 
-func (r *Runner) spray(ctx context.Context, c *source.Claim) error {
-	proc := spray.NewProcessor(spray.Config{Detections: r.cfg.Detections(), AllowedLateness: r.cfg.AllowedLateness,
-		FutureSkew: r.cfg.FutureSkew, Poison: r.stagePoison("spray")}, c.Partition, r.store, r.metrics)
-	if err := r.warm(ctx, "spray", c, proc); err != nil {
-		return err
-	}
-	return consume(ctx, "spray", c, proc, r.cfg.Loop, r.log, r.metrics)
+// stage is one consumer group of the pipeline: the runner starts a group
+// per stage and, for each partition the group is assigned, a worker that
+// opens the stage's processor, warms it up when the stage keeps windows,
+// and runs the per-partition loop (consume).
+type stage struct {
+	name string
+	// groupSuffix follows Config.Group in the stage's consumer group.
+	groupSuffix string
+	// topics are read; outputs are produced to (their limits bound the
+	// producer's batches). Both are created when missing.
+	topics, outputs []string
+	// open builds the processor of one claimed partition.
+	open func(writer *publish.Publisher, partition int) partitionWorker
 }
 
-func (r *Runner) diagnose(ctx context.Context, c *source.Claim) error {
-	proc := diagnose.NewProcessor(diagnose.Config{Window: r.cfg.Window, AllowedLateness: r.cfg.AllowedLateness,
-		Detections: r.cfg.Detections(), FutureSkew: r.cfg.FutureSkew, Poison: r.stagePoison("diagnose")},
-		c.Partition, r.store, r.engine, r.catalog, r.metrics)
-	defer proc.Close()
-	if err := r.warm(ctx, "diagnose", c, proc); err != nil {
-		return err
+// partitionWorker is a stage's processor of one partition.
+type partitionWorker struct {
+	Processor
+	// warm rebuilds the partition's state from what storage holds from
+	// before the committed offset; nil when the stage keeps none.
+	warm func(ctx context.Context, committed int64) (int, error)
+	// close, when set, releases the processor once the worker ends.
+	close func()
+}
+
+// stages is the pipeline: rekey (input topics → user- and IP-keyed
+// topics), diagnose (per user) and spray (per IP).
+func (r *Runner) stages() []stage {
+	cfg := r.cfg
+	sprayRule := rules.NewSprayRule(cfg.Spray)
+	return []stage{
+		{
+			name: "rekey", topics: []string{cfg.SignInTopic, cfg.FlagTopic},
+			outputs: []string{cfg.KeyedTopic, cfg.IPTopic, cfg.DeadLetterTopic},
+			open: func(writer *publish.Publisher, _ int) partitionWorker {
+				return partitionWorker{Processor: rekey.NewProcessor(rekey.Config{SignInTopic: cfg.SignInTopic, FlagTopic: cfg.FlagTopic,
+					KeyedTopic: cfg.KeyedTopic, DeadLetterTopic: cfg.DeadLetterTopic, MaxMessageBytes: cfg.MaxMessageBytes,
+					MaxOutputBytes: writer.MaxMessageBytes(),
+					IPTopic:        cfg.IPTopic, SprayCandidate: sprayRule.Candidate, Time: cfg.EventTime}, writer, r.metrics)}
+			},
+		},
+		{
+			name: "diagnose", groupSuffix: diagnoseGroupSuffix, topics: []string{cfg.KeyedTopic},
+			outputs: []string{cfg.StorageDeadLetterTopic},
+			open: func(_ *publish.Publisher, partition int) partitionWorker {
+				p := diagnose.NewProcessor(diagnose.Config{Window: cfg.Window, AllowedLateness: cfg.AllowedLateness,
+					Detections: cfg.Detections(), FutureSkew: cfg.FutureSkew, Poison: r.stagePoison("diagnose"), KeyBudget: r.keys},
+					partition, r.store, r.engine, r.catalog, r.metrics)
+				return partitionWorker{Processor: p, warm: p.Warm, close: p.Close}
+			},
+		},
+		{
+			name: "spray", groupSuffix: sprayGroupSuffix, topics: []string{cfg.IPTopic},
+			outputs: []string{cfg.StorageDeadLetterTopic},
+			open: func(_ *publish.Publisher, partition int) partitionWorker {
+				p := spray.NewProcessor(spray.Config{Detections: cfg.Detections(), AllowedLateness: cfg.AllowedLateness,
+					FutureSkew: cfg.FutureSkew, Poison: r.stagePoison("spray")}, partition, r.store, r.metrics)
+				return partitionWorker{Processor: p, warm: p.Warm}
+			},
+		},
 	}
-	return consume(ctx, "diagnose", c, proc, r.cfg.Loop, r.log, r.metrics)
+}
+
+// topics lists, once each, the topics the stages read (inputs) or
+// produce to (outputs).
+func (r *Runner) topics() (inputs, outputs []string) {
+	seen := map[string]bool{}
+	add := func(list *[]string, names []string) {
+		for _, t := range names {
+			if !seen[t] {
+				seen[t] = true
+				*list = append(*list, t)
+			}
+		}
+	}
+	for _, st := range r.stages() {
+		add(&inputs, st.topics)
+	}
+	for _, st := range r.stages() {
+		add(&outputs, st.outputs)
+	}
+	return inputs, outputs
+}
+
+// work runs a stage on one claimed partition until the claim ends.
+func (r *Runner) work(ctx context.Context, st stage, writer *publish.Publisher, c *source.Claim) error {
+	w := st.open(writer, c.Partition)
+	if w.close != nil {
+		defer w.close()
+	}
+	if w.warm != nil {
+		if err := r.warm(ctx, st.name, c, w.warm); err != nil {
+			return err
+		}
+	}
+	return consume(ctx, st.name, c, w.Processor, r.cfg.Loop, r.log, r.metrics)
 }
 
 func (r *Runner) stagePoison(stage string) poison.Config {
@@ -188,14 +266,9 @@ func (r *Runner) stagePoison(stage string) poison.Config {
 	return cfg
 }
 
-// warmer rebuilds a partition's windows from storage.
-type warmer interface {
-	Warm(ctx context.Context, c *source.Claim) (int, error)
-}
-
 // warm rebuilds the partition's windows, retrying while storage is away;
 // the partition reports not ready until it is done.
-func (r *Runner) warm(ctx context.Context, stage string, c *source.Claim, proc warmer) error {
+func (r *Runner) warm(ctx context.Context, stage string, c *source.Claim, warm func(context.Context, int64) (int, error)) error {
 	r.metrics.PartitionsWarming.Inc()
 	r.ready.Warming(stage, c.Topic, c.Partition, true)
 	defer func() {
@@ -204,7 +277,7 @@ func (r *Runner) warm(ctx context.Context, stage string, c *source.Claim, proc w
 	}()
 	start := time.Now()
 	for {
-		n, err := proc.Warm(ctx, c)
+		n, err := warm(ctx, c.Committed)
 		if err == nil {
 			r.log.Info("window warmed up", "partition", c.Partition, "committed", c.Committed,
 				"failures", n, "took", time.Since(start).Round(time.Millisecond))

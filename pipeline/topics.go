@@ -16,8 +16,8 @@ func (r *Runner) topicSpecs(ctx context.Context) ([]source.TopicSpec, error) {
 		return nil, err
 	}
 	var specs []source.TopicSpec
-	for _, name := range []string{r.cfg.SignInTopic, r.cfg.FlagTopic, r.cfg.DeadLetterTopic, r.cfg.KeyedTopic, r.cfg.IPTopic,
-		r.cfg.StorageDeadLetterTopic} {
+	inputs, outputs := r.topics()
+	for _, name := range append(inputs, outputs...) {
 		specs = append(specs, source.TopicSpec{Name: name, Partitions: r.cfg.Partitions, ReplicationFactor: rf})
 	}
 	return specs, nil

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/signindiag/signindiag/access"
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
 )
@@ -28,12 +29,22 @@ type FlaggedItem struct {
 	FlaggedBy         string            `json:"flaggedBy,omitempty"`
 	SignIn            schemas.SignIn    `json:"signIn"`
 	DiagnosticResults []schemas.Finding `json:"diagnosticResults"`
+	// Acknowledged, when set, is the latest acknowledgement by an admin.
+	Acknowledged *sinks.Acknowledgement `json:"acknowledged,omitempty"`
+}
+
+// AcknowledgeRequest is the optional body of POST /v1/flagged/{id}/acknowledge.
+type AcknowledgeRequest struct {
+	Comment string `json:"comment"`
 }
 
 // flagged lists flagged sign-ins, the most recently flagged first, with
 // their findings. Paging: ?limit (1-100) and ?before (the previous page's
 // next; an RFC 3339 time is still accepted and pages on time alone).
 func (a *API) flagged(w http.ResponseWriter, r *http.Request) {
+	if !newParams(r, "limit", "before").ok(w) {
+		return
+	}
 	q := r.URL.Query()
 	fq := sinks.FlaggedQuery{Limit: flaggedPage}
 	if s := q.Get("limit"); s != "" {
@@ -75,17 +86,60 @@ func (a *API) flagged(w http.ResponseWriter, r *http.Request) {
 			bySignIn[id] = append(bySignIn[id], f)
 		}
 	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.SignIn.ID
+	}
+	acks, err := a.reader.Acknowledgements(r.Context(), ids)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	out := FlaggedList{Flagged: []FlaggedItem{}}
 	for _, it := range items {
 		fs := bySignIn[it.SignIn.ID]
 		if fs == nil {
 			fs = []schemas.Finding{}
 		}
-		out.Flagged = append(out.Flagged, FlaggedItem{FlaggedAt: it.FlaggedAt, FlaggedBy: it.FlaggedBy, SignIn: it.SignIn, DiagnosticResults: fs})
+		item := FlaggedItem{FlaggedAt: it.FlaggedAt, FlaggedBy: it.FlaggedBy, SignIn: it.SignIn, DiagnosticResults: fs}
+		if ack, ok := acks[it.SignIn.ID]; ok {
+			item.Acknowledged = &ack
+		}
+		out.Flagged = append(out.Flagged, item)
 	}
 	if len(items) >= fq.Limit {
 		last := items[len(items)-1]
 		out.Next = flaggedCursor{at: last.FlaggedAt, id: last.FlagID}.String()
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// acknowledge records that an admin dealt with a flagged sign-in: 404 for
+// an unknown id, 409 for a sign-in that is not flagged.
+func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
+	p := newParams(r)
+	id := p.check("id", r.PathValue("id"))
+	if !p.ok(w) {
+		return
+	}
+	var req AcknowledgeRequest
+	if !readBody(w, r, &req, true) || !validComment(w, req.Comment) {
+		return
+	}
+	si, err := a.lookupSignIn(r, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if !si.FlaggedForReview {
+		writeJSON(w, http.StatusConflict, Error{Error: fmt.Sprintf("the sign-in %q is not flagged for review", si.ID), Parameter: "id"})
+		return
+	}
+	ack := sinks.Acknowledgement{SignInID: si.ID, At: a.cfg.Now().UTC().Truncate(time.Millisecond),
+		By: access.PrincipalOf(r).Label, Comment: req.Comment}
+	if err := a.reader.Acknowledge(r.Context(), ack); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ack)
 }

@@ -7,6 +7,7 @@
 package queryapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,17 +40,30 @@ type Config struct {
 	IsFailure func(code int) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MaxRange bounds the from–to range of the list endpoints (0: 31
+	// days); DefaultRange is the range when neither is given (0: Window).
+	MaxRange     time.Duration
+	DefaultRange time.Duration
+	// Metrics counts feedback; nil: counted nowhere.
+	Metrics *Metrics
+}
+
+// Store is what the API reads and writes.
+type Store interface {
+	sinks.Reader
+	sinks.Lister
+	sinks.Annotations
 }
 
 // API is the HTTP handler set.
 type API struct {
 	cfg    Config
-	reader sinks.Reader
+	reader Store
 	log    *slog.Logger
 }
 
 // New returns the API over reader.
-func New(cfg Config, reader sinks.Reader, log *slog.Logger) *API {
+func New(cfg Config, reader Store, log *slog.Logger) *API {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -62,14 +76,36 @@ func New(cfg Config, reader sinks.Reader, log *slog.Logger) *API {
 	if cfg.IsFailure == nil {
 		cfg.IsFailure = catalog.Default().IsFailure
 	}
+	if cfg.MaxRange == 0 {
+		cfg.MaxRange = 31 * 24 * time.Hour
+	}
+	if cfg.DefaultRange == 0 {
+		cfg.DefaultRange = cfg.Window
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
 	return &API{cfg: cfg, reader: reader, log: log}
 }
 
-// Register adds the API's routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
+// Mux is where routes are registered (*http.ServeMux is one).
+type Mux interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+// Register adds the API's routes to mux. Every route is in openapi.json
+// (a test holds them equal); admin routes are listed in adminRoutes.
+func (a *API) Register(mux Mux) {
+	mux.HandleFunc("GET /v1/openapi.json", serveOpenAPI)
 	mux.HandleFunc("GET /v1/diagnose", a.diagnose)
+	mux.HandleFunc("GET /v1/signins", a.listSignIns)
+	mux.HandleFunc("GET /v1/signins/{id}", a.signIn)
+	mux.HandleFunc("GET /v1/findings", a.listFindings)
 	mux.HandleFunc("GET /v1/users/{user}/failures", a.failures)
 	mux.HandleFunc("GET /v1/flagged", a.flagged)
+	mux.HandleFunc("POST /v1/flagged/{id}/acknowledge", a.acknowledge)
+	mux.HandleFunc("POST /v1/feedback", a.addFeedback)
+	mux.HandleFunc("GET /v1/feedback", a.listFeedback)
 	mux.HandleFunc("GET /v1/incidents", a.incidents)
 }
 
@@ -77,6 +113,8 @@ func (a *API) Register(mux *http.ServeMux) {
 type Diagnosis struct {
 	AuthenticationSummary []schemas.SignIn  `json:"authenticationSummary"`
 	DiagnosticResults     []schemas.Finding `json:"diagnosticResults"`
+	// Next, when set, is the `cursor` of the next page of sign-ins.
+	Next string `json:"next,omitempty"`
 }
 
 // FailureCount is the answer of /v1/users/{user}/failures.
@@ -97,44 +135,72 @@ type Error struct {
 const searchLimit = 100
 
 func (a *API) diagnose(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	p := newParams(r, "correlationId", "requestId", "signInId", "user", "app", "at", "limit", "cursor")
 	var sq sinks.SignInQuery
-	sq.Limit = searchLimit
-	signInID, requestID := q.Get("signInId"), q.Get("requestId")
+	signInID, requestID := p.str("signInId"), p.str("requestId")
 	if signInID != "" && requestID != "" && signInID != requestID {
-		badRequest(w, "signInId", "signInId and requestId name the same id; give one of them")
-		return
+		p.fail("signInId", "signInId and requestId name the same id; give one of them")
 	}
-	sq.CorrelationID = q.Get("correlationId")
+	sq.CorrelationID = p.str("correlationId")
 	sq.RequestID = requestID
 	if sq.RequestID == "" {
 		sq.RequestID = signInID
 	}
-	sq.User, sq.App = q.Get("user"), q.Get("app")
-	if sq.CorrelationID == "" && sq.RequestID == "" && sq.User == "" {
+	sq.User, sq.App = p.str("user"), p.str("app")
+	if p.err == nil && sq.CorrelationID == "" && sq.RequestID == "" && sq.User == "" {
 		param := "user"
 		if sq.App != "" {
 			param = "app"
 		}
-		badRequest(w, param, "give a correlationId, a requestId (or signInId), or a user (UPN or object id) with an optional app and at")
+		p.fail(param, "give a correlationId, a requestId (or signInId), or a user (UPN or object id) with an optional app and at")
+	}
+	if p.err == nil && sq.App != "" && sq.User == "" {
+		p.fail("app", "app narrows a user search; give a user too")
+	}
+	atGiven := p.instant("at")
+	limit := p.limit(searchLimit, searchLimit)
+	cur, paged := p.diagnoseCursor()
+	if !p.ok(w) {
 		return
 	}
-	if sq.App != "" && sq.User == "" {
-		badRequest(w, "app", "app narrows a user search; give a user too")
-		return
-	}
-	at, ok := a.parseAt(w, q.Get("at"))
-	if !ok {
-		return
+	at := atGiven
+	if at.IsZero() {
+		at = a.cfg.Now().UTC().Truncate(time.Millisecond)
 	}
 	sq.From, sq.To = at.Add(-a.cfg.SearchSpan), at.Add(a.cfg.SearchSpan)
-	if q.Get("at") == "" {
+	if atGiven.IsZero() {
 		sq.To = at
+	}
+	byUser := sq.CorrelationID == "" && sq.RequestID == ""
+	if paged && byUser && cur.at.Before(sq.To) {
+		// A user search pages in time: the next page starts in the
+		// cursor's second.
+		sq.To = cur.at
+	}
+	// One more than the page tells whether a next page exists; skip is
+	// what precedes the cursor in the store's order. An id names a few
+	// sign-ins (one attempt), and the store applies a limit to an id
+	// lookup before ordering: read them all and page here.
+	sq.Limit = cur.skip + limit + 1
+	if !byUser {
+		sq.Limit = maxDiagnoseRows
+	}
+	if sq.Limit > maxDiagnoseRows {
+		badRequest(w, "cursor", fmt.Sprintf("paged past %d sign-ins; narrow the search (app, at)", maxDiagnoseRows-limit-1))
+		return
 	}
 	signIns, err := a.reader.SignIns(r.Context(), sq)
 	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	if paged {
+		signIns = afterCursor(signIns, cur)
+	}
+	var next string
+	if len(signIns) > limit {
+		signIns = signIns[:limit]
+		next = nextDiagnoseCursor(signIns, cur, byUser).String()
 	}
 	findings, err := a.findingsWithEvidence(r, signIns)
 	if err != nil {
@@ -147,7 +213,7 @@ func (a *API) diagnose(w http.ResponseWriter, r *http.Request) {
 	if findings == nil {
 		findings = []schemas.Finding{}
 	}
-	writeJSON(w, http.StatusOK, Diagnosis{AuthenticationSummary: signIns, DiagnosticResults: findings})
+	writeJSON(w, http.StatusOK, Diagnosis{AuthenticationSummary: signIns, DiagnosticResults: findings, Next: next})
 }
 
 func (a *API) failures(w http.ResponseWriter, r *http.Request) {
@@ -183,8 +249,16 @@ func (a *API) parseAt(w http.ResponseWriter, s string) (time.Time, bool) {
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, sinks.ErrInvalidQuery) {
+	switch {
+	case errors.Is(err, sinks.ErrInvalidQuery):
 		badRequest(w, "", err.Error())
+		return
+	case errors.Is(err, sinks.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, Error{Error: err.Error()})
+		return
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded):
+		a.log.Warn("query timed out", "path", r.URL.Path, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "the query took too long; narrow it (a shorter range, a user or an app)"})
 		return
 	}
 	a.log.Error("query failed", "path", r.URL.Path, "err", err)

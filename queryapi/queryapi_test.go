@@ -29,6 +29,51 @@ type fakeReader struct {
 
 	incidents       []sinks.IncidentRecord
 	incidentQueries []sinks.IncidentQuery
+
+	// byID: id lookups return only the sign-ins with that id.
+	byID bool
+
+	listed        []sinks.SignInListQuery
+	findingLists  []sinks.FindingListQuery
+	feedback      []sinks.Feedback
+	feedbackLists []sinks.FeedbackQuery
+	acks          []sinks.Acknowledgement
+}
+
+// ListSignIns returns the sign-ins given, as many as asked.
+func (f *fakeReader) ListSignIns(_ context.Context, q sinks.SignInListQuery) ([]schemas.SignIn, error) {
+	f.listed = append(f.listed, q)
+	return f.signIns[:min(len(f.signIns), q.Limit)], nil
+}
+
+func (f *fakeReader) ListFindings(_ context.Context, q sinks.FindingListQuery) ([]schemas.Finding, error) {
+	f.findingLists = append(f.findingLists, q)
+	return f.findings[:min(len(f.findings), q.Limit)], nil
+}
+
+func (f *fakeReader) AddFeedback(_ context.Context, fb sinks.Feedback) error {
+	f.feedback = append(f.feedback, fb)
+	return nil
+}
+
+func (f *fakeReader) ListFeedback(_ context.Context, q sinks.FeedbackQuery) ([]sinks.Feedback, error) {
+	f.feedbackLists = append(f.feedbackLists, q)
+	return f.feedback[:min(len(f.feedback), q.Limit)], nil
+}
+
+func (f *fakeReader) Acknowledge(_ context.Context, a sinks.Acknowledgement) error {
+	f.acks = append(f.acks, a)
+	return nil
+}
+
+func (f *fakeReader) Acknowledgements(_ context.Context, ids []string) (map[string]sinks.Acknowledgement, error) {
+	out := map[string]sinks.Acknowledgement{}
+	for _, a := range f.acks {
+		if slices.Contains(ids, a.SignInID) {
+			out[a.SignInID] = a
+		}
+	}
+	return out, nil
 }
 
 // Incidents filters like the store: detection, keys, span overlap.
@@ -47,6 +92,15 @@ func (f *fakeReader) Incidents(_ context.Context, q sinks.IncidentQuery) ([]sink
 
 func (f *fakeReader) SignIns(_ context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
 	f.queries = append(f.queries, q)
+	if f.byID && q.RequestID != "" {
+		var out []schemas.SignIn
+		for _, si := range f.signIns {
+			if si.ID == q.RequestID {
+				out = append(out, si)
+			}
+		}
+		return out, nil
+	}
 	return f.signIns, nil
 }
 
@@ -71,7 +125,7 @@ func (f *fakeReader) FailureCount(_ context.Context, _ string, from, to time.Tim
 
 var now = time.Date(2025, 3, 5, 12, 0, 0, 0, time.UTC)
 
-func serve(t *testing.T, r sinks.Reader, target string) (int, map[string]any) {
+func serve(t *testing.T, r Store, target string) (int, map[string]any) {
 	t.Helper()
 	mux := http.NewServeMux()
 	New(Config{Window: 48 * time.Hour, Now: func() time.Time { return now }}, r, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(mux)
@@ -114,7 +168,8 @@ func TestDiagnoseSearchesAroundAt(t *testing.T) {
 	}
 	q := r.queries[0]
 	at := time.Date(2025, 3, 4, 8, 0, 0, 0, time.UTC)
-	if q.User != "Ana@contoso.example" || q.App != "Teams" || !q.From.Equal(at.Add(-48*time.Hour)) || !q.To.Equal(at.Add(48*time.Hour)) || q.Limit != 100 {
+	// A page of 100, and one more to tell whether a next page exists.
+	if q.User != "Ana@contoso.example" || q.App != "Teams" || !q.From.Equal(at.Add(-48*time.Hour)) || !q.To.Equal(at.Add(48*time.Hour)) || q.Limit != 101 {
 		t.Errorf("query = %+v", q)
 	}
 	if len(body["authenticationSummary"].([]any)) != 1 || len(body["diagnosticResults"].([]any)) != 1 {

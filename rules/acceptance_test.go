@@ -13,6 +13,7 @@ import (
 
 	"github.com/signindiag/signindiag/rules/catalog"
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 )
 
 // Acceptance cases from the public detection rules described in
@@ -382,7 +383,7 @@ type pantherTest struct {
 
 var slugRe = regexp.MustCompile(`[^a-z0-9]+`)
 
-// pantherSignIn decodes a Panther test log with schemas.DecodeSignIns.
+// pantherSignIn decodes a Panther test log with entra.DecodeSignIns.
 // Panther's hand-written logs often leave out properties.id, which every
 // real record carries and our decoder requires (missing_id is
 // dead-lettered): the test adds a deterministic id derived from the test
@@ -403,7 +404,7 @@ func pantherSignIn(t *testing.T, pt pantherTest) *schemas.SignIn {
 		envelope["properties"], _ = json.Marshal(props)
 	}
 	log, _ := json.Marshal(envelope)
-	ds, err := schemas.DecodeSignIns([]byte(`{"records":[` + string(log) + `]}`))
+	ds, err := entra.DecodeSignIns([]byte(`{"records":[` + string(log) + `]}`))
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}

@@ -77,6 +77,9 @@ func failures48h(in Input) string {
 	if in.Window > 0 {
 		hours = int(in.Window.Hours())
 	}
+	if in.CountsPartial {
+		return fmt.Sprintf("at least %s in the last %d hours", plural(in.Failures48h, "failed sign-in", "failed sign-ins"), hours)
+	}
 	return fmt.Sprintf("%s in the last %d hours", plural(in.Failures48h, "failed sign-in", "failed sign-ins"), hours)
 }
 

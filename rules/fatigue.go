@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -17,9 +18,23 @@ const ScenarioMFAFatigue = "mfa_fatigue"
 // docs/detection-rules.md#mfa-fatigue: more than 9 denials, 10-minute window) and
 // "Multiple Failed MFA Requests For User" (S9: more than 10 other 500121
 // failures).
+// The env tags name the variables that set it, below the prefix the
+// binary nests it under (MFA_FATIGUE_).
 type FatigueConfig struct {
-	Window    time.Duration
-	Threshold int
+	Window    time.Duration `env:"WINDOW, default=10m"`
+	Threshold int           `env:"THRESHOLD, default=10"`
+}
+
+// Validate reports each setting out of range, named by its variable.
+func (c FatigueConfig) Validate() error {
+	var errs []error
+	if c.Window <= 0 {
+		errs = append(errs, fmt.Errorf("WINDOW: expected a positive duration, got %s", c.Window))
+	}
+	if c.Threshold < 2 {
+		errs = append(errs, fmt.Errorf("THRESHOLD: expected a whole number of at least 2, got %d", c.Threshold))
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultFatigueConfig is S8's: 10 or more in 10 minutes.

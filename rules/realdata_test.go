@@ -14,6 +14,7 @@ import (
 
 	"github.com/signindiag/signindiag/rules/catalog"
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 )
 
 // Real, public sign-in records (testdata/entra/SOURCES.md) run through the
@@ -21,7 +22,7 @@ import (
 // per-user 48-hour window that counts each failed sign-in once.
 
 // loadLogAnalytics decodes a Log Analytics NDJSON export, one row a line,
-// with schemas.DecodeSignIns. A row the decoder rejects fails the test: the
+// with entra.DecodeSignIns. A row the decoder rejects fails the test: the
 // decoder accepts Log Analytics rows, so a rejection is a regression.
 func loadLogAnalytics(t *testing.T, name string) []*schemas.SignIn {
 	t.Helper()
@@ -44,7 +45,7 @@ func decodeLogAnalytics(r io.Reader) ([]*schemas.SignIn, error) {
 	sc.Buffer(make([]byte, 0, 1<<20), 1<<24)
 	var out []*schemas.SignIn
 	for line := 1; sc.Scan(); line++ {
-		ds, err := schemas.DecodeSignIns(sc.Bytes())
+		ds, err := entra.DecodeSignIns(sc.Bytes())
 		if err == nil && len(ds) != 1 {
 			err = fmt.Errorf("%d records from one row", len(ds))
 		}

@@ -28,7 +28,7 @@ const (
 	ScenarioMFAProofUpRiskyLocation       = "mfa_proofup_risky_location"
 	ScenarioSuccessfulSignIn              = "successful_signin"
 	ScenarioAccountLocked                 = "account_locked"
-	ScenarioInvalidCredentials            = "invalid_credentials"
+	ScenarioInvalidCredentials            = "invalid_credentials" // #nosec G101 -- a scenario id, not a credential
 	ScenarioAppServiceProvider            = "app_service_provider"
 	ScenarioAppConfiguration              = "app_configuration"
 	ScenarioSecurityDefaults              = "security_defaults"
@@ -51,7 +51,11 @@ type Input struct {
 	// this one included; FailuresBefore is the same count without it.
 	Failures48h    int
 	FailuresBefore int
-	Window         time.Duration
+	// CountsPartial is true when the window could no longer hold all of
+	// (t-window, t] for this sign-in (it arrived later than the allowed
+	// lateness), so the counts are a lower bound.
+	CountsPartial bool
+	Window        time.Duration
 }
 
 // Rule recognises one scenario.
@@ -217,23 +221,24 @@ func (e *Engine) Evaluate(in Input) []schemas.Finding {
 func newFinding(in Input, scenario, severity, title, summary string, recs []string) schemas.Finding {
 	si := in.SignIn
 	f := schemas.Finding{
-		ID:                schemas.FindingID(scenario, si.Category, si.ID),
-		SignInID:          si.ID,
-		CorrelationID:     si.CorrelationID,
-		UserID:            si.UserID,
-		UserPrincipalName: si.UserPrincipalName,
-		AppID:             si.AppID,
-		AppDisplayName:    si.AppDisplayName,
-		OccurredAt:        si.CreatedDateTime,
-		Scenario:          scenario,
-		Severity:          severity,
-		Title:             title,
-		Summary:           summary,
-		Recommendations:   recs,
-		ErrorCode:         si.Status.ErrorCode,
-		Failures48h:       in.Failures48h,
-		Flagged:           si.FlaggedForReview,
-		UserKey:           si.UserKey(),
+		ID:                 schemas.FindingID(scenario, si.Category, si.ID),
+		SignInID:           si.ID,
+		CorrelationID:      si.CorrelationID,
+		UserID:             si.UserID,
+		UserPrincipalName:  si.UserPrincipalName,
+		AppID:              si.AppID,
+		AppDisplayName:     si.AppDisplayName,
+		OccurredAt:         si.CreatedDateTime,
+		Scenario:           scenario,
+		Severity:           severity,
+		Title:              title,
+		Summary:            summary,
+		Recommendations:    recs,
+		ErrorCode:          si.Status.ErrorCode,
+		Failures48h:        in.Failures48h,
+		Failures48hPartial: in.CountsPartial,
+		Flagged:            si.FlaggedForReview,
+		UserKey:            si.UserKey(),
 	}
 	if si.Status.ErrorCode != 0 {
 		f.ErrorCodeURL = catalog.ErrorPage(si.Status.ErrorCode)

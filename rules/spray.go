@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,10 +16,27 @@ const ScenarioPasswordSpray = "password_spray"
 // application" (SigninPasswordSpray.yaml, docs/detection-rules.md M1): failures
 // 50053, 50126 and 50055, binned in 20 minutes, at least 5 distinct users
 // from one IP.
+// The env tags name the variables that set it, below the prefix the
+// binary nests it under (SPRAY_).
 type SprayConfig struct {
-	Window    time.Duration
-	Threshold int
-	Codes     []int
+	Window    time.Duration `env:"WINDOW, default=20m"`
+	Threshold int           `env:"THRESHOLD, default=5"`
+	Codes     []int         `env:"CODES, default=50053,50126,50055"`
+}
+
+// Validate reports each setting out of range, named by its variable.
+func (c SprayConfig) Validate() error {
+	var errs []error
+	if c.Window <= 0 {
+		errs = append(errs, fmt.Errorf("WINDOW: expected a positive duration, got %s", c.Window))
+	}
+	if c.Threshold < 2 {
+		errs = append(errs, fmt.Errorf("THRESHOLD: expected a whole number of at least 2, got %d", c.Threshold))
+	}
+	if len(c.Codes) == 0 {
+		errs = append(errs, errors.New("CODES: expected a comma-separated list of error codes such as 50053,50126,50055"))
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultSprayConfig is M1's.
@@ -44,7 +62,7 @@ func (r *SprayRule) Candidate(si *schemas.SignIn) bool {
 
 func init() {
 	def := DefaultSprayConfig()
-	register(ScenarioPasswordSpray, Tuning{Window: def.Window, Threshold: def.Threshold, Codes: def.Codes}, func(t Tuning) Detection {
+	register(ScenarioPasswordSpray, Tuning(def), func(t Tuning) Detection {
 		codes := t.Codes
 		return Detection{
 			Key:         KeyIP,

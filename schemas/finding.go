@@ -26,7 +26,12 @@ type Finding struct {
 	ErrorCode         int       `json:"errorCode"`
 	ErrorCodeURL      string    `json:"errorCodeUrl,omitempty"`
 	Failures48h       int       `json:"failures48h"`
-	Flagged           bool      `json:"flagged"`
+	// Failures48hPartial is true when Failures48h is a lower bound: the
+	// sign-in arrived after its window had moved on (later than the allowed
+	// lateness). Storage prefers a complete computation of the same finding
+	// to a partial one, whatever order they were written in.
+	Failures48hPartial bool `json:"failures48hPartial,omitempty"`
+	Flagged            bool `json:"flagged"`
 	// Policies are the applied Conditional Access policies that mattered
 	// to this finding (failed it, required MFA, …).
 	Policies []PolicySummary `json:"policies,omitempty"`

@@ -1,7 +1,8 @@
-// Package schemas holds the value types every stage shares: the normalised
-// sign-in, the flag event, the finding, and the decoders that turn Entra's
-// wire shapes into them. It imports nothing of the project's own, so every
-// other package may depend on it.
+// Package schemas is the model: the value types every stage shares (the
+// normalised sign-in, the flag event, the finding, the internal topic's
+// event). It imports nothing of the project's own, so every other package
+// may depend on it. The decoders that turn Entra's wire shapes into these
+// types are package schemas/entra.
 package schemas
 
 import (

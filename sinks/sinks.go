@@ -54,7 +54,27 @@ type Batch struct {
 	Findings   []schemas.Finding
 	IPFailures []IPFailureRecord
 	Incidents  []IncidentRecord
+	// Watermarks record, with the batch, where each window stood at its
+	// last offset; they are bookkeeping, not rows of the batch (Len does
+	// not count them).
+	Watermarks []WatermarkRecord
 }
+
+// WatermarkRecord is a windowed stage's watermark (the latest event time
+// it had seen) after the record at Offset of its partition Shard. Stage is
+// the window's key kind: WindowUsers or WindowIPs.
+type WatermarkRecord struct {
+	Stage  string
+	Shard  int
+	Offset int64
+	At     time.Time
+}
+
+// The windows whose watermarks are recorded.
+const (
+	WindowUsers = "user" // the diagnose stage's per-user windows
+	WindowIPs   = "ip"   // the spray stage's per-IP windows
+)
 
 // Len counts the rows of a batch.
 func (b *Batch) Len() int {
@@ -99,13 +119,24 @@ type IPFailureRecord struct {
 // FailureSource does for users.
 type IPFailureSource interface {
 	RecentIPFailures(ctx context.Context, shard int, beforeOffset int64, span time.Duration) ([]IPFailureRecord, error)
+	WatermarkSource
+}
+
+// WatermarkSource gives the watermark a window had on shard after its last
+// batch stored before beforeOffset (see WatermarkRecord); the zero time
+// when it stored nothing there. A rebuilt window starts from it, so its
+// lateness decisions equal the live window's.
+type WatermarkSource interface {
+	WindowWatermark(ctx context.Context, window string, shard int, beforeOffset int64) (time.Time, error)
 }
 
 // FailureSource lets a worker that takes over a partition rebuild its
 // window: the failed sign-ins stored from that shard before offset, within
-// span of the latest such sign-in.
+// span of the watermark the window had there (the latest event time, as
+// recorded with the batches; see WatermarkRecord).
 type FailureSource interface {
 	RecentFailures(ctx context.Context, shard int, beforeOffset int64, span time.Duration) ([]FailureRecord, error)
+	WatermarkSource
 }
 
 // SignInQuery selects sign-ins. Either an id (CorrelationID, RequestID, the

@@ -16,6 +16,7 @@ import (
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 	"github.com/signindiag/signindiag/schemas/wire"
 	chstore "github.com/signindiag/signindiag/sinks/clickhouse"
 )
@@ -179,7 +180,7 @@ type keyed struct {
 // spray candidate keyed by IP.
 func decode(m loadgen.Message, sprayRule *rules.SprayRule) (events, sprays []keyed, err error) {
 	if m.Topic == loadgen.TopicFlags {
-		f, err := schemas.DecodeFlag(m.Value)
+		f, err := entra.DecodeFlag(m.Value)
 		if err != nil {
 			return nil, nil, fmt.Errorf("decode flag: %w", err)
 		}
@@ -189,7 +190,7 @@ func decode(m loadgen.Message, sprayRule *rules.SprayRule) (events, sprays []key
 		}
 		return []keyed{{f.UserKey(), v}}, nil, nil
 	}
-	decoded, err := schemas.DecodeSignIns(m.Value)
+	decoded, err := entra.DecodeSignIns(m.Value)
 	if err != nil {
 		return nil, nil, fmt.Errorf("decode sign-ins: %w", err)
 	}

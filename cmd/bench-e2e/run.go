@@ -73,11 +73,11 @@ func startIngest(o options, binary string, n names, logPath string) (*ingest, er
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
 	p := &ingest{cmd: cmd, addr: addr, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); logFile.Close() }()
+	go func() { p.done <- cmd.Wait(); _ = logFile.Close() }()
 	return p, nil
 }
 
@@ -241,7 +241,7 @@ func throughputRun(ctx context.Context, o options, binary string, isBaseline boo
 	if err != nil {
 		return throughput{}, err
 	}
-	defer p.stop()
+	defer func() { _ = p.stop() }() // the result is measured; a slow exit is in its log
 	if i == 0 && o.profile != "" && !isBaseline {
 		go func() {
 			time.Sleep(3 * time.Second)
@@ -294,7 +294,7 @@ func pacedRun(ctx context.Context, o options, rate int, log *slog.Logger) (laten
 	if err != nil {
 		return latency{}, err
 	}
-	defer p.stop()
+	defer func() { _ = p.stop() }()
 	if err := waitReady(ctx, p); err != nil {
 		return latency{}, err
 	}
@@ -333,7 +333,7 @@ func waitReady(ctx context.Context, p *ingest) error {
 		}
 		resp, err := http.Get("http://" + p.addr + "/readyz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}

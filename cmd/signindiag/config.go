@@ -11,6 +11,8 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/signindiag/signindiag/pipeline"
+	"github.com/signindiag/signindiag/pipeline/rekey"
+	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/sinks/clickhouse"
 )
 
@@ -23,45 +25,55 @@ type Config struct {
 	ClickHouse clickhouse.Config `env:", prefix=CLICKHOUSE_"`
 
 	// HTTPAddr serves the API, /metrics, /healthz and /readyz.
-	HTTPAddr string `env:"HTTP_ADDR, default=:8080"`
+	HTTPAddr string `env:"HTTP_ADDR, default=127.0.0.1:8080"`
 	// Window is the failure-count window.
 	Window time.Duration `env:"WINDOW, default=48h"`
 	// AllowedLateness: failures older than the newest event minus window
 	// minus this are stored but left out of live windows. Default: Window.
 	AllowedLateness time.Duration `env:"ALLOWED_LATENESS"`
-	// MaxEventAge and MaxClockSkew bound the sign-ins' createdDateTime to
-	// [now − MaxEventAge, now + MaxClockSkew]; the rekey stage dead-letters
-	// the others (time_out_of_range). 0 turns a bound off.
-	MaxEventAge  time.Duration `env:"MAX_EVENT_AGE, default=2160h"`
-	MaxClockSkew time.Duration `env:"MAX_CLOCK_SKEW, default=15m"`
+	// EventTime (MAX_EVENT_AGE, MAX_CLOCK_SKEW) bounds the sign-ins'
+	// createdDateTime to [now − MaxEventAge, now + MaxClockSkew]; the rekey
+	// stage dead-letters the others (time_out_of_range). 0 turns a bound
+	// off. MaxClockSkew also bounds the incidents' watermark.
+	EventTime rekey.TimeBounds
+	// Retention is how long stored data is kept; an ingesting process
+	// drops older time partitions every hour. It is never shorter than
+	// MaxEventAge (what is accepted is kept at least that long), which is
+	// also its default; with both 0, everything is kept.
+	Retention time.Duration `env:"RETENTION"`
+	// MaxWindowKeys bounds the users one process's failure windows track
+	// (about 100 bytes each, plus 16 per failure): failed sign-ins bring
+	// any user name an attacker sends. Past it, new users' failures are
+	// stored but not counted live, and their findings say so. 0: no bound.
+	MaxWindowKeys int `env:"MAX_WINDOW_KEYS, default=2000000"`
 	// FailureThreshold raises excessive_failures_48h.
 	FailureThreshold int `env:"FAILURE_THRESHOLD, default=10"`
-	// SprayWindow, SprayThreshold and SprayCodes tune password_spray
-	// (defaults: Sentinel's SigninPasswordSpray, M1 in docs/detection-rules.md#password-spray).
-	SprayWindow    time.Duration `env:"SPRAY_WINDOW, default=20m"`
-	SprayThreshold int           `env:"SPRAY_THRESHOLD, default=5"`
-	SprayCodes     []int         `env:"SPRAY_CODES, default=50053,50126,50055"`
-	// MFAFatigueWindow and MFAFatigueThreshold tune mfa_fatigue
-	// (defaults: Splunk's multiple denied MFA requests, S8 in docs/detection-rules.md#mfa-fatigue).
-	MFAFatigueWindow    time.Duration `env:"MFA_FATIGUE_WINDOW, default=10m"`
-	MFAFatigueThreshold int           `env:"MFA_FATIGUE_THRESHOLD, default=10"`
+	// Spray (SPRAY_WINDOW, SPRAY_THRESHOLD, SPRAY_CODES) tunes
+	// password_spray (defaults: Sentinel's SigninPasswordSpray, M1 in
+	// docs/detection-rules.md#password-spray).
+	Spray rules.SprayConfig `env:", prefix=SPRAY_"`
+	// MFAFatigue (MFA_FATIGUE_WINDOW, MFA_FATIGUE_THRESHOLD) tunes
+	// mfa_fatigue (defaults: Splunk's multiple denied MFA requests, S8 in
+	// docs/detection-rules.md#mfa-fatigue).
+	MFAFatigue rules.FatigueConfig `env:", prefix=MFA_FATIGUE_"`
 	// RulesFile extends or overrides the embedded error-code catalogue.
 	RulesFile string `env:"RULES_FILE"`
-	// FlushInterval and BatchSize bound how long and how many records a
-	// worker holds before making them durable and committing.
-	FlushInterval time.Duration `env:"FLUSH_INTERVAL, default=500ms"`
-	BatchSize     int           `env:"BATCH_SIZE, default=5000"`
-	// BatchBytes bounds the input bytes a worker holds before it flushes,
-	// so memory stays bounded whatever the size of the records.
-	BatchBytes      int           `env:"BATCH_BYTES, default=8388608"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=20s"`
-	LogLevel        string        `env:"LOG_LEVEL, default=info"`
+	// Loop (FLUSH_INTERVAL, BATCH_SIZE, BATCH_BYTES, SHUTDOWN_TIMEOUT)
+	// bounds how long, how many records and how many bytes a worker holds
+	// before making them durable and committing.
+	Loop     pipeline.LoopConfig
+	LogLevel string `env:"LOG_LEVEL, default=info"`
 	// Pprof serves Go's profiler at /debug/pprof/ (for benchmarks and
 	// investigations; off by default, as it exposes internals).
 	Pprof bool `env:"PPROF, default=false"`
 	// ReadyFlushFailing: a stage whose flushes fail (or whose consumer
 	// group goes without an assignment) for longer makes /readyz 503.
 	ReadyFlushFailing time.Duration `env:"READY_FLUSH_FAILING, default=30s"`
+
+	// API and HTTP: access control and bounds of the query API
+	// (api_config.go).
+	API  APIConfig  `env:", prefix=API_"`
+	HTTP HTTPConfig `env:", prefix=HTTP_"`
 }
 
 // KafkaConfig names the broker, topics and group.
@@ -159,6 +171,24 @@ func explainEnvError(err error) error {
 	return fmt.Errorf("%s: expected %s (%s)", name, expect, detail)
 }
 
+// prefixed puts prefix before the variable each error of a package's
+// Validate names (the packages name their variables below the binary's
+// prefix and the one they are nested under).
+func prefixed(prefix string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	list := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	}
+	out := make([]error, 0, len(list))
+	for _, e := range list {
+		out = append(out, fmt.Errorf("%s%w", prefix, e))
+	}
+	return out
+}
+
 func (c *Config) validate(needKafka bool) error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
@@ -193,46 +223,29 @@ func (c *Config) validate(needKafka bool) error {
 		if c.Kafka.MaxMessageBytes < 1024 {
 			bad("KAFKA_MAX_MESSAGE_BYTES", "expected at least 1024, got %d", c.Kafka.MaxMessageBytes)
 		}
-		if c.BatchSize < 1 {
-			bad("BATCH_SIZE", "expected at least 1, got %d", c.BatchSize)
-		}
 		if _, ok := pipeline.Compressions[c.Kafka.Compression]; !ok {
 			bad("KAFKA_COMPRESSION", "expected lz4, zstd, snappy, gzip or none, got %q", c.Kafka.Compression)
-		}
-		if c.BatchBytes < 1<<20 {
-			bad("BATCH_BYTES", "expected at least 1048576 (1 MiB), got %d", c.BatchBytes)
 		}
 		if c.ReadyFlushFailing <= 0 {
 			bad("READY_FLUSH_FAILING", "expected a positive duration, got %s", c.ReadyFlushFailing)
 		}
-		if c.FlushInterval <= 0 {
-			bad("FLUSH_INTERVAL", "expected a positive duration, got %s", c.FlushInterval)
-		}
+		errs = append(errs, prefixed(envPrefix, c.Loop.Validate())...)
 	}
 	if c.Window <= 0 {
 		bad("WINDOW", "expected a positive duration such as 48h, got %s", c.Window)
 	}
-	for name, d := range map[string]time.Duration{"MAX_EVENT_AGE": c.MaxEventAge, "MAX_CLOCK_SKEW": c.MaxClockSkew} {
-		if d < 0 {
-			bad(name, "expected a duration of 0 (no bound) or more, got %s", d)
-		}
+	errs = append(errs, prefixed(envPrefix, c.EventTime.Validate())...)
+	if c.MaxWindowKeys < 0 {
+		bad("MAX_WINDOW_KEYS", "expected 0 (no bound) or more, got %d", c.MaxWindowKeys)
+	}
+	if c.Retention < 0 {
+		bad("RETENTION", "expected a duration of 0 (no bound) or more, got %s", c.Retention)
 	}
 	if c.AllowedLateness < 0 {
 		bad("ALLOWED_LATENESS", "expected a duration of 0 or more, got %s", c.AllowedLateness)
 	}
-	for name, d := range map[string]time.Duration{"SPRAY_WINDOW": c.SprayWindow, "MFA_FATIGUE_WINDOW": c.MFAFatigueWindow} {
-		if d <= 0 {
-			bad(name, "expected a positive duration, got %s", d)
-		}
-	}
-	for name, n := range map[string]int{"SPRAY_THRESHOLD": c.SprayThreshold, "MFA_FATIGUE_THRESHOLD": c.MFAFatigueThreshold} {
-		if n < 2 {
-			bad(name, "expected a whole number of at least 2, got %d", n)
-		}
-	}
-	if len(c.SprayCodes) == 0 {
-		bad("SPRAY_CODES", "expected a comma-separated list of error codes such as 50053,50126,50055")
-	}
+	errs = append(errs, prefixed(envPrefix+"SPRAY_", c.Spray.Validate())...)
+	errs = append(errs, prefixed(envPrefix+"MFA_FATIGUE_", c.MFAFatigue.Validate())...)
 	if c.FailureThreshold < 1 {
 		bad("FAILURE_THRESHOLD", "expected a whole number of at least 1, got %d", c.FailureThreshold)
 	}
@@ -247,5 +260,10 @@ func (c *Config) validate(needKafka bool) error {
 	if err := c.ClickHouse.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateAPI()...)
 	return errors.Join(errs...)
 }
+
+// EffectiveRetention is how long stored data is kept: RETENTION, raised to
+// MAX_EVENT_AGE; 0 keeps everything.
+func (c *Config) EffectiveRetention() time.Duration { return max(c.Retention, c.EventTime.MaxEventAge) }

@@ -20,9 +20,9 @@ func TestConfigDefaults(t *testing.T) {
 		cfg.Kafka.DLQTopic != "signin-deadletter" || cfg.Kafka.Group != "signindiag" || cfg.Kafka.Partitions != 6 || !cfg.Kafka.CreateTopics {
 		t.Errorf("kafka defaults: %+v", cfg.Kafka)
 	}
-	if cfg.ClickHouse.Addr != "127.0.0.1:9000" || cfg.ClickHouse.Database != "signindiag" || cfg.HTTPAddr != ":8080" ||
+	if cfg.ClickHouse.Addr != "127.0.0.1:9000" || cfg.ClickHouse.Database != "signindiag" || cfg.HTTPAddr != "127.0.0.1:8080" ||
 		cfg.Window != 48*time.Hour || cfg.AllowedLateness != 48*time.Hour || cfg.FailureThreshold != 10 ||
-		cfg.MaxEventAge != 90*24*time.Hour || cfg.MaxClockSkew != 15*time.Minute {
+		cfg.EventTime.MaxEventAge != 90*24*time.Hour || cfg.EventTime.MaxClockSkew != 15*time.Minute {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
@@ -89,5 +89,72 @@ func TestCommandLineHelpAndUnknownCommands(t *testing.T) {
 	}
 	if code := run([]string{"frobnicate"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "unknown command") {
 		t.Errorf("unknown command: %d %q", code, errOut.String())
+	}
+}
+
+// TestNestedConfigKeepsTheVariableNames: the settings the stages and rules
+// define (pipeline.LoopConfig, rekey.TimeBounds, rules.SprayConfig,
+// rules.FatigueConfig) are read from the same variables as before they
+// moved into their packages, and their errors name those variables.
+func TestNestedConfigKeepsTheVariableNames(t *testing.T) {
+	cfg, err := loadConfig(context.Background(), envconfig.MapLookuper(map[string]string{
+		"SIGNINDIAG_KAFKA_BROKERS": "k:9092",
+		"SIGNINDIAG_SPRAY_WINDOW":  "7m", "SIGNINDIAG_SPRAY_THRESHOLD": "4", "SIGNINDIAG_SPRAY_CODES": "50126,50053",
+		"SIGNINDIAG_MFA_FATIGUE_WINDOW": "3m", "SIGNINDIAG_MFA_FATIGUE_THRESHOLD": "6",
+		"SIGNINDIAG_FLUSH_INTERVAL": "250ms", "SIGNINDIAG_BATCH_SIZE": "77", "SIGNINDIAG_BATCH_BYTES": "2097152",
+		"SIGNINDIAG_SHUTDOWN_TIMEOUT": "9s", "SIGNINDIAG_MAX_EVENT_AGE": "24h", "SIGNINDIAG_MAX_CLOCK_SKEW": "1m",
+	}), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Spray.Window != 7*time.Minute || cfg.Spray.Threshold != 4 || len(cfg.Spray.Codes) != 2 || cfg.Spray.Codes[0] != 50126 {
+		t.Errorf("spray: %+v", cfg.Spray)
+	}
+	if cfg.MFAFatigue.Window != 3*time.Minute || cfg.MFAFatigue.Threshold != 6 {
+		t.Errorf("fatigue: %+v", cfg.MFAFatigue)
+	}
+	if cfg.Loop.FlushInterval != 250*time.Millisecond || cfg.Loop.FlushMaxRecords != 77 || cfg.Loop.FlushMaxBytes != 2<<20 ||
+		cfg.Loop.ShutdownTimeout != 9*time.Second {
+		t.Errorf("loop: %+v", cfg.Loop)
+	}
+	if cfg.EventTime.MaxEventAge != 24*time.Hour || cfg.EventTime.MaxClockSkew != time.Minute {
+		t.Errorf("event time: %+v", cfg.EventTime)
+	}
+	defaults, err := loadConfig(context.Background(), envconfig.MapLookuper(map[string]string{"SIGNINDIAG_KAFKA_BROKERS": "k:9092"}), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := defaults.Spray; d.Window != 20*time.Minute || d.Threshold != 5 || len(d.Codes) != 3 ||
+		defaults.MFAFatigue.Window != 10*time.Minute || defaults.MFAFatigue.Threshold != 10 ||
+		defaults.Loop.FlushInterval != 500*time.Millisecond || defaults.Loop.FlushMaxRecords != 5000 ||
+		defaults.Loop.FlushMaxBytes != 8388608 || defaults.Loop.ShutdownTimeout != 20*time.Second {
+		t.Errorf("defaults: %+v %+v %+v", defaults.Spray, defaults.MFAFatigue, defaults.Loop)
+	}
+	for env, want := range map[string]string{
+		"SIGNINDIAG_SPRAY_THRESHOLD":       "SIGNINDIAG_SPRAY_THRESHOLD: expected a whole number of at least 2",
+		"SIGNINDIAG_MFA_FATIGUE_THRESHOLD": "SIGNINDIAG_MFA_FATIGUE_THRESHOLD: expected a whole number of at least 2",
+		"SIGNINDIAG_BATCH_SIZE":            "SIGNINDIAG_BATCH_SIZE: expected at least 1",
+		"SIGNINDIAG_MAX_EVENT_AGE":         "SIGNINDIAG_MAX_EVENT_AGE: expected a duration of 0",
+	} {
+		value := "1"
+		switch env {
+		case "SIGNINDIAG_BATCH_SIZE":
+			value = "0"
+		case "SIGNINDIAG_MAX_EVENT_AGE":
+			value = "-1h"
+		}
+		_, err := loadConfig(context.Background(), envconfig.MapLookuper(map[string]string{"SIGNINDIAG_KAFKA_BROKERS": "k:9092", env: value}), true)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=%s: err = %v, want %q", env, value, err, want)
+		}
+	}
+	for env, want := range map[string]string{
+		"SIGNINDIAG_SPRAY_WINDOW": "SIGNINDIAG_SPRAY_WINDOW: expected a Go duration",
+		"SIGNINDIAG_BATCH_SIZE":   "SIGNINDIAG_BATCH_SIZE: expected a whole number",
+	} {
+		_, err := loadConfig(context.Background(), envconfig.MapLookuper(map[string]string{env: "lots"}), false)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=lots: err = %v, want %q", env, err, want)
+		}
 	}
 }

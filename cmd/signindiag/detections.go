@@ -7,7 +7,7 @@ import "github.com/signindiag/signindiag/rules"
 func detections(cfg *Config) []rules.Detection {
 	return rules.Detections(rules.DetectionsConfig{
 		rules.ScenarioExcessiveFailures48h: {Window: cfg.Window, Threshold: cfg.FailureThreshold},
-		rules.ScenarioMFAFatigue:           {Window: cfg.MFAFatigueWindow, Threshold: cfg.MFAFatigueThreshold},
-		rules.ScenarioPasswordSpray:        {Window: cfg.SprayWindow, Threshold: cfg.SprayThreshold, Codes: cfg.SprayCodes},
+		rules.ScenarioMFAFatigue:           {Window: cfg.MFAFatigue.Window, Threshold: cfg.MFAFatigue.Threshold},
+		rules.ScenarioPasswordSpray:        {Window: cfg.Spray.Window, Threshold: cfg.Spray.Threshold, Codes: cfg.Spray.Codes},
 	})
 }

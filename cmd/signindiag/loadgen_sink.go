@@ -113,7 +113,7 @@ func openFileSink(out, flagOut string, stdout io.Writer) (*fileSink, error) {
 	}
 	if flagOut != "" {
 		if s.flags, err = open(flagOut); err != nil {
-			s.Close()
+			_ = s.Close() // the open error is the one to report
 			return nil, err
 		}
 	}
@@ -131,7 +131,7 @@ func (s *fileSink) Write(_ context.Context, chunk []loadgen.Message) error {
 				continue
 			}
 		}
-		w.Write(m.Value)
+		_, _ = w.Write(m.Value) // a bufio.Writer: its error comes back from WriteByte and Flush
 		if err := w.WriteByte('\n'); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
-	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 )
 
 // countSignIns decodes messages and returns how often each sign-in came.
@@ -17,7 +17,7 @@ func countSignIns(t *testing.T, values [][]byte) map[string]int {
 	t.Helper()
 	seen := map[string]int{}
 	for i, v := range values {
-		records, err := schemas.DecodeSignIns(v)
+		records, err := entra.DecodeSignIns(v)
 		if err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
@@ -57,7 +57,7 @@ func TestLoadgenWritesFiles(t *testing.T) {
 		t.Fatal("no flags written")
 	}
 	for _, v := range flagLines {
-		if _, err := schemas.DecodeFlag(v); err != nil {
+		if _, err := entra.DecodeFlag(v); err != nil {
 			t.Fatalf("flag %s: %v", v, err)
 		}
 	}

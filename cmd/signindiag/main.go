@@ -24,13 +24,15 @@ import (
 	"github.com/sethvargo/go-envconfig"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/signindiag/signindiag/access"
 	"github.com/signindiag/signindiag/health"
 	"github.com/signindiag/signindiag/pipeline"
-	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/queryapi"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
 	"github.com/signindiag/signindiag/sinks/clickhouse"
+	"github.com/signindiag/signindiag/sinks/retention"
+	"github.com/signindiag/signindiag/webui"
 )
 
 const usage = `signindiag: the Entra ID sign-in diagnostic, continuously.
@@ -56,7 +58,7 @@ var commands = map[string]struct {
 }{
 	"run":     {help: "Consume sign-in and flag events from Kafka, diagnose them, store them in ClickHouse and serve the query API, in one process.", ingest: true, serve: true},
 	"ingest":  {help: "Consume sign-in and flag events from Kafka, diagnose them and store them in ClickHouse. Serves /metrics, /healthz and /readyz.", ingest: true},
-	"serve":   {help: "Serve the query API (/v1/diagnose, /v1/users/{user}/failures) over what ClickHouse holds.", serve: true},
+	"serve":   {help: "Serve the query API (/v1/..., described by /v1/openapi.json) and the diagnostic page (/) over what ClickHouse holds.", serve: true},
 	"migrate": {help: "Apply the embedded ClickHouse migrations to SIGNINDIAG_CLICKHOUSE_DATABASE and exit. Applying them twice is a no-op.", migrateOnly: true},
 }
 
@@ -138,6 +140,18 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	if err != nil {
 		return err
 	}
+	keys, err := access.ParseKeys(string(cfg.API.Keys))
+	if err != nil {
+		return fmt.Errorf("%sAPI_KEYS: %w", envPrefix, err)
+	}
+	if serve {
+		if err := access.CheckListen(keys, cfg.HTTPAddr); err != nil {
+			return err
+		}
+		if keys.Empty() {
+			log.Warn("SIGNINDIAG_API_KEYS is empty: the API has no access control, so it listens on loopback only", "addr", cfg.HTTPAddr)
+		}
+	}
 	store, err := openStore(ctx, cfg.ClickHouse, log)
 	if err != nil {
 		return err
@@ -161,7 +175,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	checks := []health.Check{{Name: "clickhouse", Probe: store.Ping, Unready: "ClickHouse does not answer"}}
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/profile", longWrite(pprof.Profile))
 	}
 
 	var runner *pipeline.Runner
@@ -176,23 +190,42 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			SessionTimeout:  cfg.Kafka.SessionTimeout,
 			MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
 			Compression:     cfg.Kafka.Compression,
-			EventTime:       rekey.TimeBounds{MaxEventAge: cfg.MaxEventAge, MaxClockSkew: cfg.MaxClockSkew},
-			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness, FailureThreshold: cfg.FailureThreshold, FutureSkew: cfg.MaxClockSkew,
-			Fatigue: rules.FatigueConfig{Window: cfg.MFAFatigueWindow, Threshold: cfg.MFAFatigueThreshold},
-			Spray:   rules.SprayConfig{Window: cfg.SprayWindow, Threshold: cfg.SprayThreshold, Codes: cfg.SprayCodes},
-			Loop: pipeline.LoopConfig{FlushInterval: cfg.FlushInterval, FlushMaxRecords: cfg.BatchSize, FlushMaxBytes: cfg.BatchBytes,
-				ShutdownTimeout: cfg.ShutdownTimeout},
+			EventTime:       cfg.EventTime,
+			Window:          cfg.Window, AllowedLateness: cfg.AllowedLateness, FailureThreshold: cfg.FailureThreshold, FutureSkew: cfg.EventTime.MaxClockSkew,
+			Fatigue:           cfg.MFAFatigue,
+			Spray:             cfg.Spray,
+			Loop:              cfg.Loop,
 			ReadyFlushFailing: cfg.ReadyFlushFailing,
 			ReplicationFactor: cfg.Kafka.ReplicationFactor,
+			MaxWindowKeys:     cfg.MaxWindowKeys,
 		}, store, engine, cat, pipeline.NewMetrics(reg), log)
-		reg.MustRegister(runner.Readiness())
+		reg.MustRegister(runner.Readiness(), pipeline.KeyBudgetCollector(runner.KeyBudget()))
 		checks = append(checks,
 			health.Check{Name: "kafka", Probe: kafkaCheck(cfg.Kafka.Brokers), Unready: "no Kafka broker answers"},
 			health.Check{Name: "pipeline", Probe: func(context.Context) error { return runner.Ready() }})
 	}
+	var handler http.Handler = mux
 	if serve {
-		queryapi.New(queryapi.Config{Window: cfg.Window, Detections: detections(cfg), IsFailure: cat.IsFailure},
-			store, log).Register(mux)
+		// API reads on a pool of their own, as large as the number of
+		// requests admitted at once: a flood of lookups waits for these
+		// connections, never for ingestion's.
+		apiCH := cfg.ClickHouse
+		apiCH.MaxOpenConns = cfg.API.MaxConcurrent
+		apiStore, err := openStore(ctx, apiCH, log)
+		if err != nil {
+			return err
+		}
+		defer apiStore.Close()
+		queryapi.New(queryapi.Config{Window: cfg.Window, Detections: detections(cfg), IsFailure: cat.IsFailure,
+			MaxRange: cfg.API.MaxRange, Metrics: queryapi.NewMetrics(reg)}, apiStore, log).Register(mux)
+		webui.Register(mux)
+		admission := queryapi.Admission{MaxConcurrent: cfg.API.MaxConcurrent, Timeout: cfg.API.QueryTimeout,
+			Rejected: queryapi.NewRejectedCounter(reg)}
+		policy := func(r *http.Request) access.Role {
+			_, pattern := mux.Handler(r)
+			return queryapi.RequiredRole(pattern)
+		}
+		handler = access.Middleware(keys, policy, admission.Wrap(mux))
 	}
 	var stages func() any
 	if runner != nil {
@@ -202,7 +235,9 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	hc.Register(mux)
 	reg.MustRegister(hc)
 
-	server := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	server := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
+	tls := cfg.HTTP.TLSCertFile != ""
 	g, gctx := errgroup.WithContext(ctx)
 	pipelineDone := make(chan struct{})
 	if runner != nil {
@@ -210,12 +245,26 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			defer close(pipelineDone)
 			return runner.Run(gctx)
 		})
+		dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "signindiag_retention_dropped_partitions_total",
+			Help: "Time partitions dropped because their data is older than the retention (SIGNINDIAG_RETENTION)."})
+		reg.MustRegister(dropped)
+		g.Go(func() error {
+			retention.Run(gctx, retention.Config{Keep: cfg.EffectiveRetention(), Every: time.Hour}, store, log,
+				func(n int) { dropped.Add(float64(n)) })
+			return nil
+		})
 	} else {
 		close(pipelineDone)
 	}
 	g.Go(func() error {
-		log.Info("listening", "addr", cfg.HTTPAddr, "ingest", ingest, "serve", serve)
-		if err := server.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Info("listening", "addr", cfg.HTTPAddr, "tls", tls, "ingest", ingest, "serve", serve)
+		var err error
+		if tls {
+			err = server.ListenAndServeTLS(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile)
+		} else {
+			err = server.ListenAndServe()
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http %s: %w", cfg.HTTPAddr, err)
 		}
 		return nil
@@ -257,11 +306,22 @@ func kafkaCheck(brokers []string) func(context.Context) error {
 		for _, b := range brokers {
 			conn, err := (&kafka.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp", b)
 			if err == nil {
-				conn.Close()
+				_ = conn.Close()
 				return nil
 			}
 			errs = append(errs, err)
 		}
 		return fmt.Errorf("no broker reachable: %w", errors.Join(errs...))
+	}
+}
+
+// longWrite lifts the listener's write timeout for a handler that streams
+// for as long as asked (a CPU profile of the whole benchmark): its write
+// deadline is cleared, and the server is hidden from the request so pprof
+// does not refuse a duration longer than SIGNINDIAG_HTTP_WRITE_TIMEOUT.
+func longWrite(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		h(w, r.WithContext(context.WithValue(r.Context(), http.ServerContextKey, nil)))
 	}
 }

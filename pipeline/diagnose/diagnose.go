@@ -46,6 +46,9 @@ type Config struct {
 	Now func() time.Time
 	// Poison is where the records storage rejects go (pipeline/poison).
 	Poison poison.Config
+	// KeyBudget bounds the users the process's windows track together;
+	// nil means no bound.
+	KeyBudget *window.Budget
 }
 
 // Counters the stage reports to; implemented by pipeline.Metrics.
@@ -75,7 +78,9 @@ type Processor struct {
 	marks     poison.Marks // the record each row of batch came from
 	out       *poison.Writer
 	records   int
-	event     schemas.Event // reused by Process
+	// lastOffset is the offset of the last record processed.
+	lastOffset int64
+	event      schemas.Event // reused by Process
 }
 
 // NewProcessor returns a processor for partition shard, with an empty
@@ -85,22 +90,26 @@ func NewProcessor(cfg Config, shard int, store Store, engine *rules.Engine, cat 
 		cfg.Now = time.Now
 	}
 	return &Processor{cfg: cfg, store: store, engine: engine, catalog: cat, counters: counters,
-		shard: shard, out: poison.New(store, cfg.Poison), win: window.New(cfg.Window, cfg.AllowedLateness),
+		shard: shard, out: poison.New(store, cfg.Poison), win: window.New(cfg.Window, cfg.AllowedLateness).WithBudget(cfg.KeyBudget),
 		incidents: incident.NewSet(incident.SetConfig{Detections: cfg.Detections, Keys: rules.KeyUser,
 			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard})}
 }
 
 // Warm rebuilds the window and the incidents from the failures stored from
-// this shard before the claim's committed offset. The incidents' rows of
-// that state were stored with it, so what the rebuild produces is
-// dropped.
-func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) {
+// this shard before committed, the partition's committed offset. The
+// incidents' rows of that state were stored with it, so what the rebuild
+// produces is dropped.
+func (p *Processor) Warm(ctx context.Context, committed int64) (int, error) {
 	span := max(p.cfg.Window+p.cfg.AllowedLateness, p.incidents.Span())
-	span, err := p.store.IncidentWarmSpan(ctx, string(rules.KeyUser), p.incidents.Names(), p.shard, claim.Committed, span)
+	span, err := p.store.IncidentWarmSpan(ctx, string(rules.KeyUser), p.incidents.Names(), p.shard, committed, span)
 	if err != nil {
 		return 0, fmt.Errorf("warm up incidents: %w", err)
 	}
-	recent, err := p.store.RecentFailures(ctx, p.shard, claim.Committed, span)
+	recent, err := p.store.RecentFailures(ctx, p.shard, committed, span)
+	if err != nil {
+		return 0, fmt.Errorf("warm up window: %w", err)
+	}
+	watermark, err := p.store.WindowWatermark(ctx, sinks.WindowUsers, p.shard, committed)
 	if err != nil {
 		return 0, fmt.Errorf("warm up window: %w", err)
 	}
@@ -110,6 +119,9 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 		c := rules.Candidate{ErrorCode: f.ErrorCode, IsFailure: true, UserKey: f.UserKey, AppID: f.AppID, Device: f.Device}
 		p.incidents.Observe(c, false, f.Identity, f.At, nil, now)
 	}
+	// The live window's watermark was the latest event, a success as
+	// likely as a failure: start from it, so what is late is the same.
+	p.win.AdvanceTo(watermark)
 	p.incidents.Take()
 	p.reportWindow(0)
 	return len(recent), nil
@@ -118,6 +130,7 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 // Process handles one keyed event.
 func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	p.records++
+	p.lastOffset = rec.Offset
 	// The event is decoded into the same memory each time: Process keeps
 	// copies (*si into the batch), never the pointers.
 	ev := &p.event
@@ -139,6 +152,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 		c := p.win.ObserveFailure(si.UserKey(), si.Identity(), si.CreatedDateTime)
 		in.FailuresBefore, in.Failures48h = c.Before, c.After
 		duplicate = c.Duplicate
+		in.CountsPartial = c.Refused
 		if c.Late {
 			p.counters.Late()
 		}
@@ -146,6 +160,12 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 		n := p.win.Count(si.UserKey(), si.CreatedDateTime)
 		in.FailuresBefore, in.Failures48h = n, n
 	}
+	// A sign-in later than the allowed lateness (a very late log, or a
+	// redelivery hours after the first) sees a window already evicted: its
+	// counts are a lower bound, and its findings say so. Storage keeps the
+	// complete computation of a finding over a partial one, so a late
+	// redelivery never overwrites what the first delivery found.
+	in.CountsPartial = in.CountsPartial || !p.win.Complete(si.CreatedDateTime)
 	findings := p.engine.Evaluate(in)
 	for _, f := range findings {
 		p.counters.Finding(f.Scenario)
@@ -196,6 +216,11 @@ func (p *Processor) Pending() int { return p.records }
 func (p *Processor) Flush(ctx context.Context) error {
 	// Moved into the batch once: a retried flush writes them again.
 	p.batch.Incidents = append(p.batch.Incidents, p.incidents.Take()...)
+	if p.records > 0 && !p.win.Watermark().Equal(time.UnixMilli(0).UTC()) {
+		// Where the window stood at the batch's last offset: a rebuild
+		// from the committed offset starts from it (sinks.WatermarkRecord).
+		p.batch.Watermarks = []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: p.shard, Offset: p.lastOffset, At: p.win.Watermark()}}
+	}
 	if err := p.out.Write(ctx, &p.batch, &p.marks); err != nil {
 		return err
 	}
@@ -213,6 +238,7 @@ func (p *Processor) Flush(ctx context.Context) error {
 
 // Close reports the window as gone: the partition's next owner rebuilds it.
 func (p *Processor) Close() {
+	p.win.Release()
 	p.counters.WindowChange(-p.keys, 0)
 	p.keys = 0
 }

@@ -19,8 +19,11 @@ import (
 type fakeStore struct {
 	batches []sinks.Batch
 	recent  []sinks.FailureRecord
-	asked   []int64
-	spans   []string
+	// watermark is what WindowWatermark answers; zero means the latest
+	// recent failure.
+	watermark time.Time
+	asked     []int64
+	spans     []string
 }
 
 // Write keeps a copy: as the Writer contract says, the batch belongs to
@@ -35,6 +38,19 @@ func (s *fakeStore) Write(_ context.Context, b *sinks.Batch) error {
 func (s *fakeStore) IncidentWarmSpan(_ context.Context, keys string, dets []string, _ int, _ int64, base time.Duration) (time.Duration, error) {
 	s.spans = append(s.spans, fmt.Sprint(keys, dets, base))
 	return base, nil
+}
+
+func (s *fakeStore) WindowWatermark(context.Context, string, int, int64) (time.Time, error) {
+	if !s.watermark.IsZero() {
+		return s.watermark, nil
+	}
+	var wm time.Time
+	for _, r := range s.recent {
+		if r.At.After(wm) {
+			wm = r.At
+		}
+	}
+	return wm, nil
 }
 
 func (s *fakeStore) RecentFailures(_ context.Context, shard int, before int64, _ time.Duration) ([]sinks.FailureRecord, error) {
@@ -78,7 +94,7 @@ func TestWarmUpContinuesTheCountsOfThePreviousOwner(t *testing.T) {
 		{UserKey: "u1", Identity: "/old-2", At: t0.Add(-time.Hour)},
 	}}
 	p := newProcessor(store)
-	n, err := p.Warm(context.Background(), &source.Claim{Partition: 2, Committed: 40})
+	n, err := p.Warm(context.Background(), 40)
 	if err != nil || n != 2 || len(store.asked) != 1 || store.asked[0] != 40 {
 		t.Fatalf("warm: %d %v, asked %v", n, err, store.asked)
 	}
@@ -167,7 +183,7 @@ func TestMFAFatigueAcrossARestart(t *testing.T) {
 	}
 	store := &fakeStore{recent: recent}
 	p := fatigueProcessor(store)
-	if _, err := p.Warm(context.Background(), &source.Claim{Committed: 6}); err != nil {
+	if _, err := p.Warm(context.Background(), 6); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -265,5 +281,100 @@ func TestADuplicateFailureIsStoredOnceAtItsFirstOffset(t *testing.T) {
 	}
 	if fmt.Sprint(stored) != "[d1@10 d1@12]" {
 		t.Fatalf("stored %v, want the first delivery and the later version only", stored)
+	}
+}
+
+// A redelivery later than the allowed lateness (here after the window has
+// moved 100 hours on and evicted) recomputes the sign-in's findings over
+// what is left: they must say their count is partial, so storage keeps the
+// first, complete computation (see sinks/clickhouse). A sign-in within the
+// lateness is complete.
+func TestARedeliveryAfterEvictionYieldsPartialFindings(t *testing.T) {
+	store := &fakeStore{}
+	p := newProcessor(store) // 48h window, 48h lateness
+	ctx := context.Background()
+	process := func(si *schemas.SignIn, offset int64) {
+		t.Helper()
+		if err := p.Process(ctx, event(t, schemas.Event{SignIn: si}, offset)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		process(failure(fmt.Sprintf("f%d", i), t0.Add(time.Duration(i)*time.Hour)), int64(i))
+	}
+	process(failure("later", t0.Add(100*time.Hour)), 3)
+	if err := p.Flush(ctx); err != nil { // evicts f0..f2
+		t.Fatal(err)
+	}
+	process(failure("f2", t0.Add(2*time.Hour)), 4) // the redelivery
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	byOffset := func(b sinks.Batch, id string) []schemas.Finding {
+		var out []schemas.Finding
+		for _, f := range b.Findings {
+			if f.SignInID == id {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	first := byOffset(store.batches[0], "f2")
+	again := byOffset(store.batches[1], "f2")
+	if len(first) == 0 || len(again) == 0 {
+		t.Fatalf("findings of f2: first %d, redelivered %d; want both", len(first), len(again))
+	}
+	for _, f := range first {
+		if f.Failures48hPartial || f.Failures48h != 3 {
+			t.Errorf("first delivery: %s failures48h=%d partial=%v, want 3 complete", f.Scenario, f.Failures48h, f.Failures48hPartial)
+		}
+	}
+	for _, f := range again {
+		if !f.Failures48hPartial || f.Failures48h >= 3 {
+			t.Errorf("redelivery: %s failures48h=%d partial=%v, want fewer than 3 and partial", f.Scenario, f.Failures48h, f.Failures48hPartial)
+		}
+	}
+	if f := byOffset(store.batches[0], "later"); len(f) == 0 || f[0].Failures48hPartial {
+		t.Errorf("an in-order sign-in's findings must be complete: %+v", f)
+	}
+}
+
+// A rebuilt window starts from the recorded watermark, which a success may
+// have set, so an event the previous owner would have found too late is
+// too late for the new one as well; each flush records where the window
+// stood at its last offset.
+func TestWarmUpStartsFromTheRecordedWatermark(t *testing.T) {
+	store := &fakeStore{
+		recent:    []sinks.FailureRecord{{UserKey: "u1", Identity: "/old-1", At: t0}},
+		watermark: t0.Add(100 * time.Hour), // the latest event was a success
+	}
+	p := newProcessor(store) // 48h window, 48h lateness: horizon at +4h
+	ctx := context.Background()
+	if _, err := p.Warm(ctx, 40); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Process(ctx, event(t, schemas.Event{SignIn: failure("late-1", t0.Add(time.Hour))}, 40)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Process(ctx, event(t, schemas.Event{SignIn: failure("new-1", t0.Add(99*time.Hour))}, 41)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := store.batches[0]
+	partial := map[string]bool{}
+	for _, f := range b.Findings {
+		partial[f.SignInID] = f.Failures48hPartial
+	}
+	if p, ok := partial["late-1"]; !ok || !p {
+		t.Errorf("late-1 (+1h, behind the rebuilt watermark's horizon): partial=%v found=%v, want a partial finding", p, ok)
+	}
+	if p, ok := partial["new-1"]; !ok || p {
+		t.Errorf("new-1: partial=%v found=%v, want a complete finding", p, ok)
+	}
+	want := []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: 2, Offset: 41, At: t0.Add(100 * time.Hour)}}
+	if fmt.Sprint(b.Watermarks) != fmt.Sprint(want) {
+		t.Fatalf("watermarks %v, want %v", b.Watermarks, want)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
 	"github.com/signindiag/signindiag/schemas"
@@ -43,7 +42,7 @@ func TestAFourthDetectionRunsUnchanged(t *testing.T) {
 	cat := catalog.Default()
 	p := NewProcessor(Config{Window: 48 * time.Hour, AllowedLateness: time.Hour, Detections: []rules.Detection{appDeviceFailures},
 		Now: func() time.Time { return t0 }}, 0, store, rules.NewEngine(rules.Config{}, cat), cat, noCounters{})
-	if _, err := p.Warm(context.Background(), &source.Claim{Committed: 3}); err != nil {
+	if _, err := p.Warm(context.Background(), 3); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

@@ -213,6 +213,9 @@ func (s *split) sub(lo, hi int) sinks.Batch {
 		Findings:   b.Findings[from.findings:to.findings],
 		IPFailures: b.IPFailures[from.ipFailures:to.ipFailures],
 		Incidents:  b.Incidents[max(lo-n, 0):max(hi-n, 0)],
+		// Every part carries the watermarks: writing one twice is
+		// harmless, and a part storage refuses must not lose them.
+		Watermarks: b.Watermarks,
 	}
 }
 

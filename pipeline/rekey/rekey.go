@@ -18,6 +18,7 @@ import (
 	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 	"github.com/signindiag/signindiag/schemas/wire"
 )
 
@@ -86,12 +87,12 @@ func NewProcessor(cfg Config, out Producer, counters Counters) *Processor {
 func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	p.records++
 	if p.cfg.MaxMessageBytes > 0 && len(rec.Value) > p.cfg.MaxMessageBytes {
-		p.deadLetter(rec, rec.Value, &schemas.DecodeError{Reason: schemas.ReasonTooLarge,
+		p.deadLetter(rec, rec.Value, &entra.DecodeError{Reason: entra.ReasonTooLarge,
 			Detail: fmt.Sprintf("%d bytes, limit %d", len(rec.Value), p.cfg.MaxMessageBytes)})
 		return nil
 	}
 	if rec.Topic == p.cfg.FlagTopic {
-		flag, err := schemas.DecodeFlag(rec.Value)
+		flag, err := entra.DecodeFlag(rec.Value)
 		if err != nil {
 			p.deadLetter(rec, rec.Value, err)
 			return nil
@@ -103,7 +104,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 		p.emitOrDeadLetter(rec, rec.Value, p.cfg.KeyedTopic, flag.UserKey(), value)
 		return nil
 	}
-	decoded, err := schemas.DecodeSignIns(rec.Value)
+	decoded, err := entra.DecodeSignIns(rec.Value)
 	if err != nil {
 		p.deadLetter(rec, rec.Value, err)
 		return nil
@@ -171,7 +172,7 @@ func (p *Processor) emitOrDeadLetter(rec source.Record, raw []byte, topic, key s
 }
 
 func (p *Processor) deadLetter(rec source.Record, value []byte, err error) {
-	p.deadLetterReason(rec, value, schemas.ReasonOf(err), err)
+	p.deadLetterReason(rec, value, entra.ReasonOf(err), err)
 }
 
 func (p *Processor) deadLetterReason(rec source.Record, value []byte, reason string, err error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 	"github.com/signindiag/signindiag/schemas/wire"
 )
 
@@ -81,18 +82,18 @@ func TestRekeySplitsBatchesByUserAndDeadLettersBadRecords(t *testing.T) {
 	if len(dead) != 3 {
 		t.Fatalf("dead letters: %d, want 3", len(dead))
 	}
-	if r := deadletter.Header(dead[0], deadletter.HeaderReason); r != schemas.ReasonMissingUser ||
+	if r := deadletter.Header(dead[0], deadletter.HeaderReason); r != entra.ReasonMissingUser ||
 		deadletter.Header(dead[0], deadletter.HeaderSourceOffset) != "7" || deadletter.Header(dead[0], deadletter.HeaderSourcePartition) != "2" ||
 		!strings.Contains(string(dead[0].Value), `"id":"b"`) {
 		t.Errorf("bad record in a batch: reason %q, value %s", r, dead[0].Value)
 	}
-	if deadletter.Header(dead[1], deadletter.HeaderReason) != schemas.ReasonInvalidJSON || string(dead[1].Value) != "not json" {
+	if deadletter.Header(dead[1], deadletter.HeaderReason) != entra.ReasonInvalidJSON || string(dead[1].Value) != "not json" {
 		t.Errorf("invalid JSON dead letter: %v", dead[1].Headers)
 	}
-	if deadletter.Header(dead[2], deadletter.HeaderReason) != schemas.ReasonTooLarge || len(dead[2].Value) != 4096 {
+	if deadletter.Header(dead[2], deadletter.HeaderReason) != entra.ReasonTooLarge || len(dead[2].Value) != 4096 {
 		t.Errorf("oversized dead letter: %v", dead[2].Headers)
 	}
-	if counted[schemas.ReasonMissingUser] != 1 || counted[schemas.ReasonInvalidJSON] != 1 || counted[schemas.ReasonTooLarge] != 1 {
+	if counted[entra.ReasonMissingUser] != 1 || counted[entra.ReasonInvalidJSON] != 1 || counted[entra.ReasonTooLarge] != 1 {
 		t.Errorf("counted %v", counted)
 	}
 	if p.Pending() != 0 {
@@ -195,10 +196,10 @@ func TestOversizedOutputIsDeadLetteredOrTruncatedNeverPublished(t *testing.T) {
 			deadletter.Header(big, deadletter.HeaderTruncated), strings.HasPrefix(tooBig, string(big.Value)))
 	}
 	bad := out.written[2]
-	if deadletter.Header(bad, deadletter.HeaderReason) != schemas.ReasonInvalidJSON || deadletter.Header(bad, deadletter.HeaderTruncated) != fmt.Sprint(len(garbage)) {
+	if deadletter.Header(bad, deadletter.HeaderReason) != entra.ReasonInvalidJSON || deadletter.Header(bad, deadletter.HeaderTruncated) != fmt.Sprint(len(garbage)) {
 		t.Errorf("invalid record: reason %q truncated %q", deadletter.Header(bad, deadletter.HeaderReason), deadletter.Header(bad, deadletter.HeaderTruncated))
 	}
-	if counted[ReasonTooLargeForTopic] != 1 || counted[schemas.ReasonInvalidJSON] != 1 {
+	if counted[ReasonTooLargeForTopic] != 1 || counted[entra.ReasonInvalidJSON] != 1 {
 		t.Errorf("counted %v", counted)
 	}
 }

@@ -1,6 +1,7 @@
 package rekey
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -13,14 +14,29 @@ const ReasonTimeOutOfRange = "time_out_of_range"
 
 // TimeBounds are the event times the stage accepts. The zero value
 // accepts every time.
+// The env tags name the variables that set it (below the binary's prefix).
 type TimeBounds struct {
 	// MaxEventAge: older sign-ins are dead-lettered; 0 means no bound.
-	MaxEventAge time.Duration
+	MaxEventAge time.Duration `env:"MAX_EVENT_AGE, default=2160h"`
 	// MaxClockSkew: sign-ins further in the future are dead-lettered; 0
 	// means no bound.
-	MaxClockSkew time.Duration
+	MaxClockSkew time.Duration `env:"MAX_CLOCK_SKEW, default=15m"`
 	// Now is the clock the bounds are taken from; nil means time.Now.
 	Now func() time.Time
+}
+
+// Validate reports each bound out of range, named by its variable.
+func (b TimeBounds) Validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"MAX_EVENT_AGE", b.MaxEventAge}, {"MAX_CLOCK_SKEW", b.MaxClockSkew}} {
+		if d.d < 0 {
+			errs = append(errs, fmt.Errorf("%s: expected a duration of 0 (no bound) or more, got %s", d.name, d.d))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // check returns why t is out of range, or nil.

@@ -58,6 +58,11 @@ type Processor struct {
 	marks     poison.Marks // the record each row of batch came from
 	out       *poison.Writer
 	records   int
+	// lastOffset is the offset of the last record processed; latestMs the
+	// latest event time of a candidate, the incidents' watermark before
+	// its clamp to the wall clock.
+	lastOffset int64
+	latestMs   int64
 }
 
 // NewProcessor returns a processor for partition shard.
@@ -70,18 +75,26 @@ func NewProcessor(cfg Config, shard int, store Store, counters Counters) *Proces
 			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard})}
 }
 
-// Warm rebuilds the per-IP incidents from storage: ip_failures holds only
-// the candidates this stage accepted, so every row counts. The incidents'
-// rows of that state were stored with it; what the rebuild produces is
-// dropped.
-func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) {
-	span, err := p.store.IncidentWarmSpan(ctx, string(rules.KeyIP), p.incidents.Names(), p.shard, claim.Committed, p.incidents.Span())
+// Warm rebuilds the per-IP incidents from storage, from the candidates
+// stored before committed (the partition's committed offset): ip_failures
+// holds only the candidates this stage accepted, so every row counts. The
+// incidents' rows of that state were stored with it; what the rebuild
+// produces is dropped.
+func (p *Processor) Warm(ctx context.Context, committed int64) (int, error) {
+	span, err := p.store.IncidentWarmSpan(ctx, string(rules.KeyIP), p.incidents.Names(), p.shard, committed, p.incidents.Span())
 	if err != nil {
 		return 0, fmt.Errorf("warm up IP incidents: %w", err)
 	}
-	recent, err := p.store.RecentIPFailures(ctx, p.shard, claim.Committed, span)
+	recent, err := p.store.RecentIPFailures(ctx, p.shard, committed, span)
 	if err != nil {
 		return 0, fmt.Errorf("warm up IP windows: %w", err)
+	}
+	watermark, err := p.store.WindowWatermark(ctx, sinks.WindowIPs, p.shard, committed)
+	if err != nil {
+		return 0, fmt.Errorf("warm up IP windows: %w", err)
+	}
+	if !watermark.IsZero() {
+		p.latestMs = watermark.UnixMilli()
 	}
 	now := p.cfg.Now()
 	for _, r := range recent {
@@ -94,6 +107,7 @@ func (p *Processor) Warm(ctx context.Context, claim *source.Claim) (int, error) 
 // Process handles one failed sign-in.
 func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	p.records++
+	p.lastOffset = rec.Offset
 	var candidate wire.SprayCandidate
 	if err := wire.DecodeSprayCandidate(rec.Value, &candidate); err != nil {
 		p.counters.Malformed()
@@ -110,6 +124,7 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	if !qualifies {
 		return nil
 	}
+	p.latestMs = max(p.latestMs, si.CreatedDateTime.UnixMilli())
 	out := p.incidents.Observe(c, false, si.Identity(), si.CreatedDateTime, si, p.cfg.Now())
 	if out.Late {
 		p.counters.Late()
@@ -130,6 +145,11 @@ func (p *Processor) Pending() int { return p.records }
 // and evicts what the windows no longer need.
 func (p *Processor) Flush(ctx context.Context) error {
 	p.batch.Incidents = append(p.batch.Incidents, p.incidents.Take()...)
+	if p.records > 0 && p.latestMs != 0 {
+		// Where the windows stood at the batch's last offset, for a
+		// rebuild from the committed offset (sinks.WatermarkRecord).
+		p.batch.Watermarks = []sinks.WatermarkRecord{{Stage: sinks.WindowIPs, Shard: p.shard, Offset: p.lastOffset, At: time.UnixMilli(p.latestMs).UTC()}}
+	}
 	if err := p.out.Write(ctx, &p.batch, &p.marks); err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func TestSprayCrossesOnTheFifthUserIncludingWarmedUpOnes(t *testing.T) {
 	}}
 	c := &counters{}
 	p := NewProcessor(Config{Detections: rules.Detections(nil), AllowedLateness: time.Hour, Now: func() time.Time { return t0 }}, 1, store, c)
-	if n, err := p.Warm(context.Background(), &source.Claim{Committed: 10}); err != nil || n != 3 {
+	if n, err := p.Warm(context.Background(), 10); err != nil || n != 3 {
 		t.Fatalf("warm: %d %v", n, err)
 	}
 	ctx := context.Background()
@@ -87,4 +87,15 @@ func TestSprayCrossesOnTheFifthUserIncludingWarmedUpOnes(t *testing.T) {
 	if len(b.Findings) != 0 {
 		t.Fatalf("per-sign-in findings: %+v", b.Findings)
 	}
+}
+
+// WindowWatermark is the latest stored candidate, as the store's fallback.
+func (s *fakeStore) WindowWatermark(context.Context, string, int, int64) (time.Time, error) {
+	var wm time.Time
+	for _, r := range s.recent {
+		if r.At.After(wm) {
+			wm = r.At
+		}
+	}
+	return wm, nil
 }

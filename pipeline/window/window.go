@@ -26,6 +26,7 @@ type Window struct {
 	// watermark is the latest event time seen; entries older than
 	// watermark-length-lateness can no longer change any live count.
 	watermark int64
+	budget    *Budget // shared by the process's windows; nil: unbounded
 }
 
 // New returns an empty window of the given length. Events older than the
@@ -37,6 +38,12 @@ func New(length, allowedLateness time.Duration) *Window {
 		seed:     maphash.MakeSeed(),
 		keys:     make(map[string][]failure),
 	}
+}
+
+// WithBudget makes the window draw its keys from b (see Budget).
+func (w *Window) WithBudget(b *Budget) *Window {
+	w.budget = b
+	return w
 }
 
 // Counts is what a key's window holds around one event.
@@ -52,6 +59,9 @@ type Counts struct {
 	// Duplicate is true when the window already holds this sign-in at this
 	// very time: a replay or a duplicate delivery, not a new version.
 	Duplicate bool
+	// Refused is true when the key was new and the key budget was spent:
+	// the event was not added, and the counts are a lower bound.
+	Refused bool
 }
 
 // ObserveFailure records a failed sign-in of key at time at and returns the
@@ -78,11 +88,22 @@ func (w *Window) ObserveFailure(key, id string, at time.Time) Counts {
 			return Counts{Before: before, After: before}
 		}
 	}
+	if len(entries) == 0 && !w.budget.acquire() {
+		return Counts{Before: before, After: before, Refused: true}
+	}
 	entries = append(entries, failure{})
 	copy(entries[i+1:], entries[i:])
 	entries[i] = failure{atMs: ms, idHash: h}
 	w.keys[key] = entries
 	return Counts{Before: before, After: before + 1}
+}
+
+// Complete reports whether the counts around time at are whole: nothing in
+// (at-length, at] can have been evicted or refused as late. It is false for
+// an event that arrives later than the allowed lateness (a very late log, or
+// a redelivery hours after the original), whose counts may then be low.
+func (w *Window) Complete(at time.Time) bool {
+	return at.UnixMilli()-w.length >= w.horizon()
 }
 
 // Count returns the failures of key in (at-length, at] without adding any.
@@ -110,6 +131,10 @@ func (w *Window) advance(ms int64) {
 	}
 }
 
+// AdvanceTo moves the watermark to at if that is later: a rebuilt window
+// starts where the live one stood, which successes moved too.
+func (w *Window) AdvanceTo(at time.Time) { w.advance(at.UnixMilli()) }
+
 // Evict drops entries that no live count can include any more. Call it now
 // and then (the workers call it on every flush): it walks every key.
 func (w *Window) Evict() (evicted int) {
@@ -122,11 +147,19 @@ func (w *Window) Evict() (evicted int) {
 		evicted += i
 		if i == len(entries) {
 			delete(w.keys, key)
+			w.budget.release(1)
 			continue
 		}
 		w.keys[key] = append(entries[:0], entries[i:]...)
 	}
 	return evicted
+}
+
+// Release gives every key back to the budget and empties the window: its
+// partition has gone to another worker.
+func (w *Window) Release() {
+	w.budget.release(len(w.keys))
+	clear(w.keys)
 }
 
 // Keys is the number of keys with failures in the window.

@@ -125,3 +125,51 @@ func BenchmarkObserveFailure(b *testing.B) {
 		}
 	}
 }
+
+func TestCompleteUntilTheWindowCanHaveBeenEvicted(t *testing.T) {
+	w := New(48*time.Hour, 2*time.Hour)
+	w.ObserveFailure("u", "a", t0.Add(100*time.Hour)) // watermark
+	for _, c := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{t0.Add(100 * time.Hour), true},
+		{t0.Add(98 * time.Hour), true}, // exactly the allowed lateness
+		{t0.Add(98*time.Hour - time.Millisecond), false},
+		{t0.Add(50 * time.Hour), false},
+	} {
+		if got := w.Complete(c.at); got != c.want {
+			t.Errorf("Complete(%s) = %v, want %v", c.at.Sub(t0), got, c.want)
+		}
+	}
+}
+
+func TestTheKeyBudgetRefusesNewKeysUntilEvictionReturnsThem(t *testing.T) {
+	b := NewBudget(2)
+	w1 := New(48*time.Hour, 0).WithBudget(b)
+	w2 := New(48*time.Hour, 0).WithBudget(b) // another partition of the process
+	w1.ObserveFailure("a", "1", t0)
+	w2.ObserveFailure("b", "2", t0)
+	if c := w1.ObserveFailure("a", "3", t0.Add(time.Minute)); c.Refused || c.After != 2 {
+		t.Fatalf("a known key: %+v, want counted", c)
+	}
+	if c := w2.ObserveFailure("c", "4", t0.Add(time.Minute)); !c.Refused || c.After != 0 {
+		t.Fatalf("a third key over a budget of 2: %+v, want refused", c)
+	}
+	if b.Used() != 2 || b.Refused() != 1 {
+		t.Fatalf("used %d refused %d, want 2 and 1", b.Used(), b.Refused())
+	}
+	// b's first failure is evicted, its newer one keeps the key.
+	w2.ObserveFailure("b", "5", t0.Add(50*time.Hour)) // known key, moves the watermark
+	w2.Evict()
+	if b.Used() != 2 {
+		t.Fatalf("used %d after eviction kept b's newer failure, want 2", b.Used())
+	}
+	w1.Release() // w1's partition is revoked
+	if b.Used() != 1 {
+		t.Fatalf("used %d after release, want 1", b.Used())
+	}
+	if c := w2.ObserveFailure("c", "6", t0.Add(50*time.Hour)); c.Refused || c.After != 1 {
+		t.Fatalf("c after keys came back: %+v, want counted", c)
+	}
+}

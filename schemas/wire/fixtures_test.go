@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
 )
 
 // fixtureDirs hold the project's Entra samples: every sign-in that decodes
 // from them is a round-trip case.
-var fixtureDirs = []string{"../../schemas/testdata", "../../testdata"}
+var fixtureDirs = []string{"../../schemas/entra/testdata", "../../testdata"}
 
 type fixture struct {
 	name   string
@@ -42,7 +43,7 @@ func fixtureSignIns(tb testing.TB) []fixture {
 				messages = bytes.Split(data, []byte("\n"))
 			}
 			for _, m := range messages {
-				decoded, err := schemas.DecodeSignIns(bytes.TrimSpace(m))
+				decoded, err := entra.DecodeSignIns(bytes.TrimSpace(m))
 				if err != nil {
 					continue
 				}
@@ -68,11 +69,11 @@ func fixtureSignIns(tb testing.TB) []fixture {
 // 11k (23 policies, Entra's average stored size).
 func benchSignIn(tb testing.TB, size string) *schemas.SignIn {
 	tb.Helper()
-	data, err := os.ReadFile("../../schemas/testdata/bench/graph_beta_" + size + ".json")
+	data, err := os.ReadFile("../../schemas/entra/testdata/bench/graph_beta_" + size + ".json")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	decoded, err := schemas.DecodeSignIns(data)
+	decoded, err := entra.DecodeSignIns(data)
 	if err != nil || len(decoded) != 1 || decoded[0].Err != nil {
 		tb.Fatalf("decode bench sample %s: %v %v", size, err, decoded)
 	}

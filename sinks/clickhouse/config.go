@@ -26,6 +26,10 @@ type Config struct {
 	// bandwidth to a remote server; none saves CPU on both sides when the
 	// server is on the same host or a fast local network.
 	Compression string `env:"COMPRESSION, default=lz4"`
+	// MaxOpenConns bounds the connection pool (0: 32). Not read from the
+	// environment: the binary sizes the API's own pool from its bound on
+	// concurrent queries.
+	MaxOpenConns int
 }
 
 var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

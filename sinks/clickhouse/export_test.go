@@ -15,3 +15,22 @@ func (s *Store) DropTablesForTest(ctx context.Context) error {
 	}
 	return nil
 }
+
+// HoldConnectionForTest runs a long query and keeps its connection busy
+// until release is called.
+func (s *Store) HoldConnectionForTest(ctx context.Context) (release func(), err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	rows, err := s.conn.Query(ctx, "SELECT number FROM system.numbers LIMIT 100000000")
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	rows.Next()
+	return func() { cancel(); rows.Close() }, nil
+}
+
+// MergeForTest merges a table's parts, as ClickHouse does in the
+// background, so a test sees what a ReplacingMergeTree keeps.
+func (s *Store) MergeForTest(ctx context.Context, table string) error {
+	return s.conn.Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE %s FINAL", s.table(table)))
+}

@@ -133,7 +133,7 @@ func (s *Store) flagPage(ctx context.Context, before time.Time, beforeID string,
 		for rows.Next() {
 			var t flagTarget
 			if err := rows.Scan(&t.signInID, &t.correlationID, &t.requestID, &t.at, &t.id, &t.by); err != nil {
-				rows.Close()
+				_ = rows.Close() // the scan error is the one to report
 				return nil, fmt.Errorf("clickhouse: read flags: %w", err)
 			}
 			n++
@@ -143,7 +143,7 @@ func (s *Store) flagPage(ctx context.Context, before time.Time, beforeID string,
 				batch = append(batch, t)
 			}
 		}
-		rows.Close()
+		_ = rows.Close() // rows.Err reports what went wrong while reading
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("clickhouse: read flags: %w", err)
 		}

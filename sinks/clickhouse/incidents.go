@@ -118,23 +118,21 @@ func (s *Store) IncidentWarmSpan(ctx context.Context, keys string, detections []
 	if beforeOffset <= 0 || len(detections) == 0 {
 		return base, nil
 	}
-	events := s.table("signins")
-	if keys == "ip" {
-		events = s.table("ip_failures")
-	}
 	ctx, cancel := context.WithTimeout(ctx, 4*s.cfg.QueryTimeout)
 	defer cancel()
+	latest, ok, err := s.watermark(ctx, keys, shard, beforeOffset)
+	if err != nil || !ok {
+		return base, err
+	}
 	dets := make([]any, len(detections))
 	for i, d := range detections {
 		dets[i] = d
 	}
-	var latest, earliest int64
+	var earliest int64
 	var n uint64
-	err := s.conn.QueryRow(ctx, fmt.Sprintf(
-		`SELECT any(m), min(first_ms), count() FROM %s
-		 CROSS JOIN (SELECT max(created_ms) AS m FROM %s WHERE shard = ? AND kafka_offset < ?) AS latest
-		 WHERE detection IN ? AND shard = ? AND last_ms > m - ?`, s.table("incidents"), events),
-		uint16(shard), beforeOffset, ch.GroupSet{Value: dets}, uint16(shard), base.Milliseconds()).Scan(&latest, &earliest, &n)
+	err = s.conn.QueryRow(ctx, fmt.Sprintf(
+		`SELECT min(first_ms), count() FROM %s WHERE detection IN ? AND shard = ? AND last_ms > ?`, s.table("incidents")),
+		ch.GroupSet{Value: dets}, uint16(shard), latest-base.Milliseconds()).Scan(&earliest, &n)
 	if err != nil {
 		return 0, fmt.Errorf("clickhouse: incidents to rebuild on shard %d: %w", shard, err)
 	}

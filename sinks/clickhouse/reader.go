@@ -501,22 +501,28 @@ func (s *Store) FailureCount(ctx context.Context, user string, from, to time.Tim
 	return int(n), nil
 }
 
-// RecentFailures implements sinks.FailureSource. It reads raw rows, not
-// FINAL: a row stored before the committed offset is what the window saw,
-// whatever later versions say; duplicates are the window's to drop.
+// RecentFailures implements sinks.FailureSource from window_failures, a
+// plain MergeTree no merge rewrites: a row stored before the committed
+// offset is what the window saw, whatever later copies say; duplicates are
+// the window's to drop. The span is counted back from the watermark the
+// window had at the committed offset, and the time bound on created_at
+// (the table's sorting key after shard) keeps the read to that span.
 func (s *Store) RecentFailures(ctx context.Context, shard int, beforeOffset int64, span time.Duration) ([]sinks.FailureRecord, error) {
 	if beforeOffset <= 0 {
 		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 4*s.cfg.QueryTimeout)
 	defer cancel()
-	t := s.table("signins")
+	wm, ok, err := s.watermark(ctx, sinks.WindowUsers, shard, beforeOffset)
+	if err != nil || !ok {
+		return nil, err
+	}
+	from := wm - span.Milliseconds()
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
 		`SELECT user_key, category, id, created_ms, error_code, app_id, device FROM %s
-		 WHERE shard = ? AND kafka_offset < ? AND is_failure = 1
-		   AND created_ms > (SELECT max(created_ms) FROM %s WHERE shard = ? AND kafka_offset < ?) - ?
-		 ORDER BY created_ms`, t, t),
-		uint16(shard), beforeOffset, uint16(shard), beforeOffset, span.Milliseconds())
+		 WHERE shard = ? AND created_at >= ? AND created_ms > ? AND kafka_offset < ?
+		 ORDER BY created_ms`, s.table("window_failures")),
+		uint16(shard), secondsFloor(from), from, beforeOffset)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read recent failures of shard %d: %w", shard, err)
 	}
@@ -538,21 +544,81 @@ func (s *Store) RecentFailures(ctx context.Context, shard int, beforeOffset int6
 	return out, rows.Err()
 }
 
-// RecentIPFailures implements sinks.IPFailureSource, as RecentFailures
-// does for users.
+// WindowWatermark implements sinks.WatermarkSource.
+func (s *Store) WindowWatermark(ctx context.Context, window string, shard int, beforeOffset int64) (time.Time, error) {
+	if beforeOffset <= 0 {
+		return time.Time{}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 4*s.cfg.QueryTimeout)
+	defer cancel()
+	ms, ok, err := s.watermark(ctx, window, shard, beforeOffset)
+	if err != nil || !ok {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
+
+// watermark is the watermark a stage's window had on shard after its last
+// batch before beforeOffset, in Unix milliseconds; ok is false when the
+// shard stored nothing before it. Partitions written before window_marks
+// existed fall back to the latest event stored, read the slow way once.
+func (s *Store) watermark(ctx context.Context, stage string, shard int, beforeOffset int64) (ms int64, ok bool, err error) {
+	// A mark is written with every batch, so the marks of the last two
+	// days (two daily partitions) almost always hold the one wanted; all
+	// of them are read only when a partition was idle longer. Watermarks
+	// only grow, so the largest before the offset is the last one.
+	for _, since := range []time.Time{time.Now().UTC().Add(-48 * time.Hour).Truncate(24 * time.Hour), time.Unix(0, 0).UTC()} {
+		var marks uint64
+		err = s.conn.QueryRow(ctx, fmt.Sprintf(
+			`SELECT max(watermark_ms), count() FROM %s
+			 WHERE written_at >= ? AND stage = ? AND shard = ? AND kafka_offset < ?`, s.table("window_marks")),
+			since, stage, uint16(shard), beforeOffset).Scan(&ms, &marks)
+		if err != nil {
+			return 0, false, fmt.Errorf("clickhouse: watermark of %s shard %d: %w", stage, shard, err)
+		}
+		if marks > 0 {
+			return ms, true, nil
+		}
+	}
+	events := s.table("signins")
+	if stage == sinks.WindowIPs {
+		events = s.table("ip_failures")
+	}
+	var n uint64
+	err = s.conn.QueryRow(ctx, fmt.Sprintf(
+		`SELECT max(created_ms), count() FROM %s WHERE shard = ? AND kafka_offset < ?`, events),
+		uint16(shard), beforeOffset).Scan(&ms, &n)
+	if err != nil {
+		return 0, false, fmt.Errorf("clickhouse: latest event of %s shard %d: %w", stage, shard, err)
+	}
+	return ms, n > 0, nil
+}
+
+// secondsFloor is the DateTime second holding Unix millisecond ms, for a
+// bound on a DateTime sorting-key column that keeps every row of a bound
+// on the millisecond column.
+func secondsFloor(ms int64) time.Time {
+	return time.Unix(0, 0).Add(time.Duration(ms) * time.Millisecond).UTC().Truncate(time.Second)
+}
+
+// RecentIPFailures implements sinks.IPFailureSource from
+// window_ip_failures, as RecentFailures does for users.
 func (s *Store) RecentIPFailures(ctx context.Context, shard int, beforeOffset int64, span time.Duration) ([]sinks.IPFailureRecord, error) {
 	if beforeOffset <= 0 {
 		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 4*s.cfg.QueryTimeout)
 	defer cancel()
-	t := s.table("ip_failures")
+	wm, ok, err := s.watermark(ctx, sinks.WindowIPs, shard, beforeOffset)
+	if err != nil || !ok {
+		return nil, err
+	}
+	from := wm - span.Milliseconds()
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
 		`SELECT ip, user_key, identity, created_ms, kafka_offset FROM %s
-		 WHERE shard = ? AND kafka_offset < ?
-		   AND created_ms > (SELECT max(created_ms) FROM %s WHERE shard = ? AND kafka_offset < ?) - ?
-		 ORDER BY created_ms`, t, t),
-		uint16(shard), beforeOffset, uint16(shard), beforeOffset, span.Milliseconds())
+		 WHERE shard = ? AND created_at >= ? AND created_ms > ? AND kafka_offset < ?
+		 ORDER BY created_ms`, s.table("window_ip_failures")),
+		uint16(shard), secondsFloor(from), from, beforeOffset)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read recent IP failures of shard %d: %w", shard, err)
 	}

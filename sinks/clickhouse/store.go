@@ -25,15 +25,20 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	maxOpen := cfg.MaxOpenConns
+	if maxOpen <= 0 {
+		maxOpen = 32
+	}
 	conn, err := ch.Open(&ch.Options{
 		Addr:        []string{cfg.Addr},
 		Auth:        ch.Auth{Database: "default", Username: cfg.User, Password: cfg.Password},
 		DialTimeout: cfg.DialTimeout,
 		Compression: &ch.Compression{Method: compressionMethods[cfg.Compression]},
-		// A few connections per partition worker (one per table of a
-		// flush) plus the API's readers.
-		MaxOpenConns: 32,
-		MaxIdleConns: 8,
+		// Ingestion: a few connections per partition worker (one per
+		// table of a flush). The API opens a store of its own, so its
+		// readers never take these.
+		MaxOpenConns: maxOpen,
+		MaxIdleConns: min(8, maxOpen),
 		ClientInfo: ch.ClientInfo{Products: []struct {
 			Name    string
 			Version string
@@ -44,7 +49,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	s := &Store{conn: conn, cfg: cfg, log: log}
 	if err := s.Ping(ctx); err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, err
 	}
 	return s, nil
@@ -65,6 +70,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// PoolStats reports the connection pool's size and use.
+func (s *Store) PoolStats() driver.Stats { return s.conn.Stats() }
 
 // Close releases the connections.
 func (s *Store) Close() error { return s.conn.Close() }

@@ -395,3 +395,164 @@ func TestFlaggedPagesKeepFlagsOfTheSameSecond(t *testing.T) {
 		t.Fatalf("pages listed %v, want %s", seen, want)
 	}
 }
+
+// A finding computed over a complete window is what a lookup returns, even
+// when a redelivery hours later recomputes it over an evicted window and
+// is written after it; a later complete computation still replaces it.
+func TestCompleteFindingOutranksALaterPartialOne(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	si := signIn("S-P", "User-P", "", t0, 50126)
+	finding := func(failures int, partial bool) schemas.Finding {
+		return schemas.Finding{ID: schemas.FindingID("invalid_credentials", si.ID), SignInID: si.ID, CorrelationID: si.CorrelationID,
+			UserID: si.UserID, OccurredAt: si.CreatedDateTime, Scenario: "invalid_credentials", Severity: "low",
+			ErrorCode: 50126, Failures48h: failures, Failures48hPartial: partial, UserKey: si.UserKey()}
+	}
+	read := func() schemas.Finding {
+		t.Helper()
+		got, err := s.SignIns(ctx, sinks.SignInQuery{CorrelationID: si.CorrelationID})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("sign-in: %v %v", got, err)
+		}
+		fs, err := s.Findings(ctx, got)
+		if err != nil || len(fs) != 1 {
+			t.Fatalf("findings: %+v %v, want one", fs, err)
+		}
+		return fs[0]
+	}
+	write := func(f schemas.Finding) {
+		t.Helper()
+		time.Sleep(2 * time.Millisecond) // versions are write times
+		if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{record(si, 0)}, Findings: []schemas.Finding{f}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(finding(7, false))
+	write(finding(2, true)) // the late redelivery
+	if got := read(); got.Failures48h != 7 || got.Failures48hPartial {
+		t.Fatalf("after a partial rewrite: %d partial=%v, want the complete 7", got.Failures48h, got.Failures48hPartial)
+	}
+	// Merged parts must agree with the read-time choice.
+	if err := s.MergeForTest(ctx, "findings"); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got.Failures48h != 7 {
+		t.Fatalf("after a merge: %d, want the complete 7", got.Failures48h)
+	}
+	write(finding(9, false)) // a complete recomputation (late failures arrived meanwhile)
+	if got := read(); got.Failures48h != 9 {
+		t.Fatalf("after a complete rewrite: %d, want 9", got.Failures48h)
+	}
+}
+
+// The rebuild reads what the window saw before the committed offset even
+// after a merge has replaced a failure's row with a later copy (a
+// redelivery stored at a later offset), and counts its span back from the
+// recorded watermark (a success's time), not from the latest failure.
+func TestRebuildSurvivesMergesAndStartsFromTheRecordedWatermark(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	early := record(signIn("w-early", "user-w", "", t0, 50126), 1)
+	kept := record(signIn("w-kept", "user-w", "", t0.Add(30*time.Hour), 50126), 2)
+	success := record(signIn("w-success", "user-w", "", t0.Add(60*time.Hour), 0), 3)
+	marks := []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: 0, Offset: 3, At: t0.Add(60 * time.Hour)}}
+	if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{early, kept, success}, Watermarks: marks}); err != nil {
+		t.Fatal(err)
+	}
+	again := kept
+	again.Offset = 9 // the redelivery, after the committed offset 4
+	time.Sleep(2 * time.Millisecond)
+	if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{again},
+		Watermarks: []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: 0, Offset: 9, At: t0.Add(61 * time.Hour)}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"signins", "window_failures"} {
+		if err := s.MergeForTest(ctx, table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wm, err := s.WindowWatermark(ctx, sinks.WindowUsers, 0, 4)
+	if err != nil || !wm.Equal(t0.Add(60*time.Hour)) {
+		t.Fatalf("watermark before offset 4: %v %v, want +60h (the success)", wm, err)
+	}
+	// Span 48h back from +60h: w-kept (+30h) is in, w-early (0) is out;
+	// from the latest failure (+30h) it would have been in.
+	got, err := s.RecentFailures(ctx, 0, 4, 48*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Identity != schemas.CategoryInteractive+"/w-kept" {
+		t.Fatalf("rebuilt %+v, want w-kept once", got)
+	}
+	if wm, err := s.WindowWatermark(ctx, sinks.WindowIPs, 0, 4); err != nil || !wm.IsZero() {
+		t.Fatalf("IP watermark: %v %v, want none", wm, err)
+	}
+}
+
+// Retention drops whole time partitions that end before the cutoff, in
+// every table (sign-ins, their keys, findings, the rebuild's tables), and
+// nothing newer or without a time partition.
+func TestDropExpiredDropsOnlyPartitionsBeforeTheCutoff(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	old := signIn("ret-old", "user-r", "", time.Date(2025, 1, 15, 9, 0, 0, 0, time.UTC), 50126)
+	kept := signIn("ret-kept", "user-r", "", time.Date(2025, 3, 2, 9, 0, 0, 0, time.UTC), 50126)
+	finding := func(si schemas.SignIn) schemas.Finding {
+		return schemas.Finding{ID: schemas.FindingID("invalid_credentials", si.ID), SignInID: si.ID, CorrelationID: si.CorrelationID,
+			UserID: si.UserID, OccurredAt: si.CreatedDateTime, Scenario: "invalid_credentials", Severity: "low", UserKey: si.UserKey()}
+	}
+	if err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{record(old, 1), record(kept, 2)},
+		Findings: []schemas.Finding{finding(old), finding(kept)}}); err != nil {
+		t.Fatal(err)
+	}
+	// 2025-02-10: January has ended, March has not begun.
+	dropped, err := s.DropExpired(ctx, time.Date(2025, 2, 10, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(dropped)
+	// signin_keys is no longer written (migration 0004); the lookup tables are.
+	want := "[failure_facts/202501 findings/202501 findings_by_signin/202501 signin_docs/202501 signin_lookup/202501 " +
+		"signin_user_hours/202501 signins/202501 window_failures/20250115]"
+	if fmt.Sprint(dropped) != want {
+		t.Fatalf("dropped %v, want %s", dropped, want)
+	}
+	got, err := s.SignIns(ctx, sinks.SignInQuery{User: "user-r", From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil || fmt.Sprint(ids(got)) != "[ret-kept]" {
+		t.Fatalf("after retention: %v %v, want ret-kept only", ids(got), err)
+	}
+	if again, err := s.DropExpired(ctx, time.Date(2025, 2, 10, 0, 0, 0, 0, time.UTC)); err != nil || len(again) != 0 {
+		t.Fatalf("second pass dropped %v %v, want nothing", again, err)
+	}
+	if _, err := s.Migrate(ctx); err != nil { // schema_migrations ("all") survives
+		t.Fatal(err)
+	}
+}
+
+// The spray stage's rebuild, likewise, keeps a candidate stored before the
+// committed offset after a later copy replaced its ip_failures row.
+func TestIPRebuildSurvivesMerges(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	row := sinks.IPFailureRecord{IP: "203.0.113.9", UserKey: "user-i", Identity: "interactive/ip-1", At: t0, Shard: 0, Offset: 1}
+	again := row
+	again.Offset = 9
+	mark := func(offset int64) []sinks.WatermarkRecord {
+		return []sinks.WatermarkRecord{{Stage: sinks.WindowIPs, Shard: 0, Offset: offset, At: t0}}
+	}
+	if err := s.Write(ctx, &sinks.Batch{IPFailures: []sinks.IPFailureRecord{row}, Watermarks: mark(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, &sinks.Batch{IPFailures: []sinks.IPFailureRecord{again}, Watermarks: mark(9)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"ip_failures", "window_ip_failures"} {
+		if err := s.MergeForTest(ctx, table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.RecentIPFailures(ctx, 0, 4, time.Hour)
+	if err != nil || len(got) != 1 || got[0].Offset != 1 || got[0].IP != row.IP {
+		t.Fatalf("rebuilt %+v %v, want the copy at offset 1", got, err)
+	}
+}

@@ -23,7 +23,7 @@ import (
 // taken from the write time, so a later version of a sign-in replaces an
 // earlier one, and identical replays collapse.
 func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
-	if b.Len() == 0 {
+	if b.Len() == 0 && len(b.Watermarks) == 0 {
 		return nil
 	}
 	if err := checkRows(b); err != nil {
@@ -40,6 +40,10 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 		g.Go(func() error { return s.writeSignIns(ctx, b.SignIns, version) })
 		g.Go(func() error { return s.writeSignInDocs(ctx, b.SignIns, version) })
 		g.Go(func() error { return s.writeSignInKeys(ctx, b.SignIns) })
+		g.Go(func() error { return s.writeWindowFailures(ctx, b.SignIns) })
+	}
+	if len(b.Watermarks) > 0 {
+		g.Go(func() error { return s.writeWatermarks(ctx, b.Watermarks) })
 	}
 	if len(b.Flags) > 0 {
 		g.Go(func() error { return s.writeFlags(ctx, b, version) })
@@ -48,7 +52,8 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 		g.Go(func() error { return s.writeFindings(ctx, b, version) })
 	}
 	if len(b.IPFailures) > 0 {
-		g.Go(func() error { return s.writeIPFailures(ctx, b.IPFailures) })
+		g.Go(func() error { return s.writeIPFailures(ctx, "ip_failures", b.IPFailures) })
+		g.Go(func() error { return s.writeIPFailures(ctx, "window_ip_failures", b.IPFailures) })
 	}
 	if len(b.Incidents) > 0 {
 		g.Go(func() error { return s.writeIncidents(ctx, b.Incidents) }) // incidents.go
@@ -56,8 +61,50 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	return g.Wait()
 }
 
-func (s *Store) writeIPFailures(ctx context.Context, rows []sinks.IPFailureRecord) error {
-	return s.send(ctx, "ip_failures", "ip, created_at, identity, created_ms, user_key, shard, kafka_offset", func(batch driver.Batch) error {
+// writeWindowFailures stores the failed sign-ins again, narrow, for the
+// window rebuild (see migration 0006).
+func (s *Store) writeWindowFailures(ctx context.Context, rows []sinks.SignInRecord) error {
+	failures := 0
+	for i := range rows {
+		if rows[i].IsFailure {
+			failures++
+		}
+	}
+	if failures == 0 {
+		return nil
+	}
+	return s.send(ctx, "window_failures", "shard, created_at, created_ms, user_key, category, id, error_code, app_id, device, kafka_offset", func(batch driver.Batch) error {
+		for i := range rows {
+			r := &rows[i]
+			if !r.IsFailure {
+				continue
+			}
+			si := &r.SignIn
+			if err := batch.Append(uint16(r.Shard), si.CreatedDateTime, si.CreatedDateTime.UnixMilli(), si.UserKey(), si.Category, si.ID,
+				int32(si.Status.ErrorCode), si.AppID, deviceOf(si), r.Offset); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) writeWatermarks(ctx context.Context, rows []sinks.WatermarkRecord) error {
+	now := time.Now().UTC()
+	return s.send(ctx, "window_marks", "stage, shard, kafka_offset, watermark_ms, written_at", func(batch driver.Batch) error {
+		for _, r := range rows {
+			if err := batch.Append(r.Stage, uint16(r.Shard), r.Offset, r.At.UnixMilli(), now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeIPFailures writes the spray stage's candidates to ip_failures (per-IP
+// evidence) or window_ip_failures (its rebuild; see migration 0006).
+func (s *Store) writeIPFailures(ctx context.Context, table string, rows []sinks.IPFailureRecord) error {
+	return s.send(ctx, table, "ip, created_at, identity, created_ms, user_key, shard, kafka_offset", func(batch driver.Batch) error {
 		for _, r := range rows {
 			if err := batch.Append(r.IP, r.At, r.Identity, r.At.UnixMilli(), r.UserKey, uint16(r.Shard), r.Offset); err != nil {
 				return err
@@ -183,16 +230,29 @@ func (s *Store) writeFlags(ctx context.Context, b *sinks.Batch, version uint64) 
 	})
 }
 
+// completeFindingVersion marks the version of a finding computed over a
+// complete window.
+const completeFindingVersion = uint64(1) << 62
+
 func (s *Store) writeFindings(ctx context.Context, b *sinks.Batch, version uint64) error {
 	const cols = "user_key, occurred_at, id, signin_id, correlation_id, scenario, severity, error_code, failures_48h, version, doc"
 	return s.send(ctx, "findings", cols, func(batch driver.Batch) error {
 		for _, f := range b.Findings {
+			// A finding computed over a complete window outranks one over a
+			// partial window (see schemas.Finding.Failures48hPartial): the
+			// high bit puts every complete version above every partial one,
+			// and within each the later write wins. Write times in Unix
+			// nanoseconds stay below 1<<62 until the year 2116.
+			v := version
+			if !f.Failures48hPartial {
+				v |= completeFindingVersion
+			}
 			doc, err := json.Marshal(f)
 			if err != nil {
 				return fmt.Errorf("encode finding %s: %w", f.ID, err)
 			}
 			if err := batch.Append(f.UserKey, f.OccurredAt, f.ID, f.SignInID, f.CorrelationID, f.Scenario,
-				f.Severity, int32(f.ErrorCode), uint32(f.Failures48h), version, string(doc)); err != nil {
+				f.Severity, int32(f.ErrorCode), uint32(f.Failures48h), v, string(doc)); err != nil {
 				return err
 			}
 		}

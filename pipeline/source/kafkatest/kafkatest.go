@@ -59,7 +59,7 @@ func runContainer() ([]string, error) {
 		return nil, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	_ = l.Close() // only its port was wanted
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	_, err = testcontainers.Run(ctx, Image,
@@ -163,7 +163,7 @@ func ReadAll(t testing.TB, brokers []string, topic string) []kafka.Message {
 			t.Fatal(err)
 		}
 		first, last, err := conn.ReadOffsets()
-		conn.Close()
+		_ = conn.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,12 +177,12 @@ func ReadAll(t testing.TB, brokers []string, topic string) []kafka.Message {
 		for off := first; off < last; off++ {
 			m, err := r.ReadMessage(ctx)
 			if err != nil {
-				r.Close()
+				_ = r.Close()
 				t.Fatalf("read %s/%d: %v", topic, p, err)
 			}
 			out = append(out, m)
 		}
-		r.Close()
+		_ = r.Close()
 	}
 	return out
 }
