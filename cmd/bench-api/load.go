@@ -217,7 +217,7 @@ func decode(m loadgen.Message, sprayRule *rules.SprayRule) (events, sprays []key
 
 func shardOf(key string, n int) int {
 	h := fnv.New32a()
-	h.Write([]byte(key))
+	_, _ = h.Write([]byte(key)) // hash.Hash never returns an error
 	return int(h.Sum32() % uint32(n))
 }
 

@@ -121,7 +121,7 @@ func measure(ctx context.Context, o options, store *chstore.Store, conn driver.C
 	report(os.Stdout, o, results)
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(map[string]any{"label": o.label, "results": results}, "", "  ")
-		if err := os.WriteFile(o.jsonOut, b, 0o644); err != nil {
+		if err := os.WriteFile(o.jsonOut, b, 0o600); err != nil {
 			return err
 		}
 	}
@@ -228,7 +228,10 @@ func targets(ctx context.Context, conn driver.Conn, db string) ([]lookup, error)
 		corrs = append(corrs, "/v1/diagnose?correlationId="+url.QueryEscape(corr))
 		users = append(users, "/v1/diagnose?user="+url.QueryEscape(upn)+"&at="+at.UTC().Format(time.RFC3339))
 	}
-	rows.Close()
+	_ = rows.Close() // rows.Err reports a read error
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
 	signInIDs := make([]string, len(ids))
 	for i, u := range ids {
 		signInIDs[i] = strings.Replace(u, "requestId=", "signInId=", 1)
@@ -249,7 +252,10 @@ func targets(ctx context.Context, conn driver.Conn, db string) ([]lookup, error)
 		}
 		sprays = append(sprays, "/v1/diagnose?correlationId="+url.QueryEscape(corr))
 	}
-	rows.Close()
+	_ = rows.Close() // rows.Err reports a read error
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
 	// The busiest user, at times spread over the load.
 	var busyUPN string
 	var first, last time.Time
