@@ -7,7 +7,7 @@ SERVICES_ENV := .services.env
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT         := bin/golangci-lint
 
-.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes services-up services-down chromium screenshots demo run migrate fmt vet tidy up down
+.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes bench-api services-up services-down chromium screenshots demo run migrate fmt vet tidy up down
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ bench-e2e: services-up ## End-to-end benchmark at volume (1M events; EVENTS, RUN
 
 bench-spikes: services-up ## Failure-spike queries at 10M sign-ins over 30 days: p50/p99 of 7d/15m and 24h/5m series (EVENTS, RUNS; drops its database)
 	set -a; . ./$(SERVICES_ENV); set +a; $(GO) run ./cmd/bench-spikes -events $${EVENTS:-10000000} -runs $${RUNS:-20}
+
+bench-api: services-up ## Query API lookups at 10M sign-ins: p50/p99 and rows read (EVENTS, RUNS, REUSE=1, BASELINE_REF); see BENCHMARKS.md
+	bash scripts/bench-api.sh
 
 services-up: ## Start local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package); writes .services.env
 	bash scripts/services-up.sh

@@ -3,6 +3,8 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,24 +19,24 @@ const evidenceTop = 3
 
 // Evidence implements sinks.Reader: the failures in (From, To] of a user
 // or an IP, the distinct users among them, and the most frequent users,
-// apps, IPs, devices, client apps and error codes. One query: a UNION ALL of one GROUP BY per
-// dimension (no window functions, no tuple arrays: 18.16 lacks them).
+// apps, IPs, devices, client apps and error codes. It reads the failures
+// of that one subject and window from failure_facts (ordered by subject
+// and time) once, and counts in Go: the latest version of each sign-in
+// only, so a replayed row does not count twice.
 func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.Evidence, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	var where string
-	var args []any
+	var kind, subject string
 	switch {
 	case q.UserKey != "":
-		where, args = "user_key = ?", []any{strings.ToLower(q.UserKey)}
+		kind, subject = "user", strings.ToLower(q.UserKey)
 	case q.IP != "":
-		// No index serves an IP alone: bound the scan by time partitions.
-		where, args = "ip_address = ?", []any{q.IP}
+		kind, subject = "ip", q.IP
 	default:
 		return nil, fmt.Errorf("%w: evidence needs a user or an IP", sinks.ErrInvalidQuery)
 	}
-	where += " AND is_failure = 1 AND created_at >= ? AND created_at <= ? AND created_ms > ? AND created_ms <= ?"
-	args = append(args, q.From.Truncate(time.Second), q.To, q.From.UnixMilli(), q.To.UnixMilli())
+	where := "subject_kind = ? AND subject = ? AND created_at >= ? AND created_at <= ? AND created_ms > ? AND created_ms <= ?"
+	args := []any{kind, subject, q.From.Truncate(time.Second), q.To, q.From.UnixMilli(), q.To.UnixMilli()}
 	if len(q.Codes) > 0 {
 		codes := make([]any, len(q.Codes))
 		for i, c := range q.Codes {
@@ -43,52 +45,77 @@ func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.E
 		where += " AND error_code IN ?"
 		args = append(args, ch.GroupSet{Value: codes})
 	}
-	// Distinct sign-ins only: a replayed row must not count twice.
-	inner := fmt.Sprintf(`(SELECT category, id, user_key, user_principal_name, app_display_name, ip_address, device, client_app_used, error_code FROM %s
-		WHERE %s ORDER BY category, id, created_ms DESC, version DESC LIMIT 1 BY category, id)`, s.table("signins"), where)
-	dims := []struct{ name, expr string }{
-		{"total", "''"}, {"app", "app_display_name"}, {"ip", "ip_address"}, {"device", "device"},
-		{"client", "client_app_used"}, {"code", "toString(error_code)"}, {"user", "if(user_principal_name != '', user_principal_name, user_key)"},
-	}
-	parts := []string{fmt.Sprintf("SELECT 'users' AS dim, '' AS v, uniqExact(user_key) AS c FROM %s", inner)}
-	allArgs := append([]any{}, args...)
-	for _, d := range dims {
-		parts = append(parts, fmt.Sprintf("SELECT '%s' AS dim, %s AS v, count() AS c FROM %s GROUP BY v", d.name, d.expr, inner))
-		allArgs = append(allArgs, args...)
-	}
-	query := fmt.Sprintf("SELECT dim, v, c FROM (%s) WHERE v != '' OR dim IN ('total', 'users') ORDER BY dim, c DESC, v LIMIT %d BY dim",
-		strings.Join(parts, " UNION ALL "), evidenceTop)
-	rows, err := s.conn.Query(ctx, query, allArgs...)
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		`SELECT category, id, created_ms, version, user_key, user_principal_name, app_display_name, ip_address, device,
+		        client_app_used, error_code FROM %s WHERE %s`, s.table("failure_facts"), where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: evidence: %w", err)
 	}
 	defer rows.Close()
-	ev := &schemas.Evidence{WindowStart: q.From, WindowEnd: q.To}
+	type failure struct {
+		ms                                       int64
+		version                                  uint64
+		user, upn, app, ip, device, client, code string
+	}
+	latest := map[versionKey]failure{}
 	for rows.Next() {
-		var dim, v string
-		var c uint64
-		if err := rows.Scan(&dim, &v, &c); err != nil {
+		var k versionKey
+		var f failure
+		var code int32
+		if err := rows.Scan(&k.category, &k.id, &f.ms, &f.version, &f.user, &f.upn, &f.app, &f.ip, &f.device, &f.client, &code); err != nil {
 			return nil, fmt.Errorf("clickhouse: evidence: %w", err)
 		}
-		count := schemas.Count{Value: v, Count: int(c)}
-		switch dim {
-		case "total":
-			ev.Failures = int(c)
-		case "users":
-			ev.DistinctUsers = int(c)
-		case "user":
-			ev.TopUsers = append(ev.TopUsers, count)
-		case "app":
-			ev.TopApps = append(ev.TopApps, count)
-		case "ip":
-			ev.TopIPs = append(ev.TopIPs, count)
-		case "device":
-			ev.TopDevices = append(ev.TopDevices, count)
-		case "client":
-			ev.TopClients = append(ev.TopClients, count)
-		case "code":
-			ev.TopCodes = append(ev.TopCodes, count)
+		f.code = strconv.Itoa(int(code))
+		if old, ok := latest[k]; !ok || f.ms > old.ms || f.ms == old.ms && f.version > old.version {
+			latest[k] = f
 		}
 	}
-	return ev, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: evidence: %w", err)
+	}
+	dims := map[string]map[string]int{}
+	users := map[string]bool{}
+	add := func(dim, v string) {
+		if v == "" {
+			return
+		}
+		if dims[dim] == nil {
+			dims[dim] = map[string]int{}
+		}
+		dims[dim][v]++
+	}
+	for _, f := range latest {
+		users[f.user] = true
+		add("app", f.app)
+		add("ip", f.ip)
+		add("device", f.device)
+		add("client", f.client)
+		add("code", f.code)
+		if f.upn != "" {
+			add("user", f.upn)
+		} else {
+			add("user", f.user)
+		}
+	}
+	return &schemas.Evidence{WindowStart: q.From, WindowEnd: q.To, Failures: len(latest), DistinctUsers: len(users),
+		TopUsers: top(dims["user"]), TopApps: top(dims["app"]), TopIPs: top(dims["ip"]), TopDevices: top(dims["device"]),
+		TopClients: top(dims["client"]), TopCodes: top(dims["code"])}, nil
+}
+
+// top returns the evidenceTop most frequent values, by count then value.
+func top(counts map[string]int) []schemas.Count {
+	var out []schemas.Count
+	for v, c := range counts {
+		out = append(out, schemas.Count{Value: v, Count: c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Value < out[j].Value
+	})
+	if len(out) > evidenceTop {
+		out = out[:evidenceTop]
+	}
+	return out
 }

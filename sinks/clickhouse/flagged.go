@@ -29,8 +29,11 @@ func (t *flagTarget) after(u *flagTarget) bool {
 	return t.id > u.id
 }
 
-// Flagged implements sinks.Reader. Flags are few next to sign-ins, so the
-// page of flags is read first and resolved to sign-ins through signin_keys.
+// Flagged implements sinks.Reader. Flags are read in page order from
+// flag_times, one time slice after the other (18.16 cannot stop reading at
+// a LIMIT), until the slices hold a page of targets whose latest flag they
+// are; flag_keys tells which targets were flagged again later. Sign-ins
+// are then resolved through signin_lookup.
 func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.FlaggedSignIn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
@@ -42,38 +45,24 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 	if before.IsZero() {
 		before = time.Now().Add(time.Hour)
 	}
-	// Each target's latest flag (by time, then id) is its place in the
-	// order; the cursor is compared without tuples, which 18.16 lacks.
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		`SELECT signin_id, correlation_id, request_id, flagged_at, id, flagged_by FROM (
-		   SELECT signin_id, correlation_id, request_id, flagged_at, id, flagged_by FROM %s
-		   ORDER BY flagged_at DESC, id DESC LIMIT 1 BY signin_id, correlation_id, request_id)
-		 WHERE (flagged_at < ?) OR (flagged_at = ? AND id < ?)
-		 ORDER BY flagged_at DESC, id DESC LIMIT %d`, s.table("flags"), limit), before, before, q.BeforeID)
+	targets, err := s.flagPage(ctx, before, q.BeforeID, limit)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: read flags: %w", err)
+		return nil, err
 	}
-	var targets []flagTarget
+	// Each key once: 18.16's index analysis of IN costs per key and range.
 	var requestKeys, correlationKeys []any
-	for rows.Next() {
-		var t flagTarget
-		if err := rows.Scan(&t.signInID, &t.correlationID, &t.requestID, &t.at, &t.id, &t.by); err != nil {
-			_ = rows.Close() // the scan error is the one to report
-			return nil, fmt.Errorf("clickhouse: read flags: %w", err)
-		}
-		targets = append(targets, t)
+	seen := map[string]bool{}
+	for _, t := range targets {
 		for _, k := range []string{t.signInID, t.requestID} {
-			if k != "" {
+			if k != "" && !seen["r"+k] {
+				seen["r"+k] = true
 				requestKeys = append(requestKeys, k)
 			}
 		}
-		if t.correlationID != "" {
-			correlationKeys = append(correlationKeys, t.correlationID)
+		if k := t.correlationID; k != "" && !seen["c"+k] {
+			seen["c"+k] = true
+			correlationKeys = append(correlationKeys, k)
 		}
-	}
-	_ = rows.Close() // rows.Err reports what went wrong while reading
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse: read flags: %w", err)
 	}
 	// A flag by correlation id may name several sign-ins (every step of an
 	// attempt): read more than a page, then cut after ordering.
@@ -113,6 +102,119 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 	return cutPage(out, limit), nil
 }
 
+// flagSlices are how far before the cursor each read of flag_times
+// looks, widened each time a read comes back short; past the last, reads
+// are unbounded.
+var flagSlices = []time.Duration{6 * time.Hour, 24 * time.Hour, 4 * 24 * time.Hour, 16 * 24 * time.Hour, 64 * 24 * time.Hour}
+
+// flagPage returns up to limit targets after the cursor in page order,
+// each under its latest flag.
+func (s *Store) flagPage(ctx context.Context, before time.Time, beforeID string, limit int) ([]flagTarget, error) {
+	var out []flagTarget
+	seen := map[[3]string]bool{}
+	read := 2 * limit // flags per read: spares for the targets flagged again
+	for span := 0; len(out) < limit; {
+		where := "((flagged_at < ?) OR (flagged_at = ? AND id < ?))"
+		args := []any{before, before, beforeID}
+		bounded := span < len(flagSlices)
+		if bounded {
+			where += " AND flagged_at >= ?"
+			args = append(args, before.Add(-flagSlices[span]).Truncate(time.Second))
+		}
+		rows, err := s.conn.Query(ctx, fmt.Sprintf(
+			`SELECT signin_id, correlation_id, request_id, flagged_at, id, flagged_by FROM %s WHERE %s
+			 ORDER BY flagged_at DESC, id DESC LIMIT 1 BY signin_id, correlation_id, request_id LIMIT %d`,
+			s.table("flag_times"), where, read), args...)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: read flags: %w", err)
+		}
+		var batch []flagTarget
+		n := 0
+		for rows.Next() {
+			var t flagTarget
+			if err := rows.Scan(&t.signInID, &t.correlationID, &t.requestID, &t.at, &t.id, &t.by); err != nil {
+				_ = rows.Close() // the scan error is the one to report
+				return nil, fmt.Errorf("clickhouse: read flags: %w", err)
+			}
+			n++
+			before, beforeID = t.at, t.id
+			if k := t.key(); !seen[k] {
+				seen[k] = true
+				batch = append(batch, t)
+			}
+		}
+		_ = rows.Close() // rows.Err reports what went wrong while reading
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("clickhouse: read flags: %w", err)
+		}
+		live, err := s.notFlaggedAgain(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, live...)
+		if n < read { // this span is exhausted: look further back
+			if !bounded {
+				break
+			}
+			span++
+		}
+	}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (t *flagTarget) key() [3]string { return [3]string{t.signInID, t.correlationID, t.requestID} }
+
+// notFlaggedAgain drops the targets that a later flag names (they are
+// listed under that one), keeping the order.
+func (s *Store) notFlaggedAgain(ctx context.Context, targets []flagTarget) ([]flagTarget, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	var keys []any
+	oldest := targets[0].at
+	for _, t := range targets {
+		for _, k := range t.key() {
+			if k != "" {
+				keys = append(keys, k)
+			}
+		}
+		if t.at.Before(oldest) {
+			oldest = t.at
+		}
+	}
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		"SELECT signin_id, correlation_id, request_id, flagged_at, id FROM %s WHERE key IN ? AND flagged_at >= ?", s.table("flag_keys")),
+		ch.GroupSet{Value: keys}, oldest)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read later flags: %w", err)
+	}
+	defer rows.Close()
+	latest := map[[3]string]flagTarget{}
+	for rows.Next() {
+		var t flagTarget
+		if err := rows.Scan(&t.signInID, &t.correlationID, &t.requestID, &t.at, &t.id); err != nil {
+			return nil, fmt.Errorf("clickhouse: read later flags: %w", err)
+		}
+		if l, ok := latest[t.key()]; !ok || t.after(&l) {
+			latest[t.key()] = t
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: read later flags: %w", err)
+	}
+	var out []flagTarget
+	for _, t := range targets {
+		if l, ok := latest[t.key()]; ok && l.after(&t) {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
 // cutPage keeps limit sign-ins, and more rather than split the sign-ins
 // of one flag (a flag by correlation id may name several): the next page
 // starts after the last flag listed, so a split flag would lose the rest.
@@ -125,9 +227,9 @@ func cutPage(out []sinks.FlaggedSignIn, limit int) []sinks.FlaggedSignIn {
 }
 
 // signInsByKeys resolves request ids and correlation ids (lower-cased, as
-// signin_keys holds them) to the latest versions of their sign-ins: keys
-// first, so the sign-in read touches only the granules of those users and
-// times.
+// signin_lookup holds them) to the latest versions of their sign-ins: the
+// keys first (a few small granules each), then the documents of those
+// primary-key ranges of signin_docs alone.
 func (s *Store) signInsByKeys(ctx context.Context, requestKeys, correlationKeys []any, limit int) ([]schemas.SignIn, error) {
 	var conds []string
 	var args []any
@@ -144,33 +246,61 @@ func (s *Store) signInsByKeys(ctx context.Context, requestKeys, correlationKeys 
 	}
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
 		"SELECT DISTINCT user_key, created_at, signin_id FROM %s WHERE %s LIMIT %d",
-		s.table("signin_keys"), strings.Join(conds, " OR "), limit), args...)
+		s.table("signin_lookup"), strings.Join(conds, " OR "), 2*limit), args...)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: resolve flagged sign-ins: %w", err)
+		return nil, fmt.Errorf("clickhouse: resolve sign-in keys: %w", err)
 	}
 	defer rows.Close()
-	var users, ids []any
-	var lo, hi time.Time
+	var refs []docRef
 	for rows.Next() {
-		var userKey, id string
-		var at time.Time
-		if err := rows.Scan(&userKey, &at, &id); err != nil {
-			return nil, fmt.Errorf("clickhouse: resolve flagged sign-ins: %w", err)
+		var r docRef
+		if err := rows.Scan(&r.userKey, &r.from, &r.id); err != nil {
+			return nil, fmt.Errorf("clickhouse: resolve sign-in keys: %w", err)
 		}
-		users, ids = append(users, userKey), append(ids, id)
-		if lo.IsZero() || at.Before(lo) {
-			lo = at
+		r.to = r.from.Add(reemitSlack)
+		refs = append(refs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: resolve sign-in keys: %w", err)
+	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	return s.latestDocs(ctx, refs, limit)
+}
+
+// latestDocs reads the versions stored in the refs' ranges and returns the
+// latest of each sign-in, newest first.
+func (s *Store) latestDocs(ctx context.Context, refs []docRef, limit int) ([]schemas.SignIn, error) {
+	// Sign-ins of one user within minutes (the steps of one attempt) share
+	// a range; farther apart, the rows between are other sign-ins.
+	query, args := refRanges("user_key, category, id, created_at, created_ms, version, doc", s.table("signin_docs"), refs, 10*time.Minute)
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read sign-in documents: %w", err)
+	}
+	defer rows.Close()
+	latest := map[versionKey]signInVersion{}
+	for rows.Next() {
+		var v signInVersion
+		if err := rows.Scan(&v.userKey, &v.category, &v.id, &v.at, &v.ms, &v.version, &v.doc); err != nil {
+			return nil, fmt.Errorf("clickhouse: read sign-in documents: %w", err)
 		}
-		if at.After(hi) {
-			hi = at
+		k := versionKey{v.category, v.id}
+		if old, ok := latest[k]; !ok || v.newer(&old) {
+			latest[k] = v
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse: resolve flagged sign-ins: %w", err)
+		return nil, fmt.Errorf("clickhouse: read sign-in documents: %w", err)
 	}
-	if len(ids) == 0 {
-		return nil, nil
+	var out []schemas.SignIn
+	for _, v := range pickLatest(latest, limit) {
+		si, err := decodeSignInDoc(v.doc)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: decode stored sign-in: %w", err)
+		}
+		out = append(out, *si)
 	}
-	return s.selectSignIns(ctx, latestSignIns(s.table("signins"), "user_key IN ? AND created_at >= ? AND created_at <= ? AND id IN ?", limit),
-		ch.GroupSet{Value: users}, lo, hi.Add(reemitSlack), ch.GroupSet{Value: ids})
+	return out, nil
 }

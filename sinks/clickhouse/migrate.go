@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	chschema "github.com/signindiag/signindiag/schemas/clickhouse"
 )
@@ -16,6 +17,7 @@ import (
 // are recorded in schema_migrations, and every statement is IF NOT EXISTS,
 // so two processes migrating at once are harmless too.
 func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
+	outer := ctx
 	ctx, cancel := context.WithTimeout(ctx, 4*s.cfg.QueryTimeout)
 	defer cancel()
 	boot := []string{
@@ -51,7 +53,7 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 			return applied, fmt.Errorf("clickhouse: read migration %s: %w", name, err)
 		}
 		for i, stmt := range splitStatements(string(body)) {
-			if err := s.conn.Exec(ctx, s.sql(stmt)); err != nil {
+			if err := s.migrateStatement(ctx, outer, stmt); err != nil {
 				return applied, fmt.Errorf("clickhouse: migration %s, statement %d: %w", name, i+1, err)
 			}
 		}
@@ -63,6 +65,28 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 		applied = append(applied, name)
 	}
 	return applied, nil
+}
+
+// backfillTimeout bounds one INSERT … SELECT of a migration: copying the
+// rows of an existing table into a new one takes minutes at tens of
+// millions of rows, far longer than any other statement.
+const backfillTimeout = 2 * time.Hour
+
+// migrateStatement runs a DDL statement under ctx, a backfill under outer
+// (the caller's context) with backfillTimeout.
+func (s *Store) migrateStatement(ctx, outer context.Context, stmt string) error {
+	if strings.HasPrefix(strings.ToUpper(stmt), "INSERT") {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(outer, backfillTimeout)
+		defer cancel()
+		s.log.Info("clickhouse: backfilling a new table, this may take minutes", "statement", firstLine(stmt))
+	}
+	return s.conn.Exec(ctx, s.sql(stmt))
+}
+
+func firstLine(stmt string) string {
+	line, _, _ := strings.Cut(stmt, "\n")
+	return line
 }
 
 func (s *Store) appliedVersions(ctx context.Context) (map[uint32]bool, error) {

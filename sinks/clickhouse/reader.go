@@ -18,11 +18,14 @@ import (
 // maxRows bounds every result, whatever the caller asked for.
 const maxRows = 1000
 
-// reemitSlack widens id lookups past the latest time signin_keys knows:
-// Entra re-emits a completed sign-in a few seconds later, and a batch's
-// key rows are written just after its sign-ins, so for a moment the
-// newest version can exist before its key does.
-const reemitSlack = time.Hour
+// reemitSlack widens id lookups past the time signin_lookup knows: Entra
+// re-emits a completed sign-in a few seconds later, a batch's key rows
+// and documents are written concurrently, and signin_keys (whose rows
+// were copied into signin_lookup) kept one time per sign-in, not one per
+// version. An interrupt is completed within minutes (the MFA prompt
+// expires), so a quarter of an hour covers it and keeps the range a few
+// granules long even for the busiest user.
+const reemitSlack = 15 * time.Minute
 
 // SignIns implements sinks.Reader.
 func (s *Store) SignIns(ctx context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
@@ -62,41 +65,266 @@ func (s *Store) signInsByKey(ctx context.Context, kind, key string, limit int) (
 	return s.signInsByKeys(ctx, nil, keys, limit)
 }
 
+// signInsByUser returns the user's newest sign-ins in [From, To]. 18.16
+// cannot stop reading at a LIMIT, so the search reads the newest hours
+// that hold a page (signin_user_hours says which), widening the range
+// only when they fall short, and reads the documents of the page alone.
 func (s *Store) signInsByUser(ctx context.Context, q sinks.SignInQuery, limit int) ([]schemas.SignIn, error) {
+	from, to := q.From.Truncate(time.Second), q.To
 	users, err := s.resolveUser(ctx, q.User)
 	if err != nil {
 		return nil, err
 	}
-	where := "user_key IN ? AND created_at >= ? AND created_at <= ?"
-	args := []any{ch.GroupSet{Value: users}, q.From.Truncate(time.Second), q.To}
-	if q.App != "" {
-		where += " AND (app_id = ? OR lower(app_display_name) = ?)"
-		args = append(args, strings.ToLower(q.App), strings.ToLower(q.App))
+	hours, err := s.userHours(ctx, users, from, to)
+	if err != nil {
+		return nil, err
 	}
-	return s.selectSignIns(ctx, latestSignIns(s.table("signins"), where, limit), args...)
+	filter, filterArgs := "", []any(nil)
+	if q.App != "" {
+		filter = " AND (app_id = ? OR lower(app_display_name) = ?)"
+		filterArgs = []any{strings.ToLower(q.App), strings.ToLower(q.App)}
+	}
+	latest := map[versionKey]signInVersion{}
+	upper, need := to, limit
+	for round := 0; ; round++ {
+		lower := cutoff(hours, upper, need, from)
+		bound := "created_at <= ?"
+		if round > 0 {
+			bound = "created_at < ?"
+		}
+		args := append([]any{ch.GroupSet{Value: users}, lower, upper}, filterArgs...)
+		if err := s.versions(ctx, fmt.Sprintf(
+			"SELECT user_key, category, id, created_at, created_ms, version FROM %s WHERE user_key IN ? AND created_at >= ? AND %s%s",
+			s.table("signin_docs"), bound, filter), args, latest); err != nil {
+			return nil, err
+		}
+		if len(latest) >= limit || !lower.After(from) {
+			break
+		}
+		// The hours over-count (replays, other apps): ask for twice as
+		// many rows as are still missing each round.
+		upper, need = lower, (limit-len(latest))<<(round+1)
+	}
+	return s.docsOf(ctx, pickLatest(latest, limit))
 }
 
-// latestSignIns selects the latest version of each matching sign-in,
-// newest first. The latest is the one with the latest createdDateTime
-// (Entra re-emits a completed sign-in with a later one), then the last
-// written: input partitions deliver in no particular order, so arrival
-// alone cannot tell which version is newer. LIMIT 1 BY rather than FINAL:
-// versions may differ in created_at, which is part of the sorting key.
-func latestSignIns(table, where string, limit int) string {
-	return fmt.Sprintf(`SELECT doc FROM (
-		SELECT doc, created_at, id FROM %s WHERE %s
-		ORDER BY category, id, created_ms DESC, version DESC LIMIT 1 BY category, id)
-	ORDER BY created_at DESC, id LIMIT %d`, table, where, limit)
+// cutoff is the start of the oldest hour before upper that the search
+// must read to see need rows, or from.
+func cutoff(hours []userHour, upper time.Time, need int, from time.Time) time.Time {
+	sum := 0
+	for _, h := range hours { // newest first
+		if !h.hour.Before(upper) { // the hour upper lies in starts before it, so counts
+			continue
+		}
+		if sum += int(h.n); sum >= need {
+			if h.hour.Before(from) {
+				return from
+			}
+			return h.hour
+		}
+	}
+	return from
+}
+
+type userHour struct {
+	hour time.Time
+	n    uint64
+}
+
+// userHours returns the users' rows per hour in [from, to], newest first.
+func (s *Store) userHours(ctx context.Context, users []any, from, to time.Time) ([]userHour, error) {
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		`SELECT hour, sum(signins) AS n FROM %s WHERE user_key IN ? AND hour >= ? AND hour <= ?
+		 GROUP BY hour ORDER BY hour DESC`, s.table("signin_user_hours")),
+		ch.GroupSet{Value: users}, from.Truncate(time.Hour), to)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read user activity: %w", err)
+	}
+	defer rows.Close()
+	var out []userHour
+	for rows.Next() {
+		var h userHour
+		if err := rows.Scan(&h.hour, &h.n); err != nil {
+			return nil, fmt.Errorf("clickhouse: read user activity: %w", err)
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// versionKey identifies a sign-in; signInVersion is one stored version.
+type versionKey struct{ category, id string }
+
+type signInVersion struct {
+	userKey  string
+	at       time.Time
+	ms       int64
+	version  uint64
+	category string
+	id       string
+	doc      string
+}
+
+// newer reports whether v is a later version than u: the later
+// createdDateTime (Entra re-emits a completed sign-in with a later one),
+// then the last written (input partitions deliver in no particular
+// order, so arrival alone cannot tell).
+func (v *signInVersion) newer(u *signInVersion) bool {
+	if v.ms != u.ms {
+		return v.ms > u.ms
+	}
+	return v.version > u.version
+}
+
+// versions runs a query of (user_key, category, id, created_at,
+// created_ms, version) rows and keeps the latest version of each sign-in
+// in latest.
+func (s *Store) versions(ctx context.Context, query string, args []any, latest map[versionKey]signInVersion) error {
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("clickhouse: select sign-ins: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v signInVersion
+		if err := rows.Scan(&v.userKey, &v.category, &v.id, &v.at, &v.ms, &v.version); err != nil {
+			return fmt.Errorf("clickhouse: select sign-ins: %w", err)
+		}
+		k := versionKey{v.category, v.id}
+		if old, ok := latest[k]; !ok || v.newer(&old) {
+			latest[k] = v
+		}
+	}
+	return rows.Err()
+}
+
+// pickLatest orders sign-ins newest first (then by id) and keeps limit.
+func pickLatest(latest map[versionKey]signInVersion, limit int) []signInVersion {
+	out := make([]signInVersion, 0, len(latest))
+	for _, v := range latest {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].at.Equal(out[j].at) {
+			return out[i].at.After(out[j].at)
+		}
+		if out[i].id != out[j].id {
+			return out[i].id < out[j].id
+		}
+		return out[i].category < out[j].category
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+// docsOf reads the documents of exactly the given versions, in their
+// order: by primary-key ranges of signin_docs, the document column only
+// for the granules holding them.
+func (s *Store) docsOf(ctx context.Context, want []signInVersion) ([]schemas.SignIn, error) {
+	if len(want) == 0 {
+		return nil, nil
+	}
+	refs := make([]docRef, len(want))
+	for i, v := range want {
+		refs[i] = docRef{userKey: v.userKey, from: v.at, to: v.at, id: v.id}
+	}
+	// One range per user: a page of a user's newest sign-ins holds every
+	// row of that user between its oldest and newest.
+	query, args := refRanges("category, id, created_ms, version, doc", s.table("signin_docs"), refs, 48*time.Hour)
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read sign-in documents: %w", err)
+	}
+	defer rows.Close()
+	docs := map[signInVersion]string{}
+	for rows.Next() {
+		var v signInVersion
+		var doc string
+		if err := rows.Scan(&v.category, &v.id, &v.ms, &v.version, &doc); err != nil {
+			return nil, fmt.Errorf("clickhouse: read sign-in documents: %w", err)
+		}
+		docs[v] = doc
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: read sign-in documents: %w", err)
+	}
+	out := make([]schemas.SignIn, 0, len(want))
+	for _, v := range want {
+		doc, ok := docs[signInVersion{category: v.category, id: v.id, ms: v.ms, version: v.version}]
+		if !ok {
+			continue // merged away by a later version written meanwhile
+		}
+		si, err := decodeSignInDoc(doc)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: decode stored sign-in: %w", err)
+		}
+		out = append(out, *si)
+	}
+	return out, nil
+}
+
+// docRef is a primary-key range of signin_docs holding a sign-in id.
+type docRef struct {
+	userKey  string
+	from, to time.Time
+	id       string
+}
+
+// refRanges turns refs into one SELECT per primary-key range, joined by
+// UNION ALL: a range per user and run of nearby times (a page of one
+// user's sign-ins is one range). One OR of many ranges would be checked
+// against every mark of every part, which on 18.16 costs seconds for a
+// page of a hundred; separate selects each find their granules by binary
+// search. columns and table fill each select; refs of a user less than
+// join apart share a range.
+func refRanges(columns, table string, refs []docRef, join time.Duration) (string, []any) {
+	sorted := append([]docRef(nil), refs...)
+	sort.Slice(sorted, func(i, j int) bool {
+		if sorted[i].userKey != sorted[j].userKey {
+			return sorted[i].userKey < sorted[j].userKey
+		}
+		return sorted[i].from.Before(sorted[j].from)
+	})
+	var selects []string
+	var args []any
+	for i := 0; i < len(sorted); {
+		r := sorted[i]
+		lo, hi := r.from, r.to
+		j := i
+		var ids []any
+		seen := map[string]bool{}
+		for ; j < len(sorted) && sorted[j].userKey == r.userKey && !sorted[j].from.After(hi.Add(join)); j++ {
+			if sorted[j].to.After(hi) {
+				hi = sorted[j].to
+			}
+			if !seen[sorted[j].id] {
+				seen[sorted[j].id] = true
+				ids = append(ids, sorted[j].id)
+			}
+		}
+		selects = append(selects, fmt.Sprintf(
+			"SELECT %s FROM %s PREWHERE user_key = ? AND created_at >= ? AND created_at <= ? AND id IN ?", columns, table))
+		args = append(args, r.userKey, lo.Truncate(time.Second), hi, ch.GroupSet{Value: ids})
+		i = j
+	}
+	return strings.Join(selects, " UNION ALL "), args
 }
 
 // resolveUser maps a UPN or object id to the user keys it may stand for:
-// itself (an object id, or the UPN of a sign-in without one) and the keys of
-// sign-ins that carried it as their UPN.
+// itself (an object id, or the UPN of a sign-in without one) and the keys
+// of sign-ins that carried it as their UPN. No time bound: a UPN row
+// carries the day of the first sign-in of its batch, not of every day
+// the UPN signed in, and the rows of one UPN are a few granules of
+// signin_lookup (its primary key starts with kind and key) whatever the
+// time range.
 func (s *Store) resolveUser(ctx context.Context, user string) ([]any, error) {
 	user = strings.ToLower(user)
 	users := []any{user}
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT DISTINCT user_key FROM %s WHERE kind = ? AND key = ? LIMIT 100", s.table("signin_keys")), keyUPN, user)
+		"SELECT DISTINCT user_key FROM %s WHERE kind = ? AND key = ? LIMIT 100",
+		s.table("signin_lookup")), keyUPN, user)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: resolve user: %w", err)
 	}
@@ -111,27 +339,6 @@ func (s *Store) resolveUser(ctx context.Context, user string) ([]any, error) {
 		}
 	}
 	return users, rows.Err()
-}
-
-func (s *Store) selectSignIns(ctx context.Context, query string, args ...any) ([]schemas.SignIn, error) {
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse: select sign-ins: %w", err)
-	}
-	defer rows.Close()
-	var out []schemas.SignIn
-	for rows.Next() {
-		var doc string
-		if err := rows.Scan(&doc); err != nil {
-			return nil, fmt.Errorf("clickhouse: select sign-ins: %w", err)
-		}
-		si, err := decodeSignInDoc(doc)
-		if err != nil {
-			return nil, fmt.Errorf("clickhouse: decode stored sign-in: %w", err)
-		}
-		out = append(out, *si)
-	}
-	return out, rows.Err()
 }
 
 // decodeSignInDoc reads a stored document: the wire encoding (what the
@@ -154,26 +361,25 @@ func decodeSignInDoc(doc string) (*schemas.SignIn, error) {
 	return ev.SignIn, nil
 }
 
-// markFlagged sets FlaggedForReview on sign-ins that a flag event names.
-// Flags are keyed by the user as the flag named them (object id or UPN),
-// so both candidates of every sign-in are looked up.
+// markFlagged sets FlaggedForReview on sign-ins that a flag event names,
+// by their id or their correlation id: point lookups in flag_keys.
 func (s *Store) markFlagged(ctx context.Context, signIns []schemas.SignIn) error {
 	if len(signIns) == 0 {
 		return nil
 	}
 	seen := map[string]bool{}
-	var users []any
+	var keys []any
 	for i := range signIns {
-		for _, k := range []string{signIns[i].UserKey(), strings.ToLower(signIns[i].UserPrincipalName)} {
+		for _, k := range []string{strings.ToLower(signIns[i].ID), strings.ToLower(signIns[i].CorrelationID)} {
 			if k != "" && !seen[k] {
 				seen[k] = true
-				users = append(users, k)
+				keys = append(keys, k)
 			}
 		}
 	}
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT DISTINCT signin_id, correlation_id, request_id FROM %s WHERE user_key IN ?", s.table("flags")),
-		ch.GroupSet{Value: users})
+		"SELECT DISTINCT signin_id, correlation_id, request_id FROM %s WHERE key IN ?", s.table("flag_keys")),
+		ch.GroupSet{Value: keys})
 	if err != nil {
 		return fmt.Errorf("clickhouse: read flags: %w", err)
 	}
@@ -227,12 +433,13 @@ func (s *Store) Findings(ctx context.Context, signIns []schemas.SignIn) ([]schem
 		}
 	}
 	// Findings of one id may exist at two occurred_at values when a sign-in
-	// was re-emitted with another time: keep the latest version.
+	// was re-emitted with another time: keep the latest version. Read by
+	// sign-in id: a few granules per sign-in, whoever its user.
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		`SELECT user_key, doc FROM %s WHERE user_key IN ? AND occurred_at >= ? AND occurred_at <= ? AND signin_id IN ?
+		`SELECT user_key, doc FROM %s WHERE signin_id IN ? AND user_key IN ? AND occurred_at >= ? AND occurred_at <= ?
 		 ORDER BY id, occurred_at DESC, version DESC LIMIT 1 BY id LIMIT %d`,
-		s.table("findings"), maxRows),
-		ch.GroupSet{Value: users}, lo.Truncate(time.Second), hi, ch.GroupSet{Value: ids})
+		s.table("findings_by_signin"), maxRows),
+		ch.GroupSet{Value: ids}, ch.GroupSet{Value: users}, lo.Truncate(time.Second), hi)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: select findings: %w", err)
 	}
@@ -285,8 +492,8 @@ func (s *Store) FailureCount(ctx context.Context, user string, from, to time.Tim
 	}
 	var n uint64
 	err = s.conn.QueryRow(ctx, fmt.Sprintf(
-		`SELECT uniqExact(id) FROM %s WHERE user_key IN ? AND is_failure = 1
-		 AND created_at >= ? AND created_at <= ? AND created_ms > ? AND created_ms <= ?`, s.table("signins")),
+		`SELECT uniqExact(id) FROM %s WHERE subject_kind = 'user' AND subject IN ?
+		 AND created_at >= ? AND created_at <= ? AND created_ms > ? AND created_ms <= ?`, s.table("failure_facts")),
 		ch.GroupSet{Value: users}, from.Truncate(time.Second), to, from.UnixMilli(), to.UnixMilli()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("clickhouse: count failures: %w", err)

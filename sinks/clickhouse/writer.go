@@ -15,7 +15,8 @@ import (
 	"github.com/signindiag/signindiag/sinks"
 )
 
-// Write stores a batch: sign-ins (with their secondary keys), flags,
+// Write stores a batch: sign-ins (their columns, their documents and their
+// secondary keys, in three tables; see migration 0004), flags,
 // findings and the spray stage's ip_failures, one PrepareBatch per table
 // with explicit column lists (a batch without them silently stores nothing
 // on 18.16; see docs/clickhouse-compatibility.md). Rows carry a version
@@ -37,6 +38,7 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	g, ctx := errgroup.WithContext(ctx)
 	if len(b.SignIns) > 0 {
 		g.Go(func() error { return s.writeSignIns(ctx, b.SignIns, version) })
+		g.Go(func() error { return s.writeSignInDocs(ctx, b.SignIns, version) })
 		g.Go(func() error { return s.writeSignInKeys(ctx, b.SignIns) })
 		g.Go(func() error { return s.writeWindowFailures(ctx, b.SignIns) })
 		g.Go(func() error { return s.writeFacts(ctx, b, version) }) // spikes.go
@@ -128,10 +130,31 @@ func (s *Store) send(ctx context.Context, table, columns string, fill func(drive
 	return nil
 }
 
+// writeSignIns stores the columns of a sign-in that windows, counts and
+// evidence read; the document goes to signin_docs only (see
+// writeSignInDocs), so signins keeps an empty doc column.
 func (s *Store) writeSignIns(ctx context.Context, rows []sinks.SignInRecord, version uint64) error {
 	const cols = "user_key, created_at, id, created_ms, category, correlation_id, user_id, user_principal_name, " +
 		"app_id, app_display_name, ip_address, client_app_used, device, error_code, is_failure, flagged_for_review, shard, kafka_offset, version, doc"
 	return s.send(ctx, "signins", cols, func(batch driver.Batch) error {
+		for _, r := range rows {
+			si := &r.SignIn
+			if err := batch.Append(si.UserKey(), si.CreatedDateTime, si.ID, si.CreatedDateTime.UnixMilli(),
+				si.Category, si.CorrelationID, si.UserID, strings.ToLower(si.UserPrincipalName),
+				si.AppID, si.AppDisplayName, si.IPAddress, si.ClientAppUsed, deviceOf(si), int32(si.Status.ErrorCode),
+				boolByte(r.IsFailure), boolByte(si.FlaggedForReview), uint16(r.Shard), r.Offset, version, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeSignInDocs stores the documents, with the version columns that
+// pick the latest and the columns a user search filters on.
+func (s *Store) writeSignInDocs(ctx context.Context, rows []sinks.SignInRecord, version uint64) error {
+	const cols = "user_key, created_at, category, id, created_ms, version, app_id, app_display_name, doc"
+	return s.send(ctx, "signin_docs", cols, func(batch driver.Batch) error {
 		for _, r := range rows {
 			si := &r.SignIn
 			doc := r.Doc
@@ -141,10 +164,8 @@ func (s *Store) writeSignIns(ctx context.Context, rows []sinks.SignInRecord, ver
 					return fmt.Errorf("encode sign-in %s: %w", si.ID, err)
 				}
 			}
-			if err := batch.Append(si.UserKey(), si.CreatedDateTime, si.ID, si.CreatedDateTime.UnixMilli(),
-				si.Category, si.CorrelationID, si.UserID, strings.ToLower(si.UserPrincipalName),
-				si.AppID, si.AppDisplayName, si.IPAddress, si.ClientAppUsed, deviceOf(si), int32(si.Status.ErrorCode),
-				boolByte(r.IsFailure), boolByte(si.FlaggedForReview), uint16(r.Shard), r.Offset, version, doc); err != nil {
+			if err := batch.Append(si.UserKey(), si.CreatedDateTime, si.Category, si.ID, si.CreatedDateTime.UnixMilli(),
+				version, si.AppID, si.AppDisplayName, doc); err != nil {
 				return err
 			}
 		}
@@ -152,7 +173,7 @@ func (s *Store) writeSignIns(ctx context.Context, rows []sinks.SignInRecord, ver
 	})
 }
 
-// Secondary key kinds in signin_keys.
+// Secondary key kinds in signin_lookup.
 const (
 	keyCorrelation = "correlationId"
 	keyRequest     = "requestId"
@@ -164,7 +185,7 @@ const (
 // they carry no sign-in id and a day rather than an instant, and repeats
 // collapse when ClickHouse merges them.
 func (s *Store) writeSignInKeys(ctx context.Context, rows []sinks.SignInRecord) error {
-	return s.send(ctx, "signin_keys", "kind, key, user_key, created_at, signin_id", func(batch driver.Batch) error {
+	return s.send(ctx, "signin_lookup", "kind, key, user_key, created_at, signin_id", func(batch driver.Batch) error {
 		upns := make(map[[2]string]bool)
 		for i := range rows {
 			si := &rows[i].SignIn
