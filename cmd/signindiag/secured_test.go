@@ -78,6 +78,7 @@ func TestSecuredKafkaEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(cluster.CloseIdleConnections) // its transport's pooled connections (goleak)
 			t.Cleanup(func() { kafkatest.DeleteTopics(plainBrokers, topicNames(prefix)...) })
 			if mech == "PLAIN" {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

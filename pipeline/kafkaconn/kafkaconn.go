@@ -231,6 +231,16 @@ func (c Cluster) Client(timeout time.Duration) *kafka.Client {
 	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: timeout, Transport: c.Transport()}
 }
 
+// CloseIdleConnections closes the idle broker connections of the
+// cluster's own transport (a secured cluster's; a plain one shares
+// kafka.DefaultTransport). The binary's clusters live as long as it does;
+// a test that builds one closes them when done.
+func (c Cluster) CloseIdleConnections() {
+	if c.transport != nil {
+		c.transport.CloseIdleConnections()
+	}
+}
+
 // Dialer is what consumer groups and readers connect with.
 func (c Cluster) Dialer() *kafka.Dialer {
 	return &kafka.Dialer{Timeout: DialTimeout, DualStack: true, TLS: c.TLS, SASLMechanism: c.SASL}
