@@ -1,6 +1,7 @@
 package queryapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -33,6 +34,10 @@ type Incident struct {
 	Title           string    `json:"title"`
 	Summary         string    `json:"summary"`
 	Recommendations []string  `json:"recommendations"`
+	// Details are the detection's own facts (failure_spike: dimension,
+	// value, count, baseline, score and the top users, apps, IPs and
+	// codes in the spike), as stored.
+	Details json.RawMessage `json:"details,omitempty"`
 }
 
 // IncidentList is the answer of /v1/incidents.
@@ -50,19 +55,23 @@ func (a *API) incidents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	iq := sinks.IncidentQuery{Limit: incidentsPage, Detection: q.Get("detection")}
 	var d *rules.Detection
-	if iq.Detection != "" {
+	// failure_spike incidents come from the spike detector, not from a
+	// windowed detection: listed, but without a key kind or window.
+	spikes := iq.Detection == rules.ScenarioFailureSpike
+	if iq.Detection != "" && !spikes {
 		if d = a.detection(iq.Detection); d == nil {
 			var names []string
 			for _, d := range a.cfg.Detections {
 				names = append(names, d.Scenario)
 			}
+			names = append(names, rules.ScenarioFailureSpike)
 			badRequest(w, "detection", fmt.Sprintf("expected one of %s, got %q", strings.Join(names, ", "), iq.Detection))
 			return
 		}
 	}
 	if key := q.Get("key"); key != "" {
 		iq.Keys = []string{key}
-		if d == nil || d.Key == rules.KeyUser {
+		if !spikes && (d == nil || d.Key == rules.KeyUser) {
 			// User keys are stored lower-cased; IP addresses as given.
 			if lower := strings.ToLower(key); lower != key {
 				iq.Keys = append(iq.Keys, lower)
@@ -108,7 +117,7 @@ func (a *API) incidents(w http.ResponseWriter, r *http.Request) {
 	for _, rec := range recs {
 		in := Incident{ID: rec.ID, Detection: rec.Detection, Key: rec.Key, StartedAt: rec.Start, FirstEventAt: rec.First,
 			LastEventAt: rec.Last, Count: rec.Count, Severity: rec.Severity, Title: rec.Title, Summary: rec.Summary,
-			Recommendations: rec.Recommendations}
+			Recommendations: rec.Recommendations, Details: rec.Details}
 		if d := a.detection(rec.Detection); d != nil {
 			in.KeyKind, in.Window, in.Threshold = string(d.Key), d.Window.String(), d.Threshold
 		}

@@ -127,3 +127,26 @@ func TestIncidentsEndpointFiltersAndPages(t *testing.T) {
 		}
 	}
 }
+
+// failure_spike incidents (from the spike detector, not a windowed
+// detection) can be listed on their own, with their details, and their
+// key ("dimension=value") is matched as given.
+func TestFailureSpikeIncidentsAreListedWithTheirDetails(t *testing.T) {
+	spike := sinks.IncidentRecord{ID: "spike-1", Detection: "failure_spike", Key: "app=Contoso HR", Start: burst,
+		First: burst, Last: burst.Add(10 * time.Minute), Count: 42, Severity: "medium", Title: "Failure spike", Summary: "42 failures",
+		Details: []byte(`{"dimension":"app","value":"Contoso HR","count":42,"baseline":3.5}`)}
+	r := &fakeReader{incidents: []sinks.IncidentRecord{fatigueIncident(), spike}}
+	code, body := serve(t, r, "/v1/incidents?detection=failure_spike&key=app%3DContoso+HR")
+	list, _ := body["incidents"].([]any)
+	if code != http.StatusOK || len(list) != 1 {
+		t.Fatalf("%d %v, want the spike only", code, body)
+	}
+	in := list[0].(map[string]any)
+	details, _ := in["details"].(map[string]any)
+	if in["id"] != "spike-1" || details["value"] != "Contoso HR" || details["baseline"] != 3.5 {
+		t.Fatalf("incident %v", in)
+	}
+	if q := r.incidentQueries[len(r.incidentQueries)-1]; len(q.Keys) != 1 || q.Keys[0] != "app=Contoso HR" {
+		t.Fatalf("keys asked %v, want the key as given", q.Keys)
+	}
+}

@@ -39,6 +39,9 @@ const (
 	ScenarioSeamlessSSO                   = "seamless_sso"
 	ScenarioExcessiveFailures48h          = "excessive_failures_48h"
 	ScenarioMFADenied                     = "mfa_denied"
+	// ScenarioFailureSpike is the incident of a failure spike
+	// (pipeline/spikedetect), keyed by dimension and value.
+	ScenarioFailureSpike = "failure_spike"
 )
 
 // Input is everything a rule may look at for one sign-in.

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
 	"github.com/signindiag/signindiag/spikes"
@@ -34,7 +35,7 @@ import (
 )
 
 // Detection is the incidents' detection name.
-const Detection = "failure_spike"
+const Detection = rules.ScenarioFailureSpike
 
 // Config tunes the detector. Zero fields take the defaults.
 type Config struct {
