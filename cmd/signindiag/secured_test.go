@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
@@ -25,25 +23,7 @@ import (
 // tenant's diagnostic setting writes to Event Hubs.
 func produceSecured(t *testing.T, cluster kafkaconn.Cluster, topic string, values ...[]byte) {
 	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(cluster.Brokers...), Transport: cluster.Transport(), Topic: topic,
-		Balancer: &kafka.RoundRobin{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond}
-	defer w.Close()
-	msgs := make([]kafka.Message, len(values))
-	for i, v := range values {
-		msgs[i] = kafka.Message{Value: v}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for {
-		err := w.WriteMessages(ctx, msgs...)
-		if err == nil {
-			return
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("produce to %s over %s: %v", topic, cluster.Desc, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	kafkatest.ProduceVia(t, cluster.Brokers, cluster.Transport(), topic, values...)
 }
 
 // TestSecuredKafkaEndToEnd runs the whole pipeline over the local broker's

@@ -216,7 +216,7 @@ func (p *Processor) Pending() int { return p.records }
 func (p *Processor) Flush(ctx context.Context) error {
 	// Moved into the batch once: a retried flush writes them again.
 	p.batch.Incidents = append(p.batch.Incidents, p.incidents.Take()...)
-	if p.records > 0 && !p.win.Watermark().Equal(time.UnixMilli(0).UTC()) {
+	if p.records > 0 && p.win.Watermark().UnixMilli() != 0 {
 		// Where the window stood at the batch's last offset: a rebuild
 		// from the committed offset starts from it (sinks.WatermarkRecord).
 		p.batch.Watermarks = []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: p.shard, Offset: p.lastOffset, At: p.win.Watermark()}}

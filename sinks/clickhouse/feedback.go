@@ -27,10 +27,7 @@ func (s *Store) AddFeedback(ctx context.Context, f sinks.Feedback) error {
 func (s *Store) ListFeedback(ctx context.Context, q sinks.FeedbackQuery) ([]sinks.Feedback, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	limit := q.Limit
-	if limit <= 0 || limit > maxRows {
-		limit = maxRows
-	}
+	limit := pageLimit(q.Limit)
 	where := "1 = 1"
 	var args []any
 	if !q.Before.IsZero() {

@@ -37,10 +37,7 @@ func (t *flagTarget) after(u *flagTarget) bool {
 func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.FlaggedSignIn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	limit := q.Limit
-	if limit <= 0 || limit > maxRows {
-		limit = maxRows
-	}
+	limit := pageLimit(q.Limit)
 	before := q.Before
 	if before.IsZero() {
 		before = time.Now().Add(time.Hour)

@@ -18,6 +18,15 @@ import (
 // maxRows bounds every result, whatever the caller asked for.
 const maxRows = 1000
 
+// pageLimit is the rows a query asked for n returns: n, or maxRows when n
+// is not positive or larger.
+func pageLimit(n int) int {
+	if n <= 0 || n > maxRows {
+		return maxRows
+	}
+	return n
+}
+
 // reemitSlack widens id lookups past the time signin_lookup knows: Entra
 // re-emits a completed sign-in a few seconds later, a batch's key rows
 // and documents are written concurrently, and signin_keys (whose rows
@@ -31,10 +40,7 @@ const reemitSlack = 15 * time.Minute
 func (s *Store) SignIns(ctx context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	limit := q.Limit
-	if limit <= 0 || limit > maxRows {
-		limit = maxRows
-	}
+	limit := pageLimit(q.Limit)
 	var out []schemas.SignIn
 	var err error
 	switch {
@@ -598,7 +604,7 @@ func (s *Store) watermark(ctx context.Context, stage string, shard int, beforeOf
 // bound on a DateTime sorting-key column that keeps every row of a bound
 // on the millisecond column.
 func secondsFloor(ms int64) time.Time {
-	return time.Unix(0, 0).Add(time.Duration(ms) * time.Millisecond).UTC().Truncate(time.Second)
+	return time.UnixMilli(ms).UTC().Truncate(time.Second)
 }
 
 // RecentIPFailures implements sinks.IPFailureSource from

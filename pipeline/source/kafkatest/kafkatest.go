@@ -133,7 +133,14 @@ func DeleteTopics(brokers []string, names ...string) {
 // the partitions as Event Hubs does, acknowledged by all replicas.
 func Produce(t testing.TB, brokers []string, topic string, values ...[]byte) {
 	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.RoundRobin{},
+	ProduceVia(t, brokers, nil, topic, values...)
+}
+
+// ProduceVia is Produce through transport (a secured cluster's; nil: the
+// default, plaintext).
+func ProduceVia(t testing.TB, brokers []string, transport kafka.RoundTripper, topic string, values ...[]byte) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.RoundRobin{}, Transport: transport,
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000}
 	defer w.Close()
 	msgs := make([]kafka.Message, len(values))
