@@ -8,10 +8,11 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/signindiag/signindiag/sinks"
 )
 
-// Store is the ClickHouse implementation of sinks.Writer, sinks.Reader and
-// sinks.FailureSource.
+// Store is the ClickHouse implementation of sinks.Store.
 type Store struct {
 	conn driver.Conn
 	cfg  Config
@@ -63,6 +64,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 	return s, nil
 }
+
+var _ sinks.Store = (*Store)(nil)
 
 // compressionMethods are the values of Config.Compression.
 var compressionMethods = map[string]ch.CompressionMethod{
