@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -11,9 +12,7 @@ import (
 	"github.com/signindiag/signindiag/pipeline/diagnose"
 	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/poison"
-	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/rekey"
-	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/pipeline/spray"
 	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/rules"
@@ -68,6 +67,9 @@ type Config struct {
 	// MaxWindowKeys bounds the users the process's failure windows track
 	// together (window.Budget); 0: no bound.
 	MaxWindowKeys int
+	// Transport carries the records; nil: Kafka, as Source and Internal
+	// say (the Kafka settings above apply only then).
+	Transport Transport
 }
 
 // Compressions are the codecs a produced batch may use; "none" is 0.
@@ -105,6 +107,8 @@ type Runner struct {
 	ready *Readiness
 	// keys is the one key budget of every diagnose worker's window.
 	keys *window.Budget
+	// transport carries the records (Config.Transport, or Kafka).
+	transport Transport
 }
 
 // Store is what the stages need from storage.
@@ -117,8 +121,12 @@ type Store interface {
 func NewRunner(cfg Config, store Store, engine *rules.Engine, cat *catalog.Catalog, m *Metrics, log *slog.Logger) *Runner {
 	ready := NewReadiness(ReadinessConfig{FlushFailing: cfg.ReadyFlushFailing})
 	m.AttachReadiness(ready)
-	return &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log, ready: ready,
-		keys: window.NewBudget(cfg.MaxWindowKeys)}
+	r := &Runner{cfg: cfg, store: store, engine: engine, catalog: cat, metrics: m, log: log, ready: ready,
+		keys: window.NewBudget(cfg.MaxWindowKeys), transport: cfg.Transport}
+	if r.transport == nil {
+		r.transport = kafkaTransport{r: r, log: log}
+	}
+	return r
 }
 
 // Readiness is what the stages report their health to (for /readyz and
@@ -136,53 +144,23 @@ func (r *Runner) Ready() error { return r.ready.Check() }
 // Run consumes until ctx ends (then flushes, commits and returns nil) or
 // a worker fails permanently.
 func (r *Runner) Run(ctx context.Context) error {
-	// A wrong password, an untrusted certificate or a listener speaking
-	// another protocol fails here, fast and in one line, rather than in
-	// consumers that retry for ever.
-	for _, c := range r.clusters() {
-		if err := c.Check(ctx); err != nil {
-			return err
-		}
-	}
-	if err := r.prepareTopics(ctx); err != nil {
+	out, err := r.transport.Start(ctx, r.topicSet())
+	if err != nil {
 		return err
 	}
-	// The keyed topics' limits bound the producer's batches, so the broker
-	// never refuses one (a refused batch would be retried for ever).
-	// A cluster that does not serve DescribeConfigs (a managed service
-	// may not) gets the broker's default limit, which is also the limit
-	// of Azure Event Hubs' Standard tier; connectivity and credentials
-	// were checked above, so this error is not one of theirs.
-	_, outputs := r.topics()
-	limits, err := publish.ReadLimits(ctx, r.internal(), outputs)
-	if err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		r.log.Warn("cannot read the output topics' max.message.bytes; assuming the broker default", "err", err,
-			"max_message_bytes", publish.DefaultMaxMessageBytes)
-		limits = publish.Limits{}
-	}
-	writer := publish.New(publish.Config{Cluster: r.internal(), Limits: limits, Compression: Compressions[r.cfg.Compression]})
-	defer writer.Close()
+	defer out.Close()
 	r.log.Info("output topics", "keyed", r.cfg.KeyedTopic, "by_ip", r.cfg.IPTopic, "dead_letter", r.cfg.DeadLetterTopic,
-		"storage_dead_letter", r.cfg.StorageDeadLetterTopic, "max_message_bytes", writer.MaxMessageBytes())
-	r.poison = poison.Config{Topic: r.cfg.StorageDeadLetterTopic, Producer: writer, MaxBytes: writer.MaxMessageBytes(),
+		"storage_dead_letter", r.cfg.StorageDeadLetterTopic, "max_message_bytes", out.MaxMessageBytes())
+	r.poison = poison.Config{Topic: r.cfg.StorageDeadLetterTopic, Producer: out, MaxBytes: out.MaxMessageBytes(),
 		Counters: r.metrics}
 
 	g, ctx := errgroup.WithContext(ctx)
 	for _, st := range r.stages() {
-		// The rekey stage reads the input cluster; the others read the
-		// internal topics, on the internal cluster.
-		cluster := r.internal()
-		if st.readsInput {
-			cluster = r.cfg.Source
-		}
+		sub := Subscription{Group: r.cfg.Group + st.groupSuffix, Topics: st.topics, ReadsInput: st.readsInput,
+			Observer: r.ready.GroupObserver(st.name)}
 		g.Go(func() error {
-			group := source.NewGroup(source.Config{Brokers: cluster.Brokers, Dialer: cluster.Dialer(), GroupID: r.cfg.Group + st.groupSuffix,
-				Topics: st.topics, SessionTimeout: r.cfg.SessionTimeout, Observer: r.ready.GroupObserver(st.name)}, r.log)
-			return group.Run(ctx, func(ctx context.Context, c *source.Claim) error {
-				return r.work(ctx, st, writer, c)
+			return r.transport.Consume(ctx, sub, func(ctx context.Context, c Claim) error {
+				return r.work(ctx, st, out, c)
 			})
 		})
 	}
@@ -204,7 +182,7 @@ type stage struct {
 	// the internal one.
 	readsInput bool
 	// open builds the processor of one claimed partition.
-	open func(writer *publish.Publisher, partition int) partitionWorker
+	open func(out Output, partition int) partitionWorker
 }
 
 // partitionWorker is a stage's processor of one partition.
@@ -226,17 +204,17 @@ func (r *Runner) stages() []stage {
 		{
 			name: "rekey", topics: []string{cfg.SignInTopic, cfg.FlagTopic}, readsInput: true,
 			outputs: []string{cfg.KeyedTopic, cfg.IPTopic, cfg.DeadLetterTopic},
-			open: func(writer *publish.Publisher, _ int) partitionWorker {
+			open: func(out Output, _ int) partitionWorker {
 				return partitionWorker{Processor: rekey.NewProcessor(rekey.Config{SignInTopic: cfg.SignInTopic, FlagTopic: cfg.FlagTopic,
 					KeyedTopic: cfg.KeyedTopic, DeadLetterTopic: cfg.DeadLetterTopic, MaxMessageBytes: cfg.MaxMessageBytes,
-					MaxOutputBytes: writer.MaxMessageBytes(),
-					IPTopic:        cfg.IPTopic, SprayCandidate: sprayRule.Candidate, Time: cfg.EventTime}, writer, r.metrics)}
+					MaxOutputBytes: out.MaxMessageBytes(),
+					IPTopic:        cfg.IPTopic, SprayCandidate: sprayRule.Candidate, Time: cfg.EventTime}, out, r.metrics)}
 			},
 		},
 		{
 			name: "diagnose", groupSuffix: diagnoseGroupSuffix, topics: []string{cfg.KeyedTopic},
 			outputs: []string{cfg.StorageDeadLetterTopic},
-			open: func(_ *publish.Publisher, partition int) partitionWorker {
+			open: func(_ Output, partition int) partitionWorker {
 				p := diagnose.NewProcessor(diagnose.Config{Window: cfg.Window, AllowedLateness: cfg.AllowedLateness,
 					Detections: cfg.Detections(), FutureSkew: cfg.FutureSkew, Poison: r.stagePoison("diagnose"), KeyBudget: r.keys},
 					partition, r.store, r.engine, r.catalog, r.metrics)
@@ -246,7 +224,7 @@ func (r *Runner) stages() []stage {
 		{
 			name: "spray", groupSuffix: sprayGroupSuffix, topics: []string{cfg.IPTopic},
 			outputs: []string{cfg.StorageDeadLetterTopic},
-			open: func(_ *publish.Publisher, partition int) partitionWorker {
+			open: func(_ Output, partition int) partitionWorker {
 				p := spray.NewProcessor(spray.Config{Detections: cfg.Detections(), AllowedLateness: cfg.AllowedLateness,
 					FutureSkew: cfg.FutureSkew, Poison: r.stagePoison("spray")}, partition, r.store, r.metrics)
 				return partitionWorker{Processor: p, warm: p.Warm}
@@ -255,9 +233,10 @@ func (r *Runner) stages() []stage {
 	}
 }
 
-// topics lists, once each, the topics the stages read (inputs) or
-// produce to (outputs).
-func (r *Runner) topics() (inputs, outputs []string) {
+// topicSet names, once each, the topics the stages read from the input
+// and the internal ones they write and read back.
+func (r *Runner) topicSet() TopicSet {
+	var ts TopicSet
 	seen := map[string]bool{}
 	add := func(list *[]string, names []string) {
 		for _, t := range names {
@@ -267,18 +246,32 @@ func (r *Runner) topics() (inputs, outputs []string) {
 			}
 		}
 	}
-	for _, st := range r.stages() {
-		add(&inputs, st.topics)
+	stages := r.stages()
+	for _, st := range stages {
+		if st.readsInput {
+			add(&ts.Inputs, st.topics)
+		}
 	}
-	for _, st := range r.stages() {
-		add(&outputs, st.outputs)
+	for _, st := range stages {
+		if !st.readsInput {
+			add(&ts.Internal, st.topics)
+		}
 	}
-	return inputs, outputs
+	for _, st := range stages {
+		add(&ts.Internal, st.outputs)
+		for _, t := range st.outputs {
+			if !slices.Contains(ts.Outputs, t) {
+				ts.Outputs = append(ts.Outputs, t)
+			}
+		}
+	}
+	return ts
 }
 
 // work runs a stage on one claimed partition until the claim ends.
-func (r *Runner) work(ctx context.Context, st stage, writer *publish.Publisher, c *source.Claim) error {
-	w := st.open(writer, c.Partition)
+func (r *Runner) work(ctx context.Context, st stage, out Output, c Claim) error {
+	_, partition, _ := c.Position()
+	w := st.open(out, partition)
 	if w.close != nil {
 		defer w.close()
 	}
@@ -298,22 +291,23 @@ func (r *Runner) stagePoison(stage string) poison.Config {
 
 // warm rebuilds the partition's windows, retrying while storage is away;
 // the partition reports not ready until it is done.
-func (r *Runner) warm(ctx context.Context, stage string, c *source.Claim, warm func(context.Context, int64) (int, error)) error {
+func (r *Runner) warm(ctx context.Context, stage string, c Claim, warm func(context.Context, int64) (int, error)) error {
+	topic, partition, committed := c.Position()
 	r.metrics.PartitionsWarming.Inc()
-	r.ready.Warming(stage, c.Topic, c.Partition, true)
+	r.ready.Warming(stage, topic, partition, true)
 	defer func() {
 		r.metrics.PartitionsWarming.Dec()
-		r.ready.Warming(stage, c.Topic, c.Partition, false)
+		r.ready.Warming(stage, topic, partition, false)
 	}()
 	start := time.Now()
 	for {
-		n, err := warm(ctx, c.Committed)
+		n, err := warm(ctx, committed)
 		if err == nil {
-			r.log.Info("window warmed up", "partition", c.Partition, "committed", c.Committed,
+			r.log.Info("window warmed up", "partition", partition, "committed", committed,
 				"failures", n, "took", time.Since(start).Round(time.Millisecond))
 			return nil
 		}
-		r.log.Warn("window warm-up failed; retrying", "partition", c.Partition, "err", err)
+		r.log.Warn("window warm-up failed; retrying", "partition", partition, "err", err)
 		select {
 		case <-ctx.Done():
 			return nil

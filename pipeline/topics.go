@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/signindiag/signindiag/pipeline/kafkaconn"
@@ -36,21 +35,10 @@ func (r *Runner) clusters() []kafkaconn.Cluster {
 // create topics (event hubs are made in Azure), and a consumer of a topic
 // that does not exist would wait for it for ever. Every missing topic of
 // every cluster is named in one error.
-func (r *Runner) prepareTopics(ctx context.Context) error {
+func (r *Runner) prepareTopics(ctx context.Context, ts TopicSet) error {
 	// The topics of the stages that read the input cluster live there;
 	// every other topic read or written is internal.
-	var inputs, internals []string
-	for _, st := range r.stages() {
-		if st.readsInput {
-			inputs = append(inputs, st.topics...)
-		}
-	}
-	read, written := r.topics()
-	for _, t := range append(read, written...) {
-		if !slices.Contains(inputs, t) {
-			internals = append(internals, t)
-		}
-	}
+	inputs, internals := ts.Inputs, ts.Internal
 	type group struct {
 		cluster kafkaconn.Cluster
 		topics  []string
