@@ -29,6 +29,13 @@ type Config struct {
 	// Azure Event Hubs namespace has fixed partitions and retention).
 	InternalKafka InternalKafkaConfig `env:", prefix=INTERNAL_KAFKA_"`
 	ClickHouse    clickhouse.Config   `env:", prefix=CLICKHOUSE_"`
+	// Store is the storage backend: clickhouse, sqlite (an embedded file
+	// in DataDir, nothing to install), or auto: clickhouse when
+	// SIGNINDIAG_CLICKHOUSE_ADDR is set, else sqlite (store.go).
+	Store string `env:"STORE, default=auto"`
+	// DataDir holds what the embedded paths keep: the SQLite store, the
+	// in-process pipeline's offsets and its dead-letter file.
+	DataDir string `env:"DATA_DIR, default=signindiag-data"`
 	// Graph configures `graph-pull`.
 	Graph graphpull.Config `env:", prefix=GRAPH_"`
 
@@ -179,6 +186,12 @@ func loadConfig(ctx context.Context, lookuper envconfig.Lookuper, needKafka bool
 	if cfg.AllowedLateness == 0 {
 		cfg.AllowedLateness = cfg.Window
 	}
+	if cfg.Store == storeAuto {
+		cfg.Store = storeSQLite
+		if _, ok := lookuper.Lookup(envPrefix + "CLICKHOUSE_ADDR"); ok {
+			cfg.Store = storeClickHouse
+		}
+	}
 	if err := cfg.validate(needKafka); err != nil {
 		return nil, err
 	}
@@ -289,11 +302,11 @@ func (c *Config) validate(needKafka bool) error {
 		if _, ok := pipeline.Compressions[c.Kafka.Compression]; !ok {
 			bad("KAFKA_COMPRESSION", "expected lz4, zstd, snappy, gzip or none, got %q", c.Kafka.Compression)
 		}
-		if c.ReadyFlushFailing <= 0 {
-			bad("READY_FLUSH_FAILING", "expected a positive duration, got %s", c.ReadyFlushFailing)
-		}
-		errs = append(errs, prefixed(envPrefix, c.Loop.Validate())...)
 	}
+	if c.ReadyFlushFailing <= 0 {
+		bad("READY_FLUSH_FAILING", "expected a positive duration, got %s", c.ReadyFlushFailing)
+	}
+	errs = append(errs, prefixed(envPrefix, c.Loop.Validate())...)
 	if c.Window <= 0 {
 		bad("WINDOW", "expected a positive duration such as 48h, got %s", c.Window)
 	}
@@ -320,8 +333,17 @@ func (c *Config) validate(needKafka bool) error {
 	default:
 		bad("LOG_LEVEL", "expected debug, info, warn or error, got %q", c.LogLevel)
 	}
-	if err := c.ClickHouse.Validate(); err != nil {
-		errs = append(errs, err)
+	switch c.Store {
+	case storeClickHouse:
+		if err := c.ClickHouse.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	case storeSQLite:
+		if c.DataDir == "" {
+			bad("DATA_DIR", "expected a directory for the embedded store, got an empty value")
+		}
+	default:
+		bad("STORE", "expected auto, clickhouse or sqlite, got %q", c.Store)
 	}
 	errs = append(errs, c.Spikes.validate()...) // config_spikes.go
 	errs = append(errs, c.validateAPI()...)

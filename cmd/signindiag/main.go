@@ -30,7 +30,7 @@ import (
 	"github.com/signindiag/signindiag/queryapi"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
-	"github.com/signindiag/signindiag/sinks/clickhouse"
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/sinks/retention"
 	"github.com/signindiag/signindiag/webui"
 )
@@ -41,27 +41,32 @@ Usage:
   signindiag <command> [--help]
 
 Commands:
-  run       ingest and serve the API in one process
-  ingest    consume Kafka, diagnose sign-ins, store them (with /metrics, /healthz, /readyz)
+  demo      run the whole product on generated traffic, with an embedded store: nothing to install
+  run       ingest and serve the API in one process (Kafka, or --input FILE...)
+  ingest    consume Kafka (or --input FILE...), diagnose sign-ins, store them (with /metrics, /healthz, /readyz)
   serve     serve the query API only
-  migrate   apply the ClickHouse schema and exit (run and ingest also do this at start-up)
+  migrate   apply the store's schema and exit (run and ingest also do this at start-up)
   loadgen   generate realistic Entra sign-in traffic into Kafka or a file (load tests, demos)
   graph-pull  poll Microsoft Graph's sign-in log and publish it to the sign-in topic
-  spikes    print the current failure spikes as a table (reads ClickHouse)
+  spikes    print the current failure spikes as a table (reads the store)
 
 Configuration comes from SIGNINDIAG_* environment variables; see README.md.
 `
 
 // commands: what each does, and which parts it runs.
 var commands = map[string]struct {
-	help          string
-	ingest, serve bool
-	migrateOnly   bool
+	synopsis, help string
+	ingest, serve  bool
+	migrateOnly    bool
 }{
-	"run":     {help: "Consume sign-in and flag events from Kafka, diagnose them, store them in ClickHouse and serve the query API, in one process.", ingest: true, serve: true},
-	"ingest":  {help: "Consume sign-in and flag events from Kafka, diagnose them and store them in ClickHouse. Serves /metrics, /healthz and /readyz.", ingest: true},
-	"serve":   {help: "Serve the query API (/v1/..., described by /v1/openapi.json) and the diagnostic page (/) over what ClickHouse holds.", serve: true},
-	"migrate": {help: "Apply the embedded ClickHouse migrations to SIGNINDIAG_CLICKHOUSE_DATABASE and exit. Applying them twice is a no-op.", migrateOnly: true},
+	"run": {synopsis: " [--input FILE... [--follow]]", ingest: true, serve: true,
+		help: "Consume sign-in and flag events from Kafka (or, with --input, read sign-ins from files), diagnose them, store them and serve the query API and the page, in one process. With --input, a summary is printed once the files are stored, and the API serves on."},
+	"ingest": {synopsis: " [--input FILE... [--follow]]", ingest: true,
+		help: "Consume sign-in and flag events from Kafka (or, with --input, read sign-ins from files), diagnose them and store them. Serves /metrics, /healthz and /readyz. With --input and no --follow, it exits once the files are stored, after a summary."},
+	"serve": {help: "Serve the query API (/v1/..., described by /v1/openapi.json) and the diagnostic page (/) over what the store holds.", serve: true},
+	"migrate": {help: "Apply the store's schema migrations and exit. Applying them twice is a no-op.", migrateOnly: true},
+	"demo": {synopsis: " [--signins N] [--seed N]", ingest: true, serve: true,
+		help: "Run the whole product with nothing but Go: realistic tenant traffic from the built-in generator through the same stages, into the embedded store in SIGNINDIAG_DATA_DIR (./signindiag-data), with the API and the page on SIGNINDIAG_HTTP_ADDR. Prints ready-made lookups once the traffic is stored. Ctrl-C stops; started again, what it stored is still there."},
 }
 
 func main() {
@@ -94,7 +99,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stdout, "Usage: signindiag %s\n\n%s\n\nConfiguration comes from SIGNINDIAG_* environment variables; see README.md.\n", name, cmd.help)
+		fmt.Fprintf(stdout, "Usage: signindiag %s%s\n\n%s\n\n", name, cmd.synopsis, cmd.help)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fmt.Fprintln(stdout, "\nConfiguration comes from SIGNINDIAG_* environment variables; see README.md.")
+	}
+	var inputs stringList
+	var follow bool
+	var demo demoOptions
+	if cmd.ingest && name != "demo" {
+		fs.Var(&inputs, "input", "read sign-ins from `FILE` instead of Kafka (JSON lines or JSON documents, as Graph, Event Hubs and Log Analytics export them; - is standard input); more files may follow the flags")
+		fs.BoolVar(&follow, "follow", false, "with --input: wait at the end of the last file for more, as tail -f does")
+	}
+	if name == "demo" {
+		demo.register(fs) // demo.go
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -102,8 +120,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	j := job{ingest: cmd.ingest, serve: cmd.serve, migrateOnly: cmd.migrateOnly}
+	files := append([]string(inputs), fs.Args()...)
+	switch {
+	case len(inputs) == 0 && fs.NArg() > 0:
+		fmt.Fprintf(stderr, "signindiag %s: unexpected arguments %q (files to read follow --input)\n", name, fs.Args())
+		return 2
+	case len(files) > 0:
+		j.input = &embeddedInput{files: files, follow: follow, exitWhenDone: !cmd.serve, out: stdout}
+	case name == "demo":
+		j.input = &embeddedInput{traffic: demo.traffic(time.Now()), out: stdout}
+	}
 
-	cfg, err := loadConfig(context.Background(), envconfig.OsLookuper(), cmd.ingest)
+	cfg, err := loadConfig(context.Background(), envconfig.OsLookuper(), cmd.ingest && j.input == nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "signindiag: configuration: %v\n", err)
 		return 2
@@ -111,12 +140,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(stderr, cfg.LogLevel)
 	ctx, stop := notifyShutdown(context.Background(), log, os.Exit)
 	defer stop()
-	if err := start(ctx, cfg, cmd.ingest, cmd.serve, cmd.migrateOnly, log); err != nil {
+	if err := start(ctx, cfg, j, log); err != nil {
 		log.Error("signindiag stopped", "err", err)
 		return 1
 	}
 	return 0
 }
+
+// stringList is a flag given any number of times.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
@@ -140,10 +175,18 @@ func loadCatalog(path string) (*catalog.Catalog, error) {
 	return cat.Merge(overrides), nil
 }
 
+// job is what one invocation runs.
+type job struct {
+	ingest, serve, migrateOnly bool
+	// input, when set, feeds the pipeline in-process (files, the traffic
+	// generator) instead of from Kafka (embedded.go).
+	input *embeddedInput
+}
+
 // start runs the parts of one command until ctx ends. Shutdown order: the
 // pipeline flushes and commits first, then the HTTP server stops, then the
 // store closes.
-func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, log *slog.Logger) error {
+func start(ctx context.Context, cfg *Config, j job, log *slog.Logger) error {
 	cat, err := loadCatalog(cfg.RulesFile)
 	if err != nil {
 		return err
@@ -152,7 +195,7 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	if err != nil {
 		return fmt.Errorf("%sAPI_KEYS: %w", envPrefix, err)
 	}
-	if serve {
+	if j.serve {
 		if err := access.CheckListen(keys, cfg.HTTPAddr); err != nil {
 			return err
 		}
@@ -160,18 +203,22 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			log.Warn("SIGNINDIAG_API_KEYS is empty: the API has no access control, so it listens on loopback only", "addr", cfg.HTTPAddr)
 		}
 	}
-	store, err := openStore(ctx, cfg.ClickHouse, log)
+	st, err := openStores(ctx, cfg, j.serve, log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if migrateOnly || ingest {
+	defer st.close()
+	store := st.ingest
+	if j.input != nil {
+		j.input.store = st.api
+	}
+	if j.migrateOnly || j.ingest {
 		applied, err := store.Migrate(ctx)
 		if err != nil {
 			return err
 		}
-		log.Info("schema up to date", "database", cfg.ClickHouse.Database, "applied", applied)
-		if migrateOnly {
+		log.Info("schema up to date", "store", st.name, "applied", applied)
+		if j.migrateOnly {
 			return nil
 		}
 	}
@@ -180,16 +227,24 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	checks := []health.Check{{Name: "clickhouse", Probe: store.Ping, Unready: "ClickHouse does not answer"}}
+	checks := []health.Check{{Name: st.name, Probe: store.Ping, Unready: st.unready()}}
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", longWrite(pprof.Profile))
 	}
 
 	var runner *pipeline.Runner
-	if ingest {
-		input, internal, err := cfg.clusters()
-		if err != nil {
+	var embedded *embeddedPipeline
+	if j.ingest {
+		var input, internal kafkaconn.Cluster
+		var transport pipeline.Transport
+		if j.input != nil {
+			if embedded, err = newEmbeddedPipeline(cfg, log); err != nil {
+				return err
+			}
+			defer embedded.close()
+			transport = embedded.transport
+		} else if input, internal, err = cfg.clusters(); err != nil {
 			return err
 		}
 		createInternal := cfg.Kafka.CreateTopics
@@ -198,7 +253,8 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 		}
 		engine := rules.NewEngine(rules.Config{FailureThreshold: cfg.FailureThreshold}, cat)
 		runner = pipeline.NewRunner(pipeline.Config{
-			Source: input, Internal: internal, Group: cfg.Kafka.Group,
+			Transport: transport,
+			Source:    input, Internal: internal, Group: cfg.Kafka.Group,
 			SignInTopic: cfg.Kafka.SignInTopic, FlagTopic: cfg.Kafka.FlagTopic,
 			DeadLetterTopic: cfg.Kafka.DLQTopic, StorageDeadLetterTopic: cfg.Kafka.StorageDLQTopic,
 			KeyedTopic: cfg.Kafka.KeyedTopic, IPTopic: cfg.Kafka.IPTopic,
@@ -216,27 +272,18 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 			MaxWindowKeys:     cfg.MaxWindowKeys,
 		}, store, engine, cat, pipeline.NewMetrics(reg), log)
 		reg.MustRegister(runner.Readiness(), pipeline.KeyBudgetCollector(runner.KeyBudget()))
-		checks = append(checks,
-			health.Check{Name: "kafka", Probe: input.Check, Unready: "no Kafka broker answers"},
-			health.Check{Name: "pipeline", Probe: func(context.Context) error { return runner.Ready() }})
-		if cfg.InternalKafka.Separate() {
+		checks = append(checks, health.Check{Name: "pipeline", Probe: func(context.Context) error { return runner.Ready() }})
+		if embedded == nil {
+			checks = append(checks, health.Check{Name: "kafka", Probe: input.Check, Unready: "no Kafka broker answers"})
+		}
+		if embedded == nil && cfg.InternalKafka.Separate() {
 			checks = append(checks, health.Check{Name: "kafka-internal", Probe: internal.Check, Unready: "no broker of the internal Kafka cluster answers"})
 		}
 	}
 	var handler http.Handler = mux
-	if serve {
-		// API reads on a pool of their own, as large as the number of
-		// requests admitted at once: a flood of lookups waits for these
-		// connections, never for ingestion's.
-		apiCH := cfg.ClickHouse
-		apiCH.MaxOpenConns = cfg.API.MaxConcurrent
-		apiStore, err := openStore(ctx, apiCH, log)
-		if err != nil {
-			return err
-		}
-		defer apiStore.Close()
+	if j.serve {
 		queryapi.New(queryapi.Config{Window: cfg.Window, Detections: detections(cfg), IsFailure: cat.IsFailure,
-			MaxRange: cfg.API.MaxRange, Metrics: queryapi.NewMetrics(reg), Spikes: cfg.Spikes.Rule()}, apiStore, log).Register(mux)
+			MaxRange: cfg.API.MaxRange, Metrics: queryapi.NewMetrics(reg), Spikes: cfg.Spikes.Rule()}, st.api, log).Register(mux)
 		webui.Register(mux)
 		admission := queryapi.Admission{MaxConcurrent: cfg.API.MaxConcurrent, Timeout: cfg.API.QueryTimeout,
 			Rejected: queryapi.NewRejectedCounter(reg)}
@@ -275,12 +322,15 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	} else {
 		close(pipelineDone)
 	}
-	if ingest && cfg.Spikes.Detect {
+	if embedded != nil {
+		g.Go(func() error { return embedded.feed(gctx, j.input, cfg, reg, log) })
+	}
+	if j.ingest && cfg.Spikes.Detect {
 		det := spikedetect.New(cfg.Spikes.Detector(), store, log, nil).WithMetrics(spikedetect.NewMetrics(reg)) // config_spikes.go
 		g.Go(func() error { return det.Run(gctx) })
 	}
 	g.Go(func() error {
-		log.Info("listening", "addr", cfg.HTTPAddr, "tls", tls, "ingest", ingest, "serve", serve)
+		log.Info("listening", "addr", cfg.HTTPAddr, "tls", tls, "ingest", j.ingest, "serve", j.serve)
 		var err error
 		if tls {
 			err = server.ListenAndServeTLS(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile)
@@ -302,24 +352,10 @@ func start(ctx context.Context, cfg *Config, ingest, serve, migrateOnly bool, lo
 	})
 	err = g.Wait()
 	log.Info("stopped")
-	return err
-}
-
-// openStore connects to ClickHouse, retrying for a while: in a compose
-// stack the server may still be starting.
-func openStore(ctx context.Context, cfg clickhouse.Config, log *slog.Logger) (*clickhouse.Store, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		store, err := clickhouse.Open(ctx, cfg, log)
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil || clickhouse.IsPermanent(err) {
-			return store, err
-		}
-		log.Warn("clickhouse not reachable yet; retrying", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(2 * time.Second):
-		}
+	if errors.Is(err, errInputDone) {
+		return nil
 	}
+	return err
 }
 
 // longWrite lifts the listener's write timeout for a handler that streams

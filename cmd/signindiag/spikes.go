@@ -82,7 +82,7 @@ func runSpikes(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(stderr, cfg.LogLevel)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	store, err := openStore(ctx, cfg.ClickHouse, log)
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "signindiag spikes: %v\n", err)
 		return 1

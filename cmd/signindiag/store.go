@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/clickhouse"
+)
+
+// The storage backends (SIGNINDIAG_STORE).
+const (
+	storeAuto       = "auto"
+	storeClickHouse = "clickhouse"
+	storeSQLite     = "sqlite"
+)
+
+// stores are the store ingestion writes to and the one the API reads
+// from: for ClickHouse a second pool, as large as the number of requests
+// admitted at once, so a flood of lookups waits for its own connections,
+// never for ingestion's; SQLite readers have a pool of their own inside
+// the one store already.
+type stores struct {
+	ingest, api sinks.Store
+	name        string // for logs and health checks
+	close       func()
+}
+
+// unready is what /readyz says when the store does not answer.
+func (s *stores) unready() string {
+	if s.name == storeClickHouse {
+		return "ClickHouse does not answer"
+	}
+	return "the embedded store does not answer"
+}
+
+func openStores(ctx context.Context, cfg *Config, serve bool, log *slog.Logger) (*stores, error) {
+	switch cfg.Store {
+	case storeSQLite:
+		st, err := openSQLite(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		return &stores{ingest: st, api: st, name: "sqlite", close: func() { st.Close() }}, nil
+	case storeClickHouse:
+		st, err := openClickHouse(ctx, cfg.ClickHouse, log)
+		if err != nil {
+			return nil, err
+		}
+		s := &stores{ingest: st, api: st, name: "clickhouse", close: func() { st.Close() }}
+		if serve {
+			apiCfg := cfg.ClickHouse
+			apiCfg.MaxOpenConns = cfg.API.MaxConcurrent
+			api, err := openClickHouse(ctx, apiCfg, log)
+			if err != nil {
+				st.Close()
+				return nil, err
+			}
+			s.api = api
+			s.close = func() { api.Close(); st.Close() }
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("%sSTORE: unknown backend %q", envPrefix, cfg.Store)
+}
+
+// openStore opens the one store of a command that only reads.
+func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (sinks.Store, error) {
+	s, err := openStores(ctx, cfg, false, log)
+	if err != nil {
+		return nil, err
+	}
+	return s.ingest, nil
+}
+
+func openSQLite(ctx context.Context, cfg *Config, log *slog.Logger) (sinks.Store, error) {
+	return nil, errors.New("the sqlite backend is not built in yet")
+}
+
+// openClickHouse connects to ClickHouse, retrying for a while: in a
+// compose stack the server may still be starting.
+func openClickHouse(ctx context.Context, cfg clickhouse.Config, log *slog.Logger) (*clickhouse.Store, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		store, err := clickhouse.Open(ctx, cfg, log)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil || clickhouse.IsPermanent(err) {
+			return store, err
+		}
+		log.Warn("clickhouse not reachable yet; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
