@@ -26,11 +26,11 @@ import (
 	"github.com/signindiag/signindiag/access"
 	"github.com/signindiag/signindiag/health"
 	"github.com/signindiag/signindiag/pipeline"
+	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/pipeline/spikedetect"
 	"github.com/signindiag/signindiag/queryapi"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
-	"github.com/signindiag/signindiag/pipeline/kafkaconn"
 	"github.com/signindiag/signindiag/sinks/retention"
 	"github.com/signindiag/signindiag/webui"
 )
@@ -63,7 +63,7 @@ var commands = map[string]struct {
 		help: "Consume sign-in and flag events from Kafka (or, with --input, read sign-ins from files), diagnose them, store them and serve the query API and the page, in one process. With --input, a summary is printed once the files are stored, and the API serves on."},
 	"ingest": {synopsis: " [--input FILE... [--follow]]", ingest: true,
 		help: "Consume sign-in and flag events from Kafka (or, with --input, read sign-ins from files), diagnose them and store them. Serves /metrics, /healthz and /readyz. With --input and no --follow, it exits once the files are stored, after a summary."},
-	"serve": {help: "Serve the query API (/v1/..., described by /v1/openapi.json) and the diagnostic page (/) over what the store holds.", serve: true},
+	"serve":   {help: "Serve the query API (/v1/..., described by /v1/openapi.json) and the diagnostic page (/) over what the store holds.", serve: true},
 	"migrate": {help: "Apply the store's schema migrations and exit. Applying them twice is a no-op.", migrateOnly: true},
 	"demo": {synopsis: " [--signins N] [--seed N]", ingest: true, serve: true,
 		help: "Run the whole product with nothing but Go: realistic tenant traffic from the built-in generator through the same stages, into the embedded store in SIGNINDIAG_DATA_DIR (./signindiag-data), with the API and the page on SIGNINDIAG_HTTP_ADDR. Prints ready-made lookups once the traffic is stored. Ctrl-C stops; started again, what it stored is still there."},

@@ -246,8 +246,8 @@ type claim struct {
 }
 
 func (c *claim) Fetch(ctx context.Context) (source.Record, error) { return c.p.fetch(ctx) }
-func (c *claim) Commit(next int64) error                       { return c.t.committed(c.p, next) }
-func (c *claim) Position() (string, int, int64)                { return c.p.topic, c.p.id, c.start }
+func (c *claim) Commit(next int64) error                          { return c.t.committed(c.p, next) }
+func (c *claim) Position() (string, int, int64)                   { return c.p.topic, c.p.id, c.start }
 
 // Lag is the number of records waiting (for readiness).
 func (c *claim) Lag() int64 {
