@@ -264,8 +264,24 @@ type output struct {
 }
 
 func (o *output) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
+	// A producer may reuse its buffers once the write returned (the rekey
+	// stage's arena does), as Kafka's client has copied them by then: the
+	// queued records get a copy of their own, one allocation per call.
+	size := 0
+	for _, m := range msgs {
+		size += len(m.Key) + len(m.Value)
+	}
+	arena := make([]byte, 0, size)
+	clone := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		arena = append(arena, b...)
+		return arena[len(arena)-len(b) : len(arena) : len(arena)]
+	}
 	var dead []kafka.Message
 	for _, m := range msgs {
+		m.Key, m.Value = clone(m.Key), clone(m.Value)
 		if slices.Contains(o.t.cfg.DeadLetterTopics, m.Topic) {
 			dead = append(dead, m)
 			continue
