@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	chschema "github.com/signindiag/signindiag/schemas/clickhouse"
+	chschema "github.com/signindiag/signindiag/sinks/clickhouse/schema"
 )
 
 // Migrate applies the embedded migrations that the database has not

@@ -1,8 +1,8 @@
-// Package clickhouse embeds the ClickHouse schema migrations: numbered SQL
+// Package schema embeds the ClickHouse schema migrations: numbered SQL
 // files applied in order by sinks/clickhouse. Every statement runs on the
 // Debian 18.16 server and on current ClickHouse (see the project README):
 // no TTL, no skip indexes, no Bool/DateTime64/Map types.
-package clickhouse
+package schema
 
 import "embed"
 
