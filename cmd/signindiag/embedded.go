@@ -84,16 +84,22 @@ func (e *embeddedPipeline) feed(ctx context.Context, in *embeddedInput, cfg *Con
 		}
 		read = append(read, fmt.Sprintf("generated %d sign-ins and %d flags (%d messages)", st.SignIns, st.Flags, st.Messages))
 	}
+	// A file that cannot be read, or whose JSON breaks, is reported and
+	// the others are read: what came before the break is processed.
+	var failed []error
 	for i, f := range in.files {
 		follow := in.follow && i == len(in.files)-1
 		st, err := input.ReadFile(ctx, f, cfg.Kafka.SignInTopic, follow, e.transport)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+		if ctx.Err() != nil {
+			return nil
 		}
-		read = append(read, fmt.Sprintf("%s: %d messages, %d bytes", st.Path, st.Messages, st.Bytes))
+		line := fmt.Sprintf("%s: %d messages, %d bytes", st.Path, st.Messages, st.Bytes)
+		if err != nil {
+			log.Error("input file not read to the end", "file", f, "err", err)
+			failed = append(failed, err)
+			line += fmt.Sprintf(" (STOPPED: %v)", err)
+		}
+		read = append(read, line)
 	}
 	e.transport.EndInput()
 	if err := e.transport.Drained(ctx); err != nil {
@@ -104,6 +110,9 @@ func (e *embeddedPipeline) feed(ctx context.Context, in *embeddedInput, cfg *Con
 		printLookups(ctx, in.out, in.store, cfg, log)
 	}
 	if in.exitWhenDone {
+		if len(failed) > 0 {
+			return fmt.Errorf("%d input files not read to the end: %w", len(failed), errors.Join(failed...))
+		}
 		return errInputDone
 	}
 	fmt.Fprintf(in.out, "\nServing %s; Ctrl-C stops.\n", baseURL(cfg))
