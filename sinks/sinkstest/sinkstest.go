@@ -59,6 +59,7 @@ var tests = []test{
 	{"IncidentsLatestVersionWinsAndSupersededAreHidden", testIncidents},
 	{"FailureCountsAreExactUnderReplaysAndReemissions", testFailureCounts},
 	{"DropExpiredRemovesOnlyWhatIsOlderThanTheCutoff", testDropExpired},
+	{"EveryQuerySurvivesReplaysReemissionsAndLateFlags", testEveryQuerySurvivesReplays},
 }
 
 // Run runs every conformance test against b, each as a subtest on a
