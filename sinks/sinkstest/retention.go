@@ -26,6 +26,8 @@ func testDropExpired(t *testing.T, b Backend) {
 		Findings: []schemas.Finding{Finding(old, "invalid_credentials", "low"), Finding(kept, "invalid_credentials", "low")},
 		IPFailures: []sinks.IPFailureRecord{{IP: "192.0.2.1", UserKey: "user-r", Identity: "interactive/ret-old", At: jan, Offset: 1},
 			{IP: "192.0.2.1", UserKey: "user-r", Identity: "interactive/ret-kept", At: mar, Offset: 2}},
+		Watermarks: []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: 0, Offset: 2, At: mar},
+			{Stage: sinks.WindowIPs, Shard: 0, Offset: 2, At: mar}},
 	})
 	dropped, err := s.DropExpired(ctx, cutoff)
 	if err != nil {

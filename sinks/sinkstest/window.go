@@ -37,15 +37,21 @@ func testRecentFailuresCommitted(t *testing.T, b Backend) {
 	for i, d := range []time.Duration{0, time.Hour, 50 * time.Hour, 60 * time.Hour, 61 * time.Hour} {
 		rows = append(rows, Record(SignIn("r"+string(rune('a'+i)), "user-d", "", T0.Add(d), 50126), int64(i)))
 	}
-	ok := Record(SignIn("r-ok", "user-d", "", T0.Add(55*time.Hour), 0), 5) // after the committed offset anyway
+	ok := Record(SignIn("r-ok", "user-d", "", T0.Add(55*time.Hour), 0), 5)
 	other := Record(SignIn("other-shard", "user-e", "", T0.Add(60*time.Hour), 50126), 3)
 	other.Shard = 1
-	rows = append(rows, ok, other)
-	write(t, s, &sinks.Batch{SignIns: rows})
-	write(t, s, &sinks.Batch{SignIns: rows}) // a replay stores nothing new
+	// Two flushes, each with the watermarks its windows had at its last
+	// offset; the second is after the committed offset 4.
+	first := &sinks.Batch{SignIns: append(rows[:4:4], other), Watermarks: []sinks.WatermarkRecord{
+		{Stage: sinks.WindowUsers, Shard: 0, Offset: 3, At: T0.Add(60 * time.Hour)},
+		{Stage: sinks.WindowUsers, Shard: 1, Offset: 3, At: T0.Add(60 * time.Hour)}}}
+	second := &sinks.Batch{SignIns: []sinks.SignInRecord{rows[4], ok}, Watermarks: []sinks.WatermarkRecord{
+		{Stage: sinks.WindowUsers, Shard: 0, Offset: 5, At: T0.Add(61 * time.Hour)}}}
+	write(t, s, first, second)
+	write(t, s, first, second) // a replay
 	b.settled(t, s, func(t *testing.T) {
-		// Committed offset 4: rows 0-3 of shard 0; the latest is at +60h,
-		// so a 48h span keeps +50h and +60h only.
+		// Committed offset 4: rows 0-3 of shard 0; the watermark there is
+		// +60h, so a 48h span keeps +50h and +60h only.
 		got, err := s.RecentFailures(ctx, 0, 4, 48*time.Hour)
 		if err != nil {
 			t.Fatal(err)
@@ -180,6 +186,8 @@ func testIncidentWarmSpan(t *testing.T, b Backend) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The rebuild reads failures after watermark - span (exclusive,
+		// to the millisecond): reaching T0 from +10h takes 10h and 1ms.
 		if span != 10*time.Hour+time.Millisecond {
 			t.Fatalf("span %s, want back to the open incident's first member (10h)", span)
 		}
