@@ -7,7 +7,7 @@ SERVICES_ENV := .services.env
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT         := bin/golangci-lint
 
-.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes bench-api services-up services-down chromium screenshots demo run migrate fmt vet tidy up down
+.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes bench-api services-up services-down chromium screenshots demo demo-kafka run migrate fmt vet tidy up down
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -50,7 +50,10 @@ screenshots: services-up chromium ## Refresh the page's screenshots in docs/scre
 services-down: ## Stop the local services and remove their data
 	bash scripts/services-down.sh
 
-demo: ## Start local services, run signindiag on sample sign-ins and show the diagnosis
+demo: ## The whole product with nothing but Go: generated traffic, embedded store (./signindiag-data), API and page on :8080
+	$(GO) run ./cmd/signindiag demo
+
+demo-kafka: ## The same on local Kafka and ClickHouse: start them, run signindiag, send the sample sign-ins, show the diagnosis
 	bash scripts/demo.sh
 
 run: build services-up ## Run `signindiag run` against the local services
