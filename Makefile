@@ -7,7 +7,7 @@ SERVICES_ENV := .services.env
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT         := bin/golangci-lint
 
-.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes bench-api services-up services-down chromium screenshots demo demo-kafka run migrate fmt vet tidy up down
+.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes bench-api bench-embedded services-up services-down chromium screenshots demo demo-kafka run migrate fmt vet tidy up down
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ bench-spikes: services-up ## Failure-spike queries at 10M sign-ins over 30 days:
 
 bench-api: services-up ## Query API lookups at 10M sign-ins: p50/p99 and rows read (EVENTS, RUNS, REUSE=1, BASELINE_REF); see BENCHMARKS.md
 	bash scripts/bench-api.sh
+
+bench-embedded: ## The embedded path: ingest --input of 1M Graph sign-ins into SQLite (EVENTS, RUNS), then lookups by correlationId; see BENCHMARKS.md
+	$(GO) build -o $(BIN) ./cmd/signindiag
+	$(GO) run ./cmd/bench-embedded -binary $(BIN) -events $${EVENTS:-1000000} -runs $${RUNS:-3}
 
 services-up: ## Start local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package); writes .services.env
 	bash scripts/services-up.sh
