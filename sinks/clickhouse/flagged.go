@@ -42,10 +42,43 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 	if before.IsZero() {
 		before = time.Now().Add(time.Hour)
 	}
-	targets, err := s.flagPage(ctx, before, q.BeforeID, limit)
-	if err != nil {
-		return nil, err
+	// Flags that name no stored sign-in (yet: a flag may come first) make
+	// no item: read on past them until the page is full or the flags end,
+	// so a short page always means the end of the queue.
+	var out []sinks.FlaggedSignIn
+	listed := map[string]bool{} // sign-ins already listed under a later flag
+	beforeID := q.BeforeID
+	for round := 0; len(out) < limit && round < maxFlagRounds; round++ {
+		targets, err := s.flagPage(ctx, before, beforeID, limit)
+		if err != nil {
+			return nil, err
+		}
+		found, err := s.flaggedSignIns(ctx, targets, limit)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range found {
+			if k := f.SignIn.Identity(); !listed[k] {
+				listed[k] = true
+				out = append(out, f)
+			}
+		}
+		if len(targets) < limit {
+			break
+		}
+		last := targets[len(targets)-1]
+		before, beforeID = last.at, last.id
 	}
+	return cutPage(out, limit), nil
+}
+
+// maxFlagRounds bounds the pages of flags one request reads past flags
+// that name no stored sign-in.
+const maxFlagRounds = 20
+
+// flaggedSignIns resolves a page of targets to their sign-ins, in page
+// order, each under the latest flag naming it.
+func (s *Store) flaggedSignIns(ctx context.Context, targets []flagTarget, limit int) ([]sinks.FlaggedSignIn, error) {
 	// Each key once: 18.16's index analysis of IN costs per key and range.
 	var requestKeys, correlationKeys []any
 	seen := map[string]bool{}
@@ -96,7 +129,7 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 		}
 		return out[i].SignIn.CreatedDateTime.After(out[j].SignIn.CreatedDateTime)
 	})
-	return cutPage(out, limit), nil
+	return out, nil
 }
 
 // flagSlices are how far before the cursor each read of flag_times

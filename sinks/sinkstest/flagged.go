@@ -73,6 +73,11 @@ func testFlaggedOrder(t *testing.T, b Backend) {
 		if err != nil || len(page) != 1 || page[0].SignIn.ID != "F-A" {
 			t.Fatalf("page before +20m: %+v %v, want F-A only", page, err)
 		}
+		// The newest flag names a sign-in not stored: it must not make
+		// a short page, which would end the paging there.
+		if got, want := pageFlagged(t, s, 1), "F-B@user,F-C@admin:x@contoso.example,F-A@helpdesk"; got != want {
+			t.Errorf("pages of one = %s, want %s", got, want)
+		}
 	})
 }
 
