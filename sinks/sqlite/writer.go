@@ -1,0 +1,302 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/wire"
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// Write implements sinks.Writer: the whole batch in one transaction, so it
+// is stored whole or not at all and costs one fsync. Rows carry the write
+// time as their version, and an upsert replaces a stored row only with a
+// later version (as the ClickHouse store picks at read time): a replayed
+// batch leaves the store as it was, and a re-emitted sign-in replaces its
+// earlier version whatever order they arrive in.
+func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
+	if b.Len() == 0 && len(b.Watermarks) == 0 {
+		return nil
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	version := time.Now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin write: %w", classify(err))
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	w := &batchWriter{ctx: ctx, tx: tx, version: version}
+	for _, step := range []func(*sinks.Batch) error{
+		w.signIns, w.flags, w.findings, w.ipFailures, w.incidents, w.watermarks,
+	} {
+		if err := step(b); err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", classify(err))
+	}
+	return nil
+}
+
+// batchWriter writes one batch within its transaction.
+type batchWriter struct {
+	ctx     context.Context
+	tx      *sql.Tx
+	version int64
+}
+
+// exec runs stmt once per row that fill produces: one prepared statement
+// for the whole batch.
+func (w *batchWriter) exec(table, stmt string, n int, args func(i int) ([]any, error)) error {
+	if n == 0 {
+		return nil
+	}
+	ps, err := w.tx.PrepareContext(w.ctx, stmt)
+	if err != nil {
+		return fmt.Errorf("prepare insert into %s: %w", table, classify(err))
+	}
+	defer ps.Close()
+	for i := range n {
+		a, err := args(i)
+		if err != nil {
+			return fmt.Errorf("%s: %w: %w", table, sinks.ErrRejected, err)
+		}
+		if a == nil {
+			continue
+		}
+		if _, err := ps.ExecContext(w.ctx, a...); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, classify(err))
+		}
+	}
+	return nil
+}
+
+const upsertSignIn = `INSERT INTO signins (id, category, created_ms, version, user_key, upn, correlation_id,
+	app_id, app_display_name, app, ip_address, client_app_used, device, country, scenario, error_code, is_failure,
+	shard, kafka_offset, doc)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id, category) DO UPDATE SET id = excluded.id, created_ms = excluded.created_ms,
+	version = excluded.version, user_key = excluded.user_key, upn = excluded.upn,
+	correlation_id = excluded.correlation_id, app_id = excluded.app_id,
+	app_display_name = excluded.app_display_name, app = excluded.app, ip_address = excluded.ip_address,
+	client_app_used = excluded.client_app_used, device = excluded.device, country = excluded.country,
+	scenario = excluded.scenario, error_code = excluded.error_code, is_failure = excluded.is_failure,
+	shard = excluded.shard, kafka_offset = excluded.kafka_offset, doc = excluded.doc
+WHERE (excluded.created_ms, excluded.version) >= (signins.created_ms, signins.version)`
+
+// signIns stores the sign-ins (the latest version of each), their
+// failures for the window rebuild, their UPNs and the latest event per
+// offset. A sign-in's scenario is its finding's in the same batch (a
+// sign-in gets at most one, with it), for the spike counts by scenario.
+func (w *batchWriter) signIns(b *sinks.Batch) error {
+	rows := b.SignIns
+	if len(rows) == 0 {
+		return nil
+	}
+	scenarios := make(map[string]string, len(b.Findings))
+	for i := range b.Findings {
+		scenarios[b.Findings[i].SignInID] = b.Findings[i].Scenario
+	}
+	var buf []byte
+	err := w.exec("signins", upsertSignIn, len(rows), func(i int) ([]any, error) {
+		r := &rows[i]
+		si := &r.SignIn
+		doc := r.Doc
+		if len(doc) == 0 {
+			var err error
+			if buf, err = wire.AppendEvent(buf[:0], &schemas.Event{SignIn: si}); err != nil {
+				return nil, fmt.Errorf("encode sign-in %s: %w", si.ID, err)
+			}
+			doc = buf
+		}
+		app := si.AppDisplayName
+		if app == "" {
+			app = si.AppID
+		}
+		return []any{si.ID, si.Category, si.CreatedDateTime.UnixMilli(), w.version, si.UserKey(),
+			strings.ToLower(si.UserPrincipalName), si.CorrelationID, si.AppID, si.AppDisplayName, app,
+			si.IPAddress, si.ClientAppUsed, deviceOf(si), si.Location.CountryOrRegion, scenarios[si.ID],
+			si.Status.ErrorCode, boolInt(r.IsFailure), r.Shard, r.Offset, doc}, nil
+	})
+	if err != nil {
+		return err
+	}
+	err = w.exec("window_failures", `INSERT OR IGNORE INTO window_failures
+		(shard, created_ms, category, id, kafka_offset, user_key, error_code, app_id, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		len(rows), func(i int) ([]any, error) {
+			r := &rows[i]
+			if !r.IsFailure {
+				return nil, nil
+			}
+			si := &r.SignIn
+			return []any{r.Shard, si.CreatedDateTime.UnixMilli(), si.Category, si.ID, r.Offset, si.UserKey(),
+				si.Status.ErrorCode, si.AppID, deviceOf(si)}, nil
+		})
+	if err != nil {
+		return err
+	}
+	if err := w.upns(rows); err != nil {
+		return err
+	}
+	events := make([]offsetEvent, 0, 16)
+	for i := range rows {
+		events = addEvent(events, rows[i].Shard, rows[i].Offset, rows[i].SignIn.CreatedDateTime.UnixMilli())
+	}
+	return w.offsetEvents(sinks.WindowUsers, events)
+}
+
+// upns maps each UPN of the batch to its user key, once per pair. seen_ms
+// moves forward at most daily (a write per pair and day), which is all
+// retention needs to keep the mappings of users still signing in.
+func (w *batchWriter) upns(rows []sinks.SignInRecord) error {
+	type pair struct{ upn, user string }
+	seen := map[pair]int64{}
+	var pairs []pair
+	for i := range rows {
+		si := &rows[i].SignIn
+		if si.UserPrincipalName == "" {
+			continue
+		}
+		p := pair{strings.ToLower(si.UserPrincipalName), si.UserKey()}
+		if _, ok := seen[p]; !ok {
+			pairs = append(pairs, p)
+			seen[p] = si.CreatedDateTime.UnixMilli()
+		}
+	}
+	return w.exec("user_upns", `INSERT INTO user_upns (upn, user_key, seen_ms) VALUES (?, ?, ?)
+		ON CONFLICT (upn, user_key) DO UPDATE SET seen_ms = excluded.seen_ms
+		WHERE excluded.seen_ms > user_upns.seen_ms + 86400000`, len(pairs), func(i int) ([]any, error) {
+		return []any{pairs[i].upn, pairs[i].user, seen[pairs[i]]}, nil
+	})
+}
+
+// offsetEvent is the latest event time a batch stored at one offset.
+type offsetEvent struct {
+	shard  int
+	offset int64
+	ms     int64
+}
+
+// addEvent records an event; rows of one offset (one message) are
+// adjacent, so looking at the last entry merges almost all.
+func addEvent(events []offsetEvent, shard int, offset, ms int64) []offsetEvent {
+	if n := len(events); n > 0 && events[n-1].shard == shard && events[n-1].offset == offset {
+		events[n-1].ms = max(events[n-1].ms, ms)
+		return events
+	}
+	return append(events, offsetEvent{shard, offset, ms})
+}
+
+func (w *batchWriter) offsetEvents(stage string, events []offsetEvent) error {
+	return w.exec("offset_events", `INSERT INTO offset_events (stage, shard, kafka_offset, latest_ms) VALUES (?, ?, ?, ?)
+		ON CONFLICT (stage, shard, kafka_offset) DO UPDATE SET latest_ms = max(latest_ms, excluded.latest_ms)`,
+		len(events), func(i int) ([]any, error) {
+			e := events[i]
+			return []any{stage, e.shard, e.offset, e.ms}, nil
+		})
+}
+
+func (w *batchWriter) watermarks(b *sinks.Batch) error {
+	now := time.Now().UnixMilli()
+	return w.exec("window_marks", `INSERT INTO window_marks (stage, shard, kafka_offset, watermark_ms, written_ms)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (stage, shard, kafka_offset) DO UPDATE SET watermark_ms = max(watermark_ms, excluded.watermark_ms),
+			written_ms = excluded.written_ms`,
+		len(b.Watermarks), func(i int) ([]any, error) {
+			m := b.Watermarks[i]
+			return []any{m.Stage, m.Shard, m.Offset, m.At.UnixMilli(), now}, nil
+		})
+}
+
+func (w *batchWriter) flags(b *sinks.Batch) error {
+	return w.exec("flags", `INSERT INTO flags (id, flagged_ms, signin_id, correlation_id, request_id, flagged_by,
+		user_key, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET flagged_ms = excluded.flagged_ms, signin_id = excluded.signin_id,
+			correlation_id = excluded.correlation_id, request_id = excluded.request_id,
+			flagged_by = excluded.flagged_by, user_key = excluded.user_key, version = excluded.version, doc = excluded.doc
+		WHERE excluded.version >= flags.version`,
+		len(b.Flags), func(i int) ([]any, error) {
+			f := &b.Flags[i]
+			doc, err := json.Marshal(f)
+			if err != nil {
+				return nil, fmt.Errorf("encode flag %s: %w", f.ID, err)
+			}
+			return []any{f.ID, f.FlaggedAt.UnixMilli(), strings.ToLower(f.SignInID), strings.ToLower(f.CorrelationID),
+				strings.ToLower(f.RequestID), f.FlaggedBy, f.UserKey(), w.version, string(doc)}, nil
+		})
+}
+
+// completeFindingVersion marks the version of a finding computed over a
+// complete window: every complete version outranks every partial one,
+// and within each the later write wins (see schemas.Finding's
+// Failures48hPartial). Write times in Unix nanoseconds stay below 1<<62
+// until the year 2116.
+const completeFindingVersion = int64(1) << 62
+
+func (w *batchWriter) findings(b *sinks.Batch) error {
+	return w.exec("findings", `INSERT INTO findings (id, signin_id, correlation_id, user_key, occurred_ms, occurred_s,
+		scenario, severity, flagged, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET signin_id = excluded.signin_id, correlation_id = excluded.correlation_id,
+			user_key = excluded.user_key, occurred_ms = excluded.occurred_ms, occurred_s = excluded.occurred_s,
+			scenario = excluded.scenario, severity = excluded.severity, flagged = excluded.flagged,
+			version = excluded.version, doc = excluded.doc
+		WHERE (excluded.occurred_ms, excluded.version) >= (findings.occurred_ms, findings.version)`,
+		len(b.Findings), func(i int) ([]any, error) {
+			f := &b.Findings[i]
+			v := w.version
+			if !f.Failures48hPartial {
+				v |= completeFindingVersion
+			}
+			doc, err := json.Marshal(f)
+			if err != nil {
+				return nil, fmt.Errorf("encode finding %s: %w", f.ID, err)
+			}
+			return []any{f.ID, f.SignInID, f.CorrelationID, f.UserKey, f.OccurredAt.UnixMilli(), f.OccurredAt.Unix(),
+				f.Scenario, f.Severity, boolInt(f.Flagged), v, string(doc)}, nil
+		})
+}
+
+// ipFailures stores the spray stage's candidates for its rebuild.
+func (w *batchWriter) ipFailures(b *sinks.Batch) error {
+	rows := b.IPFailures
+	err := w.exec("window_ip_failures", `INSERT OR IGNORE INTO window_ip_failures
+		(shard, created_ms, ip, identity, kafka_offset, user_key) VALUES (?, ?, ?, ?, ?, ?)`,
+		len(rows), func(i int) ([]any, error) {
+			r := &rows[i]
+			return []any{r.Shard, r.At.UnixMilli(), r.IP, r.Identity, r.Offset, r.UserKey}, nil
+		})
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	var events []offsetEvent
+	for i := range rows {
+		events = addEvent(events, rows[i].Shard, rows[i].Offset, rows[i].At.UnixMilli())
+	}
+	return w.offsetEvents(sinks.WindowIPs, events)
+}
+
+// deviceOf names a device for evidence: its name when registered, else
+// its operating system and browser (as the ClickHouse store does).
+func deviceOf(si *schemas.SignIn) string {
+	d := si.DeviceDetail
+	if d.DisplayName != "" {
+		return d.DisplayName
+	}
+	return strings.TrimSpace(d.OperatingSystem + " " + d.Browser)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
