@@ -25,8 +25,9 @@ func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.E
 	case q.UserKey != "":
 		where, args = "user_key = ?", []any{strings.ToLower(q.UserKey)}
 	case q.IP != "":
-		// The partial index on failures by IP needs its own condition.
-		where, args = "ip_address = ? AND ip_address != ''", []any{q.IP}
+		// Through signins_failure_facts: the failures of the window, whose
+		// entries hold the IP.
+		where, args = "ip_address = ?", []any{q.IP}
 	default:
 		return nil, fmt.Errorf("%w: evidence needs a user or an IP", sinks.ErrInvalidQuery)
 	}

@@ -96,14 +96,21 @@ func (s *Store) WindowWatermark(ctx context.Context, window string, shard int, b
 // batch before beforeOffset, in Unix milliseconds (watermarks only grow,
 // so the largest is the last); ok is false when the shard stored nothing
 // before it. A shard without recorded marks falls back to the latest
-// event stored from it (offset_events).
+// event stored from it before the offset.
 func (s *Store) watermark(ctx context.Context, stage string, shard int, beforeOffset int64) (ms int64, ok bool, err error) {
-	for _, query := range []string{
-		"SELECT max(watermark_ms) FROM window_marks WHERE stage = ? AND shard = ? AND kafka_offset < ?",
-		"SELECT max(latest_ms) FROM offset_events WHERE stage = ? AND shard = ? AND kafka_offset < ?",
+	events := "SELECT max(created_ms) FROM signins WHERE shard = ? AND kafka_offset < ?"
+	if stage == sinks.WindowIPs {
+		events = "SELECT max(created_ms) FROM window_ip_failures WHERE shard = ? AND kafka_offset < ?"
+	}
+	for _, q := range []struct {
+		query string
+		args  []any
+	}{
+		{"SELECT max(watermark_ms) FROM window_marks WHERE stage = ? AND shard = ? AND kafka_offset < ?", []any{stage, shard, beforeOffset}},
+		{events, []any{shard, beforeOffset}},
 	} {
 		var v sql.NullInt64
-		if err := s.r.QueryRowContext(ctx, query, stage, shard, beforeOffset).Scan(&v); err != nil {
+		if err := s.r.QueryRowContext(ctx, q.query, q.args...).Scan(&v); err != nil {
 			return 0, false, fmt.Errorf("sqlite: watermark of %s shard %d: %w", stage, shard, err)
 		}
 		if v.Valid {

@@ -18,7 +18,6 @@ var expiry = []struct{ table, key, where string }{
 	{"window_failures", "(shard, created_ms, category, id, kafka_offset)", "created_ms < ?"},
 	{"window_ip_failures", "(shard, created_ms, ip, identity, kafka_offset)", "created_ms < ?"},
 	{"window_marks", "(stage, shard, kafka_offset)", "written_ms < ?"},
-	{"offset_events", "(stage, shard, kafka_offset)", "latest_ms < ?"},
 	{"incidents", "rowid", "last_ms < ?"},
 	{"feedback", "rowid", "given_ms < ?"},
 	{"acknowledgements", "signin_id", "acknowledged_ms < ?"},
@@ -45,6 +44,11 @@ func (s *Store) DropExpired(ctx context.Context, before time.Time) ([]string, er
 		}
 		if n > 0 {
 			trimmed = append(trimmed, e.table)
+		}
+		if n > 0 && e.table == "user_upns" {
+			s.mu.Lock()
+			s.upns = make(map[upnPair]int64) // some are gone: write them again
+			s.mu.Unlock()
 		}
 	}
 	return trimmed, nil

@@ -33,7 +33,7 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 		return fmt.Errorf("sqlite: begin write: %w", classify(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	w := &batchWriter{ctx: ctx, tx: tx, version: version}
+	w := &batchWriter{ctx: ctx, tx: tx, version: version, known: s.upns}
 	for _, step := range []func(*sinks.Batch) error{
 		w.signIns, w.flags, w.findings, w.ipFailures, w.incidents, w.watermarks,
 	} {
@@ -44,7 +44,22 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", classify(err))
 	}
+	s.rememberUPNs(w.written)
+	s.checkpointed()
 	return nil
+}
+
+// maxKnownUPNs bounds Store.upns; past it the store starts over.
+const maxKnownUPNs = 1 << 20
+
+// rememberUPNs records the mappings a committed batch wrote (s.mu held).
+func (s *Store) rememberUPNs(written map[upnPair]int64) {
+	if len(s.upns)+len(written) > maxKnownUPNs {
+		s.upns = make(map[upnPair]int64)
+	}
+	for p, ms := range written {
+		s.upns[p] = max(s.upns[p], ms)
+	}
 }
 
 // batchWriter writes one batch within its transaction.
@@ -52,6 +67,8 @@ type batchWriter struct {
 	ctx     context.Context
 	tx      *sql.Tx
 	version int64
+	known   map[upnPair]int64 // Store.upns: read only here
+	written map[upnPair]int64 // the mappings this batch writes
 }
 
 // exec runs stmt once per row that fill produces: one prepared statement
@@ -94,8 +111,7 @@ ON CONFLICT (id, category) DO UPDATE SET id = excluded.id, created_ms = excluded
 WHERE (excluded.created_ms, excluded.version) >= (signins.created_ms, signins.version)`
 
 // signIns stores the sign-ins (the latest version of each), their
-// failures for the window rebuild, their UPNs and the latest event per
-// offset. A sign-in's scenario is its finding's in the same batch (a
+// failures for the window rebuild and their UPNs. A sign-in's scenario is its finding's in the same batch (a
 // sign-in gets at most one, with it), for the spike counts by scenario.
 func (w *batchWriter) signIns(b *sinks.Batch) error {
 	rows := b.SignIns
@@ -144,65 +160,46 @@ func (w *batchWriter) signIns(b *sinks.Batch) error {
 	if err != nil {
 		return err
 	}
-	if err := w.upns(rows); err != nil {
-		return err
-	}
-	events := make([]offsetEvent, 0, 16)
-	for i := range rows {
-		events = addEvent(events, rows[i].Shard, rows[i].Offset, rows[i].SignIn.CreatedDateTime.UnixMilli())
-	}
-	return w.offsetEvents(sinks.WindowUsers, events)
+	return w.upns(rows)
 }
 
-// upns maps each UPN of the batch to its user key, once per pair. seen_ms
-// moves forward at most daily (a write per pair and day), which is all
-// retention needs to keep the mappings of users still signing in.
+// upnPair maps a UPN to a user key.
+type upnPair struct{ upn, user string }
+
+// day is how far a mapping's seen_ms may lag: it is refreshed at most
+// daily, which is all retention needs to keep the mappings of users still
+// signing in.
+const day = int64(24 * time.Hour / time.Millisecond)
+
+// upns maps each UPN of the batch to its user key. The store remembers
+// what it wrote (Store.upns), so a pair costs a write once a day, not once
+// a batch.
 func (w *batchWriter) upns(rows []sinks.SignInRecord) error {
-	type pair struct{ upn, user string }
-	seen := map[pair]int64{}
-	var pairs []pair
+	seen := map[upnPair]int64{}
+	var pairs []upnPair
 	for i := range rows {
 		si := &rows[i].SignIn
 		if si.UserPrincipalName == "" {
 			continue
 		}
-		p := pair{strings.ToLower(si.UserPrincipalName), si.UserKey()}
-		if _, ok := seen[p]; !ok {
+		p := upnPair{strings.ToLower(si.UserPrincipalName), si.UserKey()}
+		ms := si.CreatedDateTime.UnixMilli()
+		if known, ok := w.known[p]; ok && ms <= known+day {
+			continue
+		}
+		if old, ok := seen[p]; !ok {
 			pairs = append(pairs, p)
-			seen[p] = si.CreatedDateTime.UnixMilli()
+			seen[p] = ms
+		} else if ms > old {
+			seen[p] = ms
 		}
 	}
+	w.written = seen
 	return w.exec("user_upns", `INSERT INTO user_upns (upn, user_key, seen_ms) VALUES (?, ?, ?)
 		ON CONFLICT (upn, user_key) DO UPDATE SET seen_ms = excluded.seen_ms
 		WHERE excluded.seen_ms > user_upns.seen_ms + 86400000`, len(pairs), func(i int) ([]any, error) {
 		return []any{pairs[i].upn, pairs[i].user, seen[pairs[i]]}, nil
 	})
-}
-
-// offsetEvent is the latest event time a batch stored at one offset.
-type offsetEvent struct {
-	shard  int
-	offset int64
-	ms     int64
-}
-
-// addEvent records an event; rows of one offset (one message) are
-// adjacent, so looking at the last entry merges almost all.
-func addEvent(events []offsetEvent, shard int, offset, ms int64) []offsetEvent {
-	if n := len(events); n > 0 && events[n-1].shard == shard && events[n-1].offset == offset {
-		events[n-1].ms = max(events[n-1].ms, ms)
-		return events
-	}
-	return append(events, offsetEvent{shard, offset, ms})
-}
-
-func (w *batchWriter) offsetEvents(stage string, events []offsetEvent) error {
-	return w.exec("offset_events", `INSERT INTO offset_events (stage, shard, kafka_offset, latest_ms) VALUES (?, ?, ?, ?)
-		ON CONFLICT (stage, shard, kafka_offset) DO UPDATE SET latest_ms = max(latest_ms, excluded.latest_ms)`,
-		len(events), func(i int) ([]any, error) {
-			e := events[i]
-			return []any{stage, e.shard, e.offset, e.ms}, nil
-		})
 }
 
 func (w *batchWriter) watermarks(b *sinks.Batch) error {
@@ -274,14 +271,7 @@ func (w *batchWriter) ipFailures(b *sinks.Batch) error {
 			r := &rows[i]
 			return []any{r.Shard, r.At.UnixMilli(), r.IP, r.Identity, r.Offset, r.UserKey}, nil
 		})
-	if err != nil || len(rows) == 0 {
-		return err
-	}
-	var events []offsetEvent
-	for i := range rows {
-		events = addEvent(events, rows[i].Shard, rows[i].Offset, rows[i].At.UnixMilli())
-	}
-	return w.offsetEvents(sinks.WindowIPs, events)
+	return err
 }
 
 // deviceOf names a device for evidence: its name when registered, else

@@ -39,12 +39,14 @@ CREATE INDEX signins_correlation ON signins (correlation_id) WHERE correlation_i
 CREATE INDEX signins_user_time ON signins (user_key, created_ms);
 -- Lists over all users, and retention.
 CREATE INDEX signins_time ON signins (created_ms);
+-- The latest event stored from a shard before an offset: the watermark of
+-- a shard without recorded marks. Offsets grow, so entries append.
+CREATE INDEX signins_offset ON signins (shard, kafka_offset, created_ms);
 -- Failure counts for spikes (every dimension in the index: a series over
--- days never reads the table), and evidence by IP. Failures are a small
--- part of the sign-ins, so these partial indexes cost little.
+-- days never reads the table) and evidence by IP. Failures are a small
+-- part of the sign-ins, so this partial index costs little.
 CREATE INDEX signins_failure_facts ON signins (created_ms, error_code, scenario, app, client_app_used, country, ip_address, user_key)
     WHERE is_failure = 1;
-CREATE INDEX signins_failure_ip ON signins (ip_address, created_ms) WHERE is_failure = 1 AND ip_address != '';
 
 -- UPN → user keys (a UPN names the user whose object id its sign-ins
 -- carried).
@@ -124,17 +126,6 @@ CREATE TABLE window_marks (
     kafka_offset INTEGER NOT NULL,
     watermark_ms INTEGER NOT NULL,
     written_ms   INTEGER NOT NULL,
-    PRIMARY KEY (stage, shard, kafka_offset)
-) WITHOUT ROWID;
-
--- The latest event time stored per offset of each stage's events
--- (user: sign-ins, ip: spray candidates): the watermark of a shard that
--- has no recorded marks.
-CREATE TABLE offset_events (
-    stage        TEXT    NOT NULL,
-    shard        INTEGER NOT NULL,
-    kafka_offset INTEGER NOT NULL,
-    latest_ms    INTEGER NOT NULL,
     PRIMARY KEY (stage, shard, kafka_offset)
 ) WITHOUT ROWID;
 

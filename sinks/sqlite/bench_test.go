@@ -1,0 +1,118 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signindiag/signindiag/loadgen"
+	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/entra"
+	"github.com/signindiag/signindiag/schemas/wire"
+	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/sqlite"
+)
+
+const (
+	benchBatch = 5000
+	benchPool  = 50_000
+)
+
+// benchSignIns are loadgen's sign-ins (a default tenant's mix of shapes,
+// failures and attacks) as the pipeline decodes them.
+var benchSignIns = sync.OnceValues(func() ([]schemas.SignIn, error) {
+	cfg := loadgen.DefaultConfig()
+	cfg.Count = benchPool
+	cfg.FlagRate, cfg.DuplicateRate = 0, 0
+	g, err := loadgen.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var out []schemas.SignIn
+	for {
+		m, ok := g.Next()
+		if !ok {
+			return out, nil
+		}
+		if m.Topic != loadgen.TopicSignIns {
+			continue
+		}
+		records, err := entra.DecodeSignIns(m.Value)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range records {
+			if r.Err == nil {
+				out = append(out, *r.SignIn)
+			}
+		}
+	}
+})
+
+// benchBatchOf is the i-th batch of the benchmark: sign-ins of the pool
+// under ids never written before, with their wire documents (as the
+// pipeline hands them over), a finding per failure and a watermark.
+func benchBatchOf(b *testing.B, pool []schemas.SignIn, i int) *sinks.Batch {
+	b.Helper()
+	batch := &sinks.Batch{SignIns: make([]sinks.SignInRecord, 0, benchBatch)}
+	var latest time.Time
+	for j := range benchBatch {
+		n := i*benchBatch + j
+		si := pool[n%len(pool)]
+		si.ID = fmt.Sprintf("%s-%d", si.ID, n/len(pool))
+		doc, err := wire.AppendEvent(nil, &schemas.Event{SignIn: &si})
+		if err != nil {
+			b.Fatal(err)
+		}
+		failed := si.Status.ErrorCode != 0 && si.Status.ErrorCode != 50074
+		batch.SignIns = append(batch.SignIns, sinks.SignInRecord{SignIn: si, IsFailure: failed, Shard: n % 4, Offset: int64(n), Doc: doc})
+		if failed {
+			batch.Findings = append(batch.Findings, schemas.Finding{ID: schemas.FindingID("bench", si.ID), SignInID: si.ID,
+				CorrelationID: si.CorrelationID, UserID: si.UserID, OccurredAt: si.CreatedDateTime, Scenario: "invalid_credentials",
+				Severity: "low", Title: "Wrong password", Recommendations: []string{"reset"}, ErrorCode: si.Status.ErrorCode, UserKey: si.UserKey()})
+		}
+		if si.CreatedDateTime.After(latest) {
+			latest = si.CreatedDateTime
+		}
+	}
+	for shard := range 4 {
+		batch.Watermarks = append(batch.Watermarks, sinks.WatermarkRecord{Stage: sinks.WindowUsers, Shard: shard,
+			Offset: int64((i+1)*benchBatch - 1), At: latest})
+	}
+	return batch
+}
+
+// BenchmarkWrite writes batches of 5 000 new sign-ins, each batch one
+// durable transaction (synchronous=FULL), and reports sign-ins/s.
+func BenchmarkWrite(b *testing.B) {
+	pool, err := benchSignIns()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "bench.db")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var written int
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		batch := benchBatchOf(b, pool, i)
+		b.StartTimer()
+		if err := s.Write(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		written += len(batch.SignIns)
+	}
+	b.ReportMetric(float64(written)/b.Elapsed().Seconds(), "signins/s")
+}
