@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,6 +88,15 @@ func benchBatchOf(b *testing.B, pool []schemas.SignIn, i int) *sinks.Batch {
 	return batch
 }
 
+// cpuTime is the CPU time the process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // BenchmarkWrite writes batches of 5 000 new sign-ins, each batch one
 // durable transaction (synchronous=FULL), and reports sign-ins/s.
 func BenchmarkWrite(b *testing.B) {
@@ -105,14 +115,22 @@ func BenchmarkWrite(b *testing.B) {
 	}
 	b.ResetTimer()
 	var written int
+	var cpu time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		batch := benchBatchOf(b, pool, i)
+		before := cpuTime(b)
 		b.StartTimer()
 		if err := s.Write(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
+		b.StopTimer()
+		cpu += cpuTime(b) - before
+		b.StartTimer()
 		written += len(batch.SignIns)
 	}
 	b.ReportMetric(float64(written)/b.Elapsed().Seconds(), "signins/s")
+	// On a shared machine the wall time says more about the neighbours
+	// than about the store: sign-ins per second of the process's CPU.
+	b.ReportMetric(float64(written)/cpu.Seconds(), "signins/cpu-s")
 }

@@ -23,7 +23,8 @@ func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.E
 	var args []any
 	switch {
 	case q.UserKey != "":
-		where, args = "user_key = ?", []any{strings.ToLower(q.UserKey)}
+		user := strings.ToLower(q.UserKey)
+		where, args = "user_h = ? AND user_key = ?", []any{hashKey(user), user}
 	case q.IP != "":
 		// Through signins_failure_facts: the failures of the window, whose
 		// entries hold the IP.

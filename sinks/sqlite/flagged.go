@@ -67,7 +67,7 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: read flags: %w", err)
 	}
-	var ids, corrs []any
+	var ids, corrs, corrHashes []any
 	seen := map[string]bool{}
 	for _, t := range targets {
 		for _, k := range []string{t.signInID, t.requestID} {
@@ -79,6 +79,7 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 		if k := t.correlationID; k != "" && !seen["c"+k] {
 			seen["c"+k] = true
 			corrs = append(corrs, k)
+			corrHashes = append(corrHashes, hashKey(k))
 		}
 	}
 	if len(ids)+len(corrs) == 0 {
@@ -87,8 +88,8 @@ func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.Flag
 	// A flag by correlation id may name several sign-ins (every step of an
 	// attempt): read more than a page, then cut after ordering.
 	signIns, err := s.docs(ctx, fmt.Sprintf(
-		"SELECT doc FROM signins WHERE id IN (%s) OR (correlation_id IN (%s) AND correlation_id != '') %s LIMIT %d",
-		marks(len(ids)), marks(len(corrs)), signInOrder, 4*limit), append(ids, corrs...)...)
+		"SELECT doc FROM signins WHERE id IN (%s) OR (correlation_h IN (%[2]s) AND correlation_id IN (%[2]s)) %[3]s LIMIT %[4]d",
+		marks(len(ids)), marks(len(corrs)), signInOrder, 4*limit), append(append(ids, corrHashes...), corrs...)...)
 	if err != nil {
 		return nil, err
 	}

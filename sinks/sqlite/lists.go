@@ -26,8 +26,8 @@ func (s *Store) ListSignIns(ctx context.Context, q sinks.SignInListQuery) ([]sch
 		if err != nil {
 			return nil, err
 		}
-		where = append(where, fmt.Sprintf("user_key IN (%s)", marks(len(users))))
-		args = append(args, users...)
+		where = append(where, fmt.Sprintf("user_h IN (%[1]s) AND user_key IN (%[1]s)", marks(len(users))))
+		args = append(append(args, userHashes(users)...), users...)
 	}
 	if q.App != "" {
 		where = append(where, "(lower(app_id) = ? OR lower(app_display_name) = ?)")

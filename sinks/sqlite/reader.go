@@ -39,7 +39,7 @@ func (s *Store) SignIns(ctx context.Context, q sinks.SignInQuery) ([]schemas.Sig
 	var args []any
 	switch {
 	case q.CorrelationID != "":
-		where, args = "correlation_id = ? AND correlation_id != ''", []any{q.CorrelationID}
+		where, args = "correlation_h = ? AND correlation_id = ?", []any{correlationHash(q.CorrelationID), q.CorrelationID}
 	case q.RequestID != "":
 		where, args = "id = ?", []any{q.RequestID}
 	case q.User != "":
@@ -48,8 +48,8 @@ func (s *Store) SignIns(ctx context.Context, q sinks.SignInQuery) ([]schemas.Sig
 			return nil, err
 		}
 		lo, hi := secondsRange(q.From, q.To)
-		where = fmt.Sprintf("user_key IN (%s) AND created_ms >= ? AND created_ms < ?", marks(len(users)))
-		args = append(users, lo, hi)
+		where = fmt.Sprintf("user_h IN (%[1]s) AND user_key IN (%[1]s) AND created_ms >= ? AND created_ms < ?", marks(len(users)))
+		args = append(append(userHashes(users), users...), lo, hi)
 		if q.App != "" {
 			where += " AND (lower(app_id) = ? OR lower(app_display_name) = ?)"
 			args = append(args, strings.ToLower(q.App), strings.ToLower(q.App))
@@ -320,8 +320,9 @@ func (s *Store) FailureCount(ctx context.Context, user string, from, to time.Tim
 	}
 	var n int
 	err = s.r.QueryRowContext(ctx, fmt.Sprintf(
-		`SELECT COUNT(DISTINCT id) FROM signins WHERE user_key IN (%s) AND created_ms > ? AND created_ms <= ? AND is_failure = 1`,
-		marks(len(users))), append(users, from.UnixMilli(), to.UnixMilli())...).Scan(&n)
+		`SELECT COUNT(DISTINCT id) FROM signins WHERE user_h IN (%[1]s) AND user_key IN (%[1]s)
+		 AND created_ms > ? AND created_ms <= ? AND is_failure = 1`,
+		marks(len(users))), append(append(userHashes(users), users...), from.UnixMilli(), to.UnixMilli())...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: count failures: %w", err)
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -98,7 +99,9 @@ func (s *Store) WindowWatermark(ctx context.Context, window string, shard int, b
 // before it. A shard without recorded marks falls back to the latest
 // event stored from it before the offset.
 func (s *Store) watermark(ctx context.Context, stage string, shard int, beforeOffset int64) (ms int64, ok bool, err error) {
-	events := "SELECT max(created_ms) FROM signins WHERE shard = ? AND kafka_offset < ?"
+	// Backwards along signins_time, which holds shard and offset: the
+	// first row found is the latest.
+	events := "SELECT created_ms FROM signins WHERE shard = ? AND kafka_offset < ? ORDER BY created_ms DESC LIMIT 1"
 	if stage == sinks.WindowIPs {
 		events = "SELECT max(created_ms) FROM window_ip_failures WHERE shard = ? AND kafka_offset < ?"
 	}
@@ -110,7 +113,11 @@ func (s *Store) watermark(ctx context.Context, stage string, shard int, beforeOf
 		{events, []any{shard, beforeOffset}},
 	} {
 		var v sql.NullInt64
-		if err := s.r.QueryRowContext(ctx, q.query, q.args...).Scan(&v); err != nil {
+		err := s.r.QueryRowContext(ctx, q.query, q.args...).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
 			return 0, false, fmt.Errorf("sqlite: watermark of %s shard %d: %w", stage, shard, err)
 		}
 		if v.Valid {

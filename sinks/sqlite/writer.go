@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 
@@ -71,17 +72,43 @@ type batchWriter struct {
 	written map[upnPair]int64 // the mappings this batch writes
 }
 
-// exec runs stmt once per row that fill produces: one prepared statement
-// for the whole batch.
+// rowsPerStatement is how many rows one INSERT carries: a statement per
+// row would cost a round through database/sql and the driver per row.
+// SQLite accepts 32 766 parameters; 64 rows of 20 columns stay far below.
+const rowsPerStatement = 64
+
+// exec inserts the rows that args produces (nil: skip the row) with stmt,
+// an INSERT of one "VALUES (?, …)" group, rowsPerStatement rows at a time.
 func (w *batchWriter) exec(table, stmt string, n int, args func(i int) ([]any, error)) error {
 	if n == 0 {
 		return nil
 	}
-	ps, err := w.tx.PrepareContext(w.ctx, stmt)
-	if err != nil {
-		return fmt.Errorf("prepare insert into %s: %w", table, classify(err))
+	at := strings.Index(stmt, "VALUES (")
+	end := at + strings.Index(stmt[at:], ")") + 1
+	head, group, tail := stmt[:at+len("VALUES ")], stmt[at+len("VALUES "):end], stmt[end:]
+	statements := map[int]*sql.Stmt{}
+	defer func() {
+		for _, ps := range statements {
+			_ = ps.Close() // closing a prepared statement of a live transaction fails only with it
+		}
+	}()
+	flush := func(rows int, vals []any) error {
+		ps, ok := statements[rows]
+		if !ok {
+			var err error
+			ps, err = w.tx.PrepareContext(w.ctx, head+strings.TrimSuffix(strings.Repeat(group+", ", rows), ", ")+tail)
+			if err != nil {
+				return fmt.Errorf("prepare insert into %s: %w", table, classify(err))
+			}
+			statements[rows] = ps
+		}
+		if _, err := ps.ExecContext(w.ctx, vals...); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, classify(err))
+		}
+		return nil
 	}
-	defer ps.Close()
+	var vals []any
+	rows := 0
 	for i := range n {
 		a, err := args(i)
 		if err != nil {
@@ -90,20 +117,28 @@ func (w *batchWriter) exec(table, stmt string, n int, args func(i int) ([]any, e
 		if a == nil {
 			continue
 		}
-		if _, err := ps.ExecContext(w.ctx, a...); err != nil {
-			return fmt.Errorf("insert into %s: %w", table, classify(err))
+		vals = append(vals, a...)
+		if rows++; rows == rowsPerStatement {
+			if err := flush(rows, vals); err != nil {
+				return err
+			}
+			vals, rows = vals[:0], 0
 		}
+	}
+	if rows > 0 {
+		return flush(rows, vals)
 	}
 	return nil
 }
 
 const upsertSignIn = `INSERT INTO signins (id, category, created_ms, version, user_key, upn, correlation_id,
-	app_id, app_display_name, app, ip_address, client_app_used, device, country, scenario, error_code, is_failure,
-	shard, kafka_offset, doc)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	user_h, correlation_h, app_id, app_display_name, app, ip_address, client_app_used, device, country, scenario,
+	error_code, is_failure, shard, kafka_offset, doc)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id, category) DO UPDATE SET id = excluded.id, created_ms = excluded.created_ms,
 	version = excluded.version, user_key = excluded.user_key, upn = excluded.upn,
-	correlation_id = excluded.correlation_id, app_id = excluded.app_id,
+	correlation_id = excluded.correlation_id, user_h = excluded.user_h, correlation_h = excluded.correlation_h,
+	app_id = excluded.app_id,
 	app_display_name = excluded.app_display_name, app = excluded.app, ip_address = excluded.ip_address,
 	client_app_used = excluded.client_app_used, device = excluded.device, country = excluded.country,
 	scenario = excluded.scenario, error_code = excluded.error_code, is_failure = excluded.is_failure,
@@ -122,24 +157,24 @@ func (w *batchWriter) signIns(b *sinks.Batch) error {
 	for i := range b.Findings {
 		scenarios[b.Findings[i].SignInID] = b.Findings[i].Scenario
 	}
-	var buf []byte
 	err := w.exec("signins", upsertSignIn, len(rows), func(i int) ([]any, error) {
 		r := &rows[i]
 		si := &r.SignIn
 		doc := r.Doc
 		if len(doc) == 0 {
 			var err error
-			if buf, err = wire.AppendEvent(buf[:0], &schemas.Event{SignIn: si}); err != nil {
+			if doc, err = wire.AppendEvent(nil, &schemas.Event{SignIn: si}); err != nil {
 				return nil, fmt.Errorf("encode sign-in %s: %w", si.ID, err)
 			}
-			doc = buf
 		}
 		app := si.AppDisplayName
 		if app == "" {
 			app = si.AppID
 		}
-		return []any{si.ID, si.Category, si.CreatedDateTime.UnixMilli(), w.version, si.UserKey(),
-			strings.ToLower(si.UserPrincipalName), si.CorrelationID, si.AppID, si.AppDisplayName, app,
+		userKey := si.UserKey()
+		return []any{si.ID, si.Category, si.CreatedDateTime.UnixMilli(), w.version, userKey,
+			strings.ToLower(si.UserPrincipalName), si.CorrelationID, hashKey(userKey), correlationHash(si.CorrelationID),
+			si.AppID, si.AppDisplayName, app,
 			si.IPAddress, si.ClientAppUsed, deviceOf(si), si.Location.CountryOrRegion, scenarios[si.ID],
 			si.Status.ErrorCode, boolInt(r.IsFailure), r.Shard, r.Offset, doc}, nil
 	})
@@ -272,6 +307,31 @@ func (w *batchWriter) ipFailures(b *sinks.Batch) error {
 			return []any{r.Shard, r.At.UnixMilli(), r.IP, r.Identity, r.Offset, r.UserKey}, nil
 		})
 	return err
+}
+
+// hashKey is the indexed hash of a lower-cased key (see the schema).
+func hashKey(lower string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(lower))
+	return int64(h.Sum64())
+}
+
+// correlationHash is a correlation id's indexed hash; nil (not indexed)
+// when it has none.
+func correlationHash(id string) any {
+	if id == "" {
+		return nil
+	}
+	return hashKey(strings.ToLower(id))
+}
+
+// userHashes are the indexed hashes of user keys.
+func userHashes(users []any) []any {
+	out := make([]any, len(users))
+	for i, u := range users {
+		out[i] = hashKey(u.(string))
+	}
+	return out
 }
 
 // deviceOf names a device for evidence: its name when registered, else
