@@ -20,8 +20,8 @@ type checkpointer struct {
 	done   chan struct{}
 }
 
-// walLimit is the log size, in frames of 16 KB, that forces a truncation.
-const walLimit = 65536
+// walLimit is the log size, in frames of 8 KB, that forces a truncation.
+const walLimit = 131072
 
 func (s *Store) startCheckpointer(db *sql.DB) {
 	ctx, cancel := context.WithCancel(context.Background())

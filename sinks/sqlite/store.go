@@ -101,9 +101,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		"temp_store(MEMORY)",
 	}
 	w, err := sql.Open("sqlite", dsn(cfg.Path, append([]string{
-		// Before WAL: the page size of a new file. 2 KB documents spill
-		// less, and a batch's 10 MB reach the log in fewer frames.
-		"page_size(" + pageSize() + ")",
+		// Before WAL: the page size of a new file. 8 KB holds three 2 KB
+		// documents a page (4 KB holds one) while a random insert into an
+		// index still dirties little (measured: 4, 8, 16 and 32 KB).
+		"page_size(8192)",
 		"journal_mode(WAL)", "synchronous(" + syncMode + ")",
 		// Checkpoints run on their own connection (checkpoint.go), not
 		// in the committing writer.
@@ -196,11 +197,4 @@ func (s *Store) Close() error {
 // timeout bounds one operation.
 func (s *Store) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.cfg.QueryTimeout)
-}
-
-func pageSize() string {
-	if v := os.Getenv("SQLITE_PAGE_SIZE"); v != "" {
-		return v
-	}
-	return "16384"
 }
