@@ -1,8 +1,11 @@
 // Package sinks declares how the pipeline stores what it learns and how the
-// query API reads it back. The interfaces name no backend; ClickHouse
-// (sinks/clickhouse) is the only implementation today. Unit tests of the
-// stages use small fakes of the parts they need; the store's own tests and
-// the end-to-end tests run against a real ClickHouse server.
+// query API reads it back. The interfaces name no backend; Store is the
+// whole contract a backend implements (ClickHouse: sinks/clickhouse).
+// sinks/sinkstest is its conformance suite: every backend runs it, so each
+// query the API, the spike detector and the window rebuild make returns
+// the same results on every backend. Unit tests of the stages use small
+// fakes of the parts they need; the end-to-end tests run against a real
+// backend.
 package sinks
 
 import (
@@ -116,7 +119,7 @@ type IPFailureRecord struct {
 }
 
 // IPFailureSource lets a spray worker rebuild its per-IP windows, as
-// FailureSource does for users.
+// FailureSource does for users (duplicates included).
 type IPFailureSource interface {
 	RecentIPFailures(ctx context.Context, shard int, beforeOffset int64, span time.Duration) ([]IPFailureRecord, error)
 	WatermarkSource
@@ -133,7 +136,10 @@ type WatermarkSource interface {
 // FailureSource lets a worker that takes over a partition rebuild its
 // window: the failed sign-ins stored from that shard before offset, within
 // span of the watermark the window had there (the latest event time, as
-// recorded with the batches; see WatermarkRecord).
+// recorded with the batches; see WatermarkRecord). A failure stored more
+// than once (a replay) may come back more than once: the window drops
+// duplicates. Each copy is the row as stored at its offset, whatever a
+// later copy of the same sign-in says.
 type FailureSource interface {
 	RecentFailures(ctx context.Context, shard int, beforeOffset int64, span time.Duration) ([]FailureRecord, error)
 	WatermarkSource

@@ -61,7 +61,10 @@ type Contributors struct {
 
 // SpikeSource answers failure counts by event time. Counts are exact under
 // replays: a sign-in stored twice counts once, and a re-emitted sign-in
-// counts once, in the bucket of its latest version.
+// counts once, in the bucket of its latest version. A backend may keep
+// counting a failed version in its bucket when a later version succeeded
+// or moved to another bucket (ClickHouse does: docs/spikes.md, "Known
+// limit"); sinks/sinkstest does not test that case.
 type SpikeSource interface {
 	FailureCounts(ctx context.Context, q CountQuery) ([]Count, error)
 	TopValues(ctx context.Context, by Dimension, from, to time.Time, n int) ([]ValueCount, error)

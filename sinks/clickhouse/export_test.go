@@ -34,3 +34,34 @@ func (s *Store) HoldConnectionForTest(ctx context.Context) (release func(), err 
 func (s *Store) MergeForTest(ctx context.Context, table string) error {
 	return s.conn.Exec(ctx, fmt.Sprintf("OPTIMIZE TABLE %s FINAL", s.table(table)))
 }
+
+// MergeAllForTest merges the parts of every table of the database, as
+// ClickHouse does in the background at a time of its choosing.
+func (s *Store) MergeAllForTest(ctx context.Context) error {
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.tables WHERE database = ? AND engine LIKE '%MergeTree' ORDER BY name", s.cfg.Database)
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		tables = append(tables, name)
+	}
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		return fmt.Errorf("no tables to merge in %s", s.cfg.Database)
+	}
+	for _, t := range tables {
+		if err := s.MergeForTest(ctx, t); err != nil {
+			return fmt.Errorf("merge %s: %w", t, err)
+		}
+	}
+	return nil
+}

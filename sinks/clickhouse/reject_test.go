@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/sinkstest"
 )
 
 // A sign-in dated outside what a DateTime column holds is refused as
@@ -16,8 +17,8 @@ func TestASignInOutsideTheDateTimeRangeIsRejectedAndNothingStored(t *testing.T) 
 	s := open(t)
 	ctx := context.Background()
 	for _, bad := range []time.Time{time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC)} {
-		good := record(signIn("good-"+bad.Format("2006"), "u1", "u1@contoso.example", t0, 0), 1)
-		batch := &sinks.Batch{SignIns: []sinks.SignInRecord{good, record(signIn("bad-"+bad.Format("2006"), "u1", "u1@contoso.example", bad, 0), 2)}}
+		good := sinkstest.Record(sinkstest.SignIn("good-"+bad.Format("2006"), "u1", "u1@contoso.example", sinkstest.T0, 0), 1)
+		batch := &sinks.Batch{SignIns: []sinks.SignInRecord{good, sinkstest.Record(sinkstest.SignIn("bad-"+bad.Format("2006"), "u1", "u1@contoso.example", bad, 0), 2)}}
 		err := s.Write(ctx, batch)
 		if !errors.Is(err, sinks.ErrRejected) || errors.Is(err, sinks.ErrPermanent) {
 			t.Fatalf("%d: err = %v, want sinks.ErrRejected only", bad.Year(), err)
@@ -32,16 +33,23 @@ func TestASignInOutsideTheDateTimeRangeIsRejectedAndNothingStored(t *testing.T) 
 	}
 }
 
-// A missing table is the schema's fault, not the rows': it must not be
-// taken for a rejection, which the pipeline would split into single rows.
-func TestAMissingTableIsNotARejection(t *testing.T) {
+// A write the server refuses for a reason no retry fixes (here: the tables
+// are gone) must come back marked permanent, so the pipeline stops loudly
+// instead of retrying the same batch for ever; and it is the schema's
+// fault, not the rows', so it must not be taken for a rejection, which
+// the pipeline would split into single rows.
+func TestWriteErrorsRetryingCannotFixArePermanent(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
+	batch := &sinks.Batch{SignIns: []sinks.SignInRecord{sinkstest.Record(sinkstest.SignIn("p1", "u1", "u1@contoso.example", sinkstest.T0, 0), 1)}}
+	if err := s.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.DropTablesForTest(ctx); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{record(signIn("m1", "u1", "u1@contoso.example", t0, 0), 1)}})
+	err := s.Write(ctx, batch)
 	if !errors.Is(err, sinks.ErrPermanent) || errors.Is(err, sinks.ErrRejected) {
-		t.Fatalf("err = %v, want sinks.ErrPermanent only", err)
+		t.Fatalf("write to a missing table: err = %v, want sinks.ErrPermanent only", err)
 	}
 }

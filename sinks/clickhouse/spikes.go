@@ -245,15 +245,3 @@ func (s *Store) DropDatabase(ctx context.Context) error {
 	}
 	return nil
 }
-
-// OptimizeFacts merges signin_facts' parts now (OPTIMIZE … FINAL), so
-// ReplacingMergeTree collapses the replays: for tests that check counts
-// do not depend on merges.
-func (s *Store) OptimizeFacts(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
-	defer cancel()
-	if err := s.conn.Exec(ctx, "OPTIMIZE TABLE "+s.table("signin_facts")+" FINAL"); err != nil {
-		return fmt.Errorf("clickhouse: optimize signin_facts: %w", err)
-	}
-	return nil
-}

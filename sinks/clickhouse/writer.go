@@ -180,13 +180,21 @@ const (
 	keyUPN         = "upn"
 )
 
+// upnDay is a UPN row of signin_lookup: a UPN, a user key and a day.
+type upnDay struct {
+	upn, userKey string
+	day          int64
+}
+
 // writeSignInKeys writes the id keys of every sign-in, and one UPN key per
-// user and UPN in the batch: the UPN rows only map a UPN to user keys, so
-// they carry no sign-in id and a day rather than an instant, and repeats
-// collapse when ClickHouse merges them.
+// user, UPN and day in the batch: the UPN rows only map a UPN to user keys,
+// so they carry no sign-in id and a day rather than an instant, and repeats
+// collapse when ClickHouse merges them. One row per day, not per batch:
+// retention drops a UPN row with its day's partition, so a batch that also
+// holds an older sign-in must not date the mapping of newer ones to it.
 func (s *Store) writeSignInKeys(ctx context.Context, rows []sinks.SignInRecord) error {
 	return s.send(ctx, "signin_lookup", "kind, key, user_key, created_at, signin_id", func(batch driver.Batch) error {
-		upns := make(map[[2]string]bool)
+		upns := make(map[upnDay]bool)
 		for i := range rows {
 			si := &rows[i].SignIn
 			userKey := si.UserKey()
@@ -201,12 +209,13 @@ func (s *Store) writeSignInKeys(ctx context.Context, rows []sinks.SignInRecord) 
 			if si.UserPrincipalName == "" {
 				continue
 			}
-			upn := [2]string{strings.ToLower(si.UserPrincipalName), userKey}
+			day := si.CreatedDateTime.Truncate(24 * time.Hour)
+			upn := upnDay{strings.ToLower(si.UserPrincipalName), userKey, day.Unix()}
 			if upns[upn] {
 				continue
 			}
 			upns[upn] = true
-			if err := batch.Append(keyUPN, upn[0], userKey, si.CreatedDateTime.Truncate(24*time.Hour), ""); err != nil {
+			if err := batch.Append(keyUPN, upn.upn, userKey, day, ""); err != nil {
 				return err
 			}
 		}
