@@ -66,6 +66,9 @@ type Store struct {
 	// mu serialises the writer: SQLite has one writer at a time, and
 	// waiting here is cheaper and clearer than SQLITE_BUSY retries.
 	mu sync.Mutex
+	// qmu guards queue, the batches waiting for the writer (groupcommit.go).
+	qmu   sync.Mutex
+	queue []*pending
 	// upns are the UPN mappings known to be stored, with the seen_ms
 	// they were written with (see batchWriter.upns); under mu.
 	upns map[upnPair]int64

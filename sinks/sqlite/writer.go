@@ -14,40 +14,22 @@ import (
 	"github.com/signindiag/signindiag/sinks"
 )
 
-// Write implements sinks.Writer: the whole batch in one transaction, so it
-// is stored whole or not at all and costs one fsync. Rows carry the write
-// time as their version, and an upsert replaces a stored row only with a
-// later version (as the ClickHouse store picks at read time): a replayed
+// writeBatch writes one batch within tx, at version (its write time):
+// rows carry it, and an upsert replaces a stored row only with a later
+// version (as the ClickHouse store picks at read time), so a replayed
 // batch leaves the store as it was, and a re-emitted sign-in replaces its
-// earlier version whatever order they arrive in.
-func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
-	if b.Len() == 0 && len(b.Watermarks) == 0 {
-		return nil
-	}
-	ctx, cancel := s.timeout(ctx)
-	defer cancel()
-	version := time.Now().UnixNano()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin write: %w", classify(err))
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+// earlier version whatever order they arrive in. It returns the UPN
+// mappings it wrote, to remember once committed.
+func (s *Store) writeBatch(ctx context.Context, tx *sql.Tx, b *sinks.Batch, version int64) (map[upnPair]int64, error) {
 	w := &batchWriter{ctx: ctx, tx: tx, version: version, known: s.upns}
 	for _, step := range []func(*sinks.Batch) error{
 		w.signIns, w.flags, w.findings, w.ipFailures, w.incidents, w.watermarks,
 	} {
 		if err := step(b); err != nil {
-			return fmt.Errorf("sqlite: %w", err)
+			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", classify(err))
-	}
-	s.rememberUPNs(w.written)
-	s.checkpointed()
-	return nil
+	return w.written, nil
 }
 
 // maxKnownUPNs bounds Store.upns; past it the store starts over.
