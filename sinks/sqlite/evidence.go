@@ -42,8 +42,8 @@ func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.E
 			args = append(args, c)
 		}
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT user_key, upn, app_display_name, ip_address, device, client_app_used, error_code
-		FROM signins WHERE `+where, args...)
+	rows, err := s.r.QueryContext(ctx, fmt.Sprintf(`SELECT user_key, upn, app_display_name, ip_address, device, client_app_used,
+		error_code FROM signins WHERE %s`, where), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: evidence: %w", err)
 	}

@@ -184,8 +184,8 @@ func (s *Store) markFlagged(ctx context.Context, signIns []schemas.SignIn) error
 		conds = append(conds, fmt.Sprintf("(correlation_id IN (%s) AND correlation_id != '')", marks(len(corrs))))
 		args = append(args, corrs...)
 	}
-	rows, err := s.r.QueryContext(ctx, "SELECT signin_id, correlation_id, request_id FROM flags WHERE "+
-		strings.Join(conds, " OR "), args...)
+	rows, err := s.r.QueryContext(ctx, fmt.Sprintf("SELECT signin_id, correlation_id, request_id FROM flags WHERE %s",
+		strings.Join(conds, " OR ")), args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: read flags: %w", err)
 	}
