@@ -7,17 +7,19 @@ import (
 )
 
 // checkpointer copies the write-ahead log into the database file on a
-// connection of its own, after each batch, so a batch's commit never pays
-// for it (SQLite's automatic checkpoint runs in the committing writer).
+// connection of its own, every few commits, so a batch's commit never pays
+// for it (SQLite's automatic checkpoint runs in the committing writer),
+// and an index page that several batches changed is copied once.
 // PASSIVE checkpoints wait for nobody; the writer starts the log over once
 // a checkpoint has caught up. Should readers keep the log from restarting
 // until it passes walLimit frames, a TRUNCATE checkpoint between two
 // batches (under the writer's lock) shrinks it.
 type checkpointer struct {
-	db     *sql.DB
-	kick   chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
+	db      *sql.DB
+	commits int // since the last kick; under Store.mu
+	kick    chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // walLimit is the log size, in frames of 8 KB, that forces a truncation.
@@ -43,8 +45,17 @@ func (s *Store) startCheckpointer(db *sql.DB) {
 	}()
 }
 
-// checkpointed tells the checkpointer a batch was committed.
+// commitsPerCheckpoint is how many commits a checkpoint waits for (a
+// ticker catches a quiet writer's last ones).
+const commitsPerCheckpoint = 4
+
+// checkpointed tells the checkpointer a transaction was committed
+// (s.mu held).
 func (s *Store) checkpointed() {
+	if s.ck.commits++; s.ck.commits < commitsPerCheckpoint {
+		return
+	}
+	s.ck.commits = 0
 	select {
 	case s.ck.kick <- struct{}{}:
 	default:

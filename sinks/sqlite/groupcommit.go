@@ -25,6 +25,9 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	if b.Len() == 0 && len(b.Watermarks) == 0 {
 		return nil
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: write: %w", err)
+	}
 	p := &pending{batch: b, done: make(chan struct{})}
 	s.qmu.Lock()
 	s.queue = append(s.queue, p)
