@@ -24,23 +24,25 @@ import (
 	"github.com/signindiag/signindiag/sinks"
 )
 
-// Config locates and tunes the database file.
+// Config locates and tunes the database file. Environment names carry
+// the SIGNINDIAG_ prefix and a prefix of cmd's choosing, as the ClickHouse
+// store's do; zero values take the defaults below.
 type Config struct {
 	// Path is the database file; its directory is created when missing.
-	Path string
+	Path string `env:"PATH, default=data/signindiag.db"`
 	// ReadConns bounds the read pool (default 4).
-	ReadConns int
+	ReadConns int `env:"READ_CONNS, default=4"`
 	// CacheMB is each connection's page cache (default 64).
-	CacheMB int
+	CacheMB int `env:"CACHE_MB, default=64"`
 	// BusyTimeout is how long a connection waits for a lock another
 	// process holds (default 5s).
-	BusyTimeout time.Duration
+	BusyTimeout time.Duration `env:"BUSY_TIMEOUT, default=5s"`
 	// QueryTimeout bounds one read or write (default 30s).
-	QueryTimeout time.Duration
-	// SyncNormal trades durability of the last batches on power loss for
-	// speed (synchronous=NORMAL); by default every Write is fsynced
-	// (synchronous=FULL), as sinks.Writer requires.
-	SyncNormal bool
+	QueryTimeout time.Duration `env:"QUERY_TIMEOUT, default=30s"`
+	// SyncNormal trades the durability of the last batches on power loss
+	// for speed (synchronous=NORMAL: no fsync per commit); by default every
+	// Write is fsynced (synchronous=FULL), as sinks.Writer requires.
+	SyncNormal bool `env:"SYNC_NORMAL, default=false"`
 }
 
 func (c Config) withDefaults() Config {
