@@ -18,9 +18,11 @@ type pending struct {
 // Write implements sinks.Writer. Every partition of the pipeline flushes
 // on its own, so batches arrive together: the writer that takes the lock
 // commits every batch queued by then in one transaction (one fsync, and
-// index pages the batches share written once), each batch within a
-// savepoint of its own, so a batch is stored whole or not at all and its
-// error is its own. Write returns once its batch is durable.
+// index pages the batches share written once). Should one batch fail, the
+// transaction is rolled back and each batch of the group is written in a
+// transaction of its own, so a batch is stored whole or not at all and
+// its error is its own. (Savepoints would give the same, but cost a copy
+// of every page a batch changes.) Write returns once its batch is durable.
 func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	if b.Len() == 0 && len(b.Watermarks) == 0 {
 		return nil
@@ -43,59 +45,48 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	group := s.queue
 	s.queue = nil
 	s.qmu.Unlock()
-	s.commitGroup(ctx, group)
-	<-p.done
+	// The transaction outlives a caller that gives up: other callers'
+	// batches are in it; QueryTimeout bounds it.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.QueryTimeout)
+	defer cancel()
+	if failed, err := s.commit(gctx, group); failed && len(group) > 1 {
+		for _, q := range group {
+			_, q.err = s.commit(gctx, []*pending{q})
+		}
+	} else {
+		for _, q := range group {
+			q.err = err
+		}
+	}
+	for _, q := range group {
+		close(q.done)
+	}
 	return p.err
 }
 
-// commitGroup writes the group in one transaction and completes each
-// batch (s.mu held). The transaction outlives a caller that gives up: the
-// others' batches are in it; QueryTimeout bounds it.
-func (s *Store) commitGroup(ctx context.Context, group []*pending) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.QueryTimeout)
-	defer cancel()
-	fail := func(err error) {
-		for _, p := range group {
-			if p.err == nil {
-				p.err = err
-			}
-			close(p.done)
-		}
-	}
+// commit writes batches in one transaction (s.mu held). failed reports
+// that a batch failed, as opposed to the transaction itself.
+func (s *Store) commit(ctx context.Context, batches []*pending) (failed bool, err error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		fail(fmt.Errorf("sqlite: begin write: %w", classify(err)))
-		return
+		return false, fmt.Errorf("sqlite: begin write: %w", classify(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	version := time.Now().UnixNano()
-	written := make([]map[upnPair]int64, len(group))
-	for i, p := range group {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT batch"); err != nil {
-			fail(fmt.Errorf("sqlite: savepoint: %w", classify(err)))
-			return
-		}
-		// Versions are write times; batches of one transaction still get
-		// their own, in queue order.
-		written[i], p.err = s.writeBatch(ctx, tx, p.batch, version+int64(i))
-		undo := "RELEASE batch"
-		if p.err != nil {
-			undo = "ROLLBACK TO batch; RELEASE batch"
-		}
-		if _, err := tx.ExecContext(ctx, undo); err != nil {
-			fail(fmt.Errorf("sqlite: %s: %w", undo, classify(err)))
-			return
+	written := make([]map[upnPair]int64, len(batches))
+	for i, p := range batches {
+		// Versions are write times; the batches of one transaction still
+		// get their own, in queue order.
+		if written[i], err = s.writeBatch(ctx, tx, p.batch, version+int64(i)); err != nil {
+			return true, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("sqlite: commit: %w", classify(err)))
-		return
+		return false, fmt.Errorf("sqlite: commit: %w", classify(err))
 	}
-	for i, p := range group {
-		if p.err == nil {
-			s.rememberUPNs(written[i])
-		}
-		close(p.done)
+	for _, w := range written {
+		s.rememberUPNs(w)
 	}
 	s.checkpointed()
+	return false, nil
 }
