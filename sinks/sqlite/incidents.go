@@ -30,15 +30,15 @@ func (w *batchWriter) incidents(b *sinks.Batch) error {
 			first_ms = excluded.first_ms, last_ms = excluded.last_ms, member_count = excluded.member_count,
 			superseded_by = excluded.superseded_by, shard = excluded.shard, version = excluded.version, doc = excluded.doc
 		WHERE excluded.version >= incidents.version`,
-		len(b.Incidents), func(i int) ([]any, error) {
+		len(b.Incidents), func(i int, dst []any) ([]any, error) {
 			r := &b.Incidents[i]
 			doc, err := json.Marshal(incidentDoc{Severity: r.Severity, Title: r.Title, Summary: r.Summary,
 				Recommendations: r.Recommendations, Details: r.Details})
 			if err != nil {
 				return nil, fmt.Errorf("encode incident %s: %w", r.ID, err)
 			}
-			return []any{r.ID, r.Detection, r.Key, r.Start.UnixMilli(), r.First.UnixMilli(), r.Last.UnixMilli(),
-				r.Count, r.SupersededBy, r.Shard, int64(r.Version()), string(doc)}, nil
+			return append(dst, r.ID, r.Detection, r.Key, r.Start.UnixMilli(), r.First.UnixMilli(), r.Last.UnixMilli(),
+				r.Count, r.SupersededBy, r.Shard, int64(r.Version()), string(doc)), nil
 		})
 }
 

@@ -59,9 +59,9 @@ type batchWriter struct {
 // SQLite accepts 32 766 parameters; 64 rows of 20 columns stay far below.
 const rowsPerStatement = 64
 
-// exec inserts the rows that args produces (nil: skip the row) with stmt,
+// exec inserts the rows that args appends to dst (nothing: skip the row) with stmt,
 // an INSERT of one "VALUES (?, …)" group, rowsPerStatement rows at a time.
-func (w *batchWriter) exec(table, stmt string, n int, args func(i int) ([]any, error)) error {
+func (w *batchWriter) exec(table, stmt string, n int, args func(i int, dst []any) ([]any, error)) error {
 	if n == 0 {
 		return nil
 	}
@@ -92,14 +92,14 @@ func (w *batchWriter) exec(table, stmt string, n int, args func(i int) ([]any, e
 	var vals []any
 	rows := 0
 	for i := range n {
-		a, err := args(i)
-		if err != nil {
+		before := len(vals)
+		var err error
+		if vals, err = args(i, vals); err != nil {
 			return fmt.Errorf("%s: %w: %w", table, sinks.ErrRejected, err)
 		}
-		if a == nil {
+		if len(vals) == before {
 			continue
 		}
-		vals = append(vals, a...)
 		if rows++; rows == rowsPerStatement {
 			if err := flush(rows, vals); err != nil {
 				return err
@@ -139,7 +139,7 @@ func (w *batchWriter) signIns(b *sinks.Batch) error {
 	for i := range b.Findings {
 		scenarios[b.Findings[i].SignInID] = b.Findings[i].Scenario
 	}
-	err := w.exec("signins", upsertSignIn, len(rows), func(i int) ([]any, error) {
+	err := w.exec("signins", upsertSignIn, len(rows), func(i int, dst []any) ([]any, error) {
 		r := &rows[i]
 		si := &r.SignIn
 		doc := r.Doc
@@ -154,25 +154,25 @@ func (w *batchWriter) signIns(b *sinks.Batch) error {
 			app = si.AppID
 		}
 		userKey := si.UserKey()
-		return []any{si.ID, si.Category, si.CreatedDateTime.UnixMilli(), w.version, userKey,
+		return append(dst, si.ID, si.Category, si.CreatedDateTime.UnixMilli(), w.version, userKey,
 			strings.ToLower(si.UserPrincipalName), si.CorrelationID, hashKey(userKey), correlationHash(si.CorrelationID),
 			si.AppID, si.AppDisplayName, app,
 			si.IPAddress, si.ClientAppUsed, deviceOf(si), si.Location.CountryOrRegion, scenarios[si.ID],
-			si.Status.ErrorCode, boolInt(r.IsFailure), r.Shard, r.Offset, doc}, nil
+			si.Status.ErrorCode, boolInt(r.IsFailure), r.Shard, r.Offset, doc), nil
 	})
 	if err != nil {
 		return err
 	}
 	err = w.exec("window_failures", `INSERT OR IGNORE INTO window_failures
 		(shard, created_ms, category, id, kafka_offset, user_key, error_code, app_id, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		len(rows), func(i int) ([]any, error) {
+		len(rows), func(i int, dst []any) ([]any, error) {
 			r := &rows[i]
 			if !r.IsFailure {
-				return nil, nil
+				return dst, nil
 			}
 			si := &r.SignIn
-			return []any{r.Shard, si.CreatedDateTime.UnixMilli(), si.Category, si.ID, r.Offset, si.UserKey(),
-				si.Status.ErrorCode, si.AppID, deviceOf(si)}, nil
+			return append(dst, r.Shard, si.CreatedDateTime.UnixMilli(), si.Category, si.ID, r.Offset, si.UserKey(),
+				si.Status.ErrorCode, si.AppID, deviceOf(si)), nil
 		})
 	if err != nil {
 		return err
@@ -214,8 +214,8 @@ func (w *batchWriter) upns(rows []sinks.SignInRecord) error {
 	w.written = seen
 	return w.exec("user_upns", `INSERT INTO user_upns (upn, user_key, seen_ms) VALUES (?, ?, ?)
 		ON CONFLICT (upn, user_key) DO UPDATE SET seen_ms = excluded.seen_ms
-		WHERE excluded.seen_ms > user_upns.seen_ms + 86400000`, len(pairs), func(i int) ([]any, error) {
-		return []any{pairs[i].upn, pairs[i].user, seen[pairs[i]]}, nil
+		WHERE excluded.seen_ms > user_upns.seen_ms + 86400000`, len(pairs), func(i int, dst []any) ([]any, error) {
+		return append(dst, pairs[i].upn, pairs[i].user, seen[pairs[i]]), nil
 	})
 }
 
@@ -225,9 +225,9 @@ func (w *batchWriter) watermarks(b *sinks.Batch) error {
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (stage, shard, kafka_offset) DO UPDATE SET watermark_ms = max(watermark_ms, excluded.watermark_ms),
 			written_ms = excluded.written_ms`,
-		len(b.Watermarks), func(i int) ([]any, error) {
+		len(b.Watermarks), func(i int, dst []any) ([]any, error) {
 			m := b.Watermarks[i]
-			return []any{m.Stage, m.Shard, m.Offset, m.At.UnixMilli(), now}, nil
+			return append(dst, m.Stage, m.Shard, m.Offset, m.At.UnixMilli(), now), nil
 		})
 }
 
@@ -238,14 +238,14 @@ func (w *batchWriter) flags(b *sinks.Batch) error {
 			correlation_id = excluded.correlation_id, request_id = excluded.request_id,
 			flagged_by = excluded.flagged_by, user_key = excluded.user_key, version = excluded.version, doc = excluded.doc
 		WHERE excluded.version >= flags.version`,
-		len(b.Flags), func(i int) ([]any, error) {
+		len(b.Flags), func(i int, dst []any) ([]any, error) {
 			f := &b.Flags[i]
 			doc, err := json.Marshal(f)
 			if err != nil {
 				return nil, fmt.Errorf("encode flag %s: %w", f.ID, err)
 			}
-			return []any{f.ID, f.FlaggedAt.UnixMilli(), strings.ToLower(f.SignInID), strings.ToLower(f.CorrelationID),
-				strings.ToLower(f.RequestID), f.FlaggedBy, f.UserKey(), w.version, string(doc)}, nil
+			return append(dst, f.ID, f.FlaggedAt.UnixMilli(), strings.ToLower(f.SignInID), strings.ToLower(f.CorrelationID),
+				strings.ToLower(f.RequestID), f.FlaggedBy, f.UserKey(), w.version, string(doc)), nil
 		})
 }
 
@@ -264,7 +264,7 @@ func (w *batchWriter) findings(b *sinks.Batch) error {
 			scenario = excluded.scenario, severity = excluded.severity, flagged = excluded.flagged,
 			version = excluded.version, doc = excluded.doc
 		WHERE (excluded.occurred_ms, excluded.version) >= (findings.occurred_ms, findings.version)`,
-		len(b.Findings), func(i int) ([]any, error) {
+		len(b.Findings), func(i int, dst []any) ([]any, error) {
 			f := &b.Findings[i]
 			v := w.version
 			if !f.Failures48hPartial {
@@ -274,8 +274,8 @@ func (w *batchWriter) findings(b *sinks.Batch) error {
 			if err != nil {
 				return nil, fmt.Errorf("encode finding %s: %w", f.ID, err)
 			}
-			return []any{f.ID, f.SignInID, f.CorrelationID, f.UserKey, f.OccurredAt.UnixMilli(), f.OccurredAt.Unix(),
-				f.Scenario, f.Severity, boolInt(f.Flagged), v, string(doc)}, nil
+			return append(dst, f.ID, f.SignInID, f.CorrelationID, f.UserKey, f.OccurredAt.UnixMilli(), f.OccurredAt.Unix(),
+				f.Scenario, f.Severity, boolInt(f.Flagged), v, string(doc)), nil
 		})
 }
 
@@ -284,9 +284,9 @@ func (w *batchWriter) ipFailures(b *sinks.Batch) error {
 	rows := b.IPFailures
 	err := w.exec("window_ip_failures", `INSERT OR IGNORE INTO window_ip_failures
 		(shard, created_ms, ip, identity, kafka_offset, user_key) VALUES (?, ?, ?, ?, ?, ?)`,
-		len(rows), func(i int) ([]any, error) {
+		len(rows), func(i int, dst []any) ([]any, error) {
 			r := &rows[i]
-			return []any{r.Shard, r.At.UnixMilli(), r.IP, r.Identity, r.Offset, r.UserKey}, nil
+			return append(dst, r.Shard, r.At.UnixMilli(), r.IP, r.Identity, r.Offset, r.UserKey), nil
 		})
 	return err
 }
