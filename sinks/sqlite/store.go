@@ -29,7 +29,7 @@ import (
 // store's do; zero values take the defaults below.
 type Config struct {
 	// Path is the database file; its directory is created when missing.
-	Path string `env:"PATH, default=data/signindiag.db"`
+	Path string `env:"PATH"`
 	// ReadConns bounds the read pool (default 4).
 	ReadConns int `env:"READ_CONNS, default=4"`
 	// CacheMB is each connection's page cache (default 64).
