@@ -144,7 +144,9 @@ func (s *Store) flagPage(ctx context.Context, before time.Time, beforeID string,
 	return out, nil
 }
 
-func targetKey(t *flagjoin.Target) [3]string { return [3]string{t.SignInID, t.CorrelationID, t.RequestID} }
+func targetKey(t *flagjoin.Target) [3]string {
+	return [3]string{t.SignInID, t.CorrelationID, t.RequestID}
+}
 
 // notFlaggedAgain drops the targets that a later flag names (they are
 // listed under that one), keeping the order.
