@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"github.com/klauspost/compress/s2"
+
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -114,8 +116,16 @@ func (s *Store) docs(ctx context.Context, query string, args ...any) ([]schemas.
 }
 
 // decodeSignInDoc reads a stored document: the wire encoding (what the
-// pipeline writes), or JSON (what another tool may have stored).
+// pipeline writes), compressed (docCompressed) or not, or JSON (what
+// another tool may have stored).
 func decodeSignInDoc(doc []byte) (*schemas.SignIn, error) {
+	if len(doc) > 0 && doc[0] == docCompressed {
+		plain, err := s2.Decode(nil, doc[1:])
+		if err != nil {
+			return nil, fmt.Errorf("decompress the document: %w", err)
+		}
+		doc = plain
+	}
 	if len(doc) > 0 && doc[0] == '{' {
 		var si schemas.SignIn
 		if err := json.Unmarshal(doc, &si); err != nil {

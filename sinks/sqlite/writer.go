@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"github.com/klauspost/compress/s2"
+
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -127,6 +129,21 @@ ON CONFLICT (id, category) DO UPDATE SET id = excluded.id, created_ms = excluded
 	shard = excluded.shard, kafka_offset = excluded.kafka_offset, doc = excluded.doc
 WHERE (excluded.created_ms, excluded.version) >= (signins.created_ms, signins.version)`
 
+// docCompressed marks a document stored compressed with S2: a byte that
+// neither the wire format (its version, 1) nor JSON ('{') starts with.
+const docCompressed byte = 0xC2
+
+// compressDoc compresses a sign-in's document: a third of the bytes
+// written, page by page, to the log and then to the file, for a
+// compression that costs less than the writes it saves (measured with
+// BenchmarkWrite).
+func compressDoc(doc []byte) []byte {
+	buf := make([]byte, 1+s2.MaxEncodedLen(len(doc)))
+	buf[0] = docCompressed
+	n := len(s2.Encode(buf[1:], doc)) // Encode writes into buf[1:] when it fits, as it does
+	return buf[:1+n]
+}
+
 // signIns stores the sign-ins (the latest version of each), their
 // failures for the window rebuild and their UPNs. A sign-in's scenario is its finding's in the same batch (a
 // sign-in gets at most one, with it), for the spike counts by scenario.
@@ -149,6 +166,7 @@ func (w *batchWriter) signIns(b *sinks.Batch) error {
 				return nil, fmt.Errorf("encode sign-in %s: %w", si.ID, err)
 			}
 		}
+		doc = compressDoc(doc)
 		app := si.AppDisplayName
 		if app == "" {
 			app = si.AppID
