@@ -811,14 +811,14 @@ func compareByID(t *testing.T, what string, want, got map[string]string) {
 	for id, w := range want {
 		if g, ok := got[id]; !ok || g != w {
 			if bad++; bad <= 5 {
-				t.Errorf("%s %s: %q after the kill, %q uninterrupted", what, id, g, w)
+				t.Errorf("%s %s: %q under the fault, %q uninterrupted", what, id, g, w)
 			}
 		}
 	}
 	for id, g := range got {
 		if _, ok := want[id]; !ok {
 			if bad++; bad <= 5 {
-				t.Errorf("%s %s (%s) only after the kill", what, id, g)
+				t.Errorf("%s %s (%s) only under the fault", what, id, g)
 			}
 		}
 	}

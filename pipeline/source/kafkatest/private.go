@@ -150,7 +150,11 @@ func (b *PrivateBroker) ready() bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(b.Brokers()...), Transport: &kafka.Transport{}}
+	// A transport of its own, closed at once: the default one would keep
+	// a pool for the old broker address, and goleak would see it.
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(b.Brokers()...), Transport: transport}
 	res, err := client.FindCoordinator(ctx, &kafka.FindCoordinatorRequest{Key: "signindiag-warmup", KeyType: kafka.CoordinatorKeyTypeConsumer})
 	return err == nil && res.Error == nil
 }
