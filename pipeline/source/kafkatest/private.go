@@ -95,11 +95,11 @@ func (b *PrivateBroker) Start() {
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		b.mu.Unlock()
-		log.Close()
+		_ = log.Close()
 		b.t.Fatalf("private Kafka broker: start %s: %v", b.java, err)
 	}
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); log.Close(); close(done) }()
+	go func() { _ = cmd.Wait(); _ = log.Close(); close(done) }()
 	b.cmd, b.done = cmd, done
 	b.mu.Unlock()
 
@@ -302,7 +302,8 @@ func hasKafkaJar(dir string) bool {
 }
 
 func isFile(p string) bool {
-	st, err := os.Stat(p)
+	st, err := os.Stat(p) //nolint:gosec // the test's own configuration (SIGNINDIAG_TEST_KAFKA_JARS), not untrusted input
+
 	return err == nil && !st.IsDir()
 }
 
