@@ -7,7 +7,7 @@ SERVICES_ENV := .services.env
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT         := bin/golangci-lint
 
-.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes bench-api soak services-up services-down chromium screenshots demo run migrate fmt vet tidy up down
+.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes bench-api bench-embedded soak services-up services-down chromium screenshots demo demo-kafka run migrate fmt vet tidy up down
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -41,6 +41,10 @@ bench-api: services-up ## Query API lookups at 10M sign-ins: p50/p99 and rows re
 soak: services-up ## Soak: SOAK_DURATION (10m) of loadgen at SOAK_RATE sign-ins/s (5000) on a private broker, a fault every SOAK_FAULT_EVERY (1m); checks by id, RSS per minute; see BENCHMARKS.md
 	set -a; . ./$(SERVICES_ENV); set +a; SOAK_DURATION=$${SOAK_DURATION:-10m} $(GO) test -tags soak -count=1 -v -run '^TestSoak$$' -timeout $${SOAK_TIMEOUT:-3h} ./cmd/signindiag/
 
+bench-embedded: ## The embedded path: ingest --input of 1M Graph sign-ins into SQLite (EVENTS, RUNS), then lookups by correlationId; see BENCHMARKS.md
+	$(GO) build -o $(BIN) ./cmd/signindiag
+	$(GO) run ./cmd/bench-embedded -binary $(BIN) -events $${EVENTS:-1000000} -runs $${RUNS:-3}
+
 services-up: ## Start local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package); writes .services.env
 	bash scripts/services-up.sh
 
@@ -53,7 +57,10 @@ screenshots: services-up chromium ## Refresh the page's screenshots in docs/scre
 services-down: ## Stop the local services and remove their data
 	bash scripts/services-down.sh
 
-demo: ## Start local services, run signindiag on sample sign-ins and show the diagnosis
+demo: ## The whole product with nothing but Go: generated traffic, embedded store (./signindiag-data), API and page on :8080
+	$(GO) run ./cmd/signindiag demo
+
+demo-kafka: ## The same on local Kafka and ClickHouse: start them, run signindiag, send the sample sign-ins, show the diagnosis
 	bash scripts/demo.sh
 
 run: build services-up ## Run `signindiag run` against the local services

@@ -177,9 +177,11 @@ type Reader interface {
 // FlaggedQuery pages the flagged sign-ins, ordered by their latest flag's
 // (time, id), newest first: those whose flag comes after the cursor
 // (Before, BeforeID) in that order, i.e. flagged before Before, or at
-// Before with a flag id below BeforeID (zero Before: now). At most Limit
-// flags make a page; the sign-ins of one flag are never split across
-// pages.
+// Before with a flag id below BeforeID (zero Before: now). A page holds
+// Limit flagged sign-ins (more only so that the sign-ins of one flag are
+// never split across pages), fewer only at the end of the queue: flags
+// that name no stored sign-in (yet: a flag may arrive first) are passed
+// over, so a short page always means there is no next one.
 type FlaggedQuery struct {
 	Before   time.Time
 	BeforeID string

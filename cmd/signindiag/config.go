@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/signindiag/signindiag/pipeline/rekey"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/sinks/clickhouse"
+	"github.com/signindiag/signindiag/sinks/sqlite"
 )
 
 // envPrefix starts every variable signindiag reads.
@@ -33,9 +35,11 @@ type Config struct {
 	// in DataDir, nothing to install), or auto: clickhouse when
 	// SIGNINDIAG_CLICKHOUSE_ADDR is set, else sqlite (store.go).
 	Store string `env:"STORE, default=auto"`
-	// DataDir holds what the embedded paths keep: the SQLite store, the
-	// in-process pipeline's offsets and its dead-letter file.
-	DataDir string `env:"DATA_DIR, default=signindiag-data"`
+	// DataDir holds what the embedded paths keep: the SQLite store (unless
+	// SQLITE_PATH names another file), the in-process pipeline's offsets
+	// and its dead-letter file.
+	DataDir string        `env:"DATA_DIR, default=signindiag-data"`
+	SQLite  sqlite.Config `env:", prefix=SQLITE_"`
 	// Graph configures `graph-pull`.
 	Graph graphpull.Config `env:", prefix=GRAPH_"`
 
@@ -185,6 +189,9 @@ func loadConfig(ctx context.Context, lookuper envconfig.Lookuper, needKafka bool
 	}
 	if cfg.AllowedLateness == 0 {
 		cfg.AllowedLateness = cfg.Window
+	}
+	if cfg.SQLite.Path == "" {
+		cfg.SQLite.Path = filepath.Join(cfg.DataDir, "signindiag.db")
 	}
 	if cfg.Store == storeAuto {
 		cfg.Store = storeSQLite

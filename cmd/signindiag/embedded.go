@@ -219,7 +219,7 @@ func printLookups(ctx context.Context, w io.Writer, store sinks.Store, cfg *Conf
 	if f := find(rules.ScenarioBlockedByConditionalAccess); f != nil {
 		fmt.Fprintf(w, "  a sign-in blocked by Conditional Access:\n    curl '%s/v1/diagnose?correlationId=%s'\n", base, url.QueryEscape(f.correlationID))
 	}
-	if f := find(rules.ScenarioPasswordSpray); f != nil {
+	if f := sprayed(ctx, store, now, log); f != nil {
 		fmt.Fprintf(w, "  a user under password spray:\n    curl '%s/v1/diagnose?user=%s&at=%s'\n", base,
 			url.QueryEscape(f.user), f.at.Format(time.RFC3339))
 	}
@@ -230,6 +230,24 @@ func printLookups(ctx context.Context, w io.Writer, store sinks.Store, cfg *Conf
 	if cfg.API.Keys != "" {
 		fmt.Fprintln(w, "  (add -H 'Authorization: Bearer <token>' with a token of SIGNINDIAG_API_KEYS)")
 	}
+}
+
+// sprayed finds a user whose failed sign-in belongs to the latest
+// password-spray incident (incidents are keyed by the spraying IP).
+func sprayed(ctx context.Context, store sinks.Store, now time.Time, log *slog.Logger) *example {
+	incs, err := store.Incidents(ctx, sinks.IncidentQuery{Detection: rules.ScenarioPasswordSpray, From: now.Add(-7 * 24 * time.Hour), To: now.Add(time.Hour), Limit: 1})
+	if err != nil || len(incs) == 0 {
+		if err != nil {
+			log.Warn("demo lookup", "detection", rules.ScenarioPasswordSpray, "err", err)
+		}
+		return nil
+	}
+	inc := incs[0]
+	signIns, err := store.ListSignIns(ctx, sinks.SignInListQuery{IP: inc.Key, From: inc.First, To: inc.Last, Limit: 1})
+	if err != nil || len(signIns) == 0 || signIns[0].UserPrincipalName == "" {
+		return nil
+	}
+	return &example{user: signIns[0].UserPrincipalName, at: signIns[0].CreatedDateTime}
 }
 
 // example is a stored finding the demo points at.

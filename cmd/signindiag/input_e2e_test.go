@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/signindiag/signindiag/pipeline/input"
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
+	"github.com/signindiag/signindiag/sinks"
 	"github.com/signindiag/signindiag/sinks/clickhouse/clickhousetest"
+	"github.com/signindiag/signindiag/sinks/sqlite"
 )
 
 // testdataFiles are every file of sign-ins (and of things that are not
@@ -104,12 +108,73 @@ func TestFileInputStoresWhatKafkaStores(t *testing.T) {
 	if len(want.signIns) < 300 || len(want.findings) < 20 {
 		t.Fatalf("the Kafka run stored %d sign-ins and %d findings: too few to compare", len(want.signIns), len(want.findings))
 	}
-	compareStates(t, "files", got, want)
+	compareStates(t, "files into ClickHouse", got, want)
 	for _, line := range []string{"Diagnosed ", "Dead letters: ", "invalid_json"} {
 		if !strings.Contains(out, line) {
 			t.Errorf("summary lacks %q:\n%s", line, out)
 		}
 	}
+
+	// The same files into the embedded store: what a newcomer runs.
+	dir := t.TempDir()
+	env = processEnv(nil, viaFiles, prefix+"-s", map[string]string{"SIGNINDIAG_DATA_DIR": dir, "SIGNINDIAG_ALLOWED_LATENESS": "87600h",
+		"SIGNINDIAG_STORE": "sqlite"})
+	delete(env, "SIGNINDIAG_KAFKA_BROKERS")
+	runToEnd(t, env, append([]string{"ingest", "--input"}, files...)...)
+	compareStates(t, "files into SQLite", readContract(t, filepath.Join(dir, "signindiag.db")), want)
+}
+
+// readContract reads a store's sign-ins, findings and incidents through
+// the storage contract, in readState's terms.
+func readContract(t *testing.T, path string) storedState {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: path}, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	from, to := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	out := storedState{signIns: map[string]uint64{}, findings: map[string]string{}, incidents: map[string]string{}}
+	for q := (sinks.SignInListQuery{From: from, To: to, Limit: 500}); ; {
+		page, err := st.ListSignIns(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, si := range page {
+			out.signIns[si.ID]++
+		}
+		if len(page) < q.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		q.AfterMs, q.AfterID = last.CreatedDateTime.UnixMilli(), last.ID
+	}
+	for q := (sinks.FindingListQuery{From: from, To: to, Limit: 500}); ; {
+		page, err := st.ListFindings(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range page {
+			if f.IncidentID != "" && len(f.MemberSignInIDs) > 0 {
+				continue // incidents are compared below
+			}
+			out.findings[f.ID] = fmt.Sprintf("%s/%s/%d", f.Scenario, f.SignInID, f.Failures48h)
+		}
+		if len(page) < q.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		q.AfterAt, q.AfterID = last.OccurredAt, last.ID
+	}
+	incs, err := st.Incidents(ctx, sinks.IncidentQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range incs {
+		out.incidents[r.ID] = fmt.Sprintf("%s/%s/%d/%d/%d/%d", r.Detection, r.Key, r.Start.UnixMilli(), r.First.UnixMilli(), r.Last.UnixMilli(), r.Count)
+	}
+	return out
 }
 
 // compareStates reports every sign-in, finding and incident that differs.

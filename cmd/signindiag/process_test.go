@@ -60,8 +60,8 @@ type process struct {
 	done chan error
 }
 
-// startProcess runs `signindiag <command>` with env on top of ours.
-func startProcess(t *testing.T, command string, env map[string]string) *process {
+// startProcess runs `signindiag <command> [args]` with env on top of ours.
+func startProcess(t *testing.T, command string, env map[string]string, args ...string) *process {
 	t.Helper()
 	bin := buildBinary(t)
 	addr := freeAddr(t)
@@ -70,7 +70,7 @@ func startProcess(t *testing.T, command string, env map[string]string) *process 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, command)
+	cmd := exec.Command(bin, append([]string{command}, args...)...)
 	cmd.Env = append(os.Environ(), "SIGNINDIAG_HTTP_ADDR="+addr)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/signindiag/signindiag/sinks"
 	"github.com/signindiag/signindiag/sinks/clickhouse"
+	"github.com/signindiag/signindiag/sinks/sqlite"
 )
 
 // The storage backends (SIGNINDIAG_STORE).
@@ -77,7 +77,17 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (sinks.Store,
 }
 
 func openSQLite(ctx context.Context, cfg *Config, log *slog.Logger) (sinks.Store, error) {
-	return nil, errors.New("the sqlite backend is not built in yet")
+	st, err := sqlite.Open(ctx, cfg.SQLite, log)
+	if err != nil {
+		return nil, err
+	}
+	// Reading commands migrate too: the embedded file may be new, and a
+	// reader of an empty store should see no rows, not missing tables.
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // openClickHouse connects to ClickHouse, retrying for a while: in a

@@ -3,7 +3,6 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -11,23 +10,8 @@ import (
 
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/flagjoin"
 )
-
-// flagTarget is what one or more flags point at, with the latest flag.
-type flagTarget struct {
-	signInID, correlationID, requestID string
-	at                                 time.Time
-	id, by                             string
-}
-
-// after reports whether t comes after u in page order: flagged later, or
-// at the same time with a greater flag id.
-func (t *flagTarget) after(u *flagTarget) bool {
-	if !t.at.Equal(u.at) {
-		return t.at.After(u.at)
-	}
-	return t.id > u.id
-}
 
 // Flagged implements sinks.Reader. Flags are read in page order from
 // flag_times, one time slice after the other (18.16 cannot stop reading at
@@ -37,66 +21,64 @@ func (t *flagTarget) after(u *flagTarget) bool {
 func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.FlaggedSignIn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	limit := pageLimit(q.Limit)
-	before := q.Before
-	if before.IsZero() {
-		before = time.Now().Add(time.Hour)
-	}
-	targets, err := s.flagPage(ctx, before, q.BeforeID, limit)
-	if err != nil {
-		return nil, err
-	}
-	// Each key once: 18.16's index analysis of IN costs per key and range.
+	return flagjoin.Page(ctx, flagReads{s}, q, pageLimit(q.Limit))
+}
+
+// flagReads are the flagged queue's reads (flagjoin.Backend).
+type flagReads struct{ s *Store }
+
+func (f flagReads) Targets(ctx context.Context, before time.Time, beforeID string, limit int) ([]flagjoin.Target, error) {
+	return f.s.flagPage(ctx, before, beforeID, limit)
+}
+
+// SignInsNamed resolves the targets' keys, each once: 18.16's index
+// analysis of IN costs per key and range.
+func (f flagReads) SignInsNamed(ctx context.Context, targets []flagjoin.Target, limit int) ([]schemas.SignIn, error) {
 	var requestKeys, correlationKeys []any
 	seen := map[string]bool{}
 	for _, t := range targets {
-		for _, k := range []string{t.signInID, t.requestID} {
+		for _, k := range []string{t.SignInID, t.RequestID} {
 			if k != "" && !seen["r"+k] {
 				seen["r"+k] = true
 				requestKeys = append(requestKeys, k)
 			}
 		}
-		if k := t.correlationID; k != "" && !seen["c"+k] {
+		if k := t.CorrelationID; k != "" && !seen["c"+k] {
 			seen["c"+k] = true
 			correlationKeys = append(correlationKeys, k)
 		}
 	}
-	// A flag by correlation id may name several sign-ins (every step of an
-	// attempt): read more than a page, then cut after ordering.
-	signIns, err := s.signInsByKeys(ctx, requestKeys, correlationKeys, 4*limit)
+	return f.s.signInsByKeys(ctx, requestKeys, correlationKeys, limit)
+}
+
+// FlagsNaming reads flag_keys, which holds a row per key of each flag.
+func (f flagReads) FlagsNaming(ctx context.Context, keys []string) ([]flagjoin.Target, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	rows, err := f.s.conn.Query(ctx, fmt.Sprintf(
+		"SELECT signin_id, correlation_id, request_id, flagged_at, id FROM %s WHERE key IN ?", f.s.table("flag_keys")),
+		ch.GroupSet{Value: args})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
 	}
-	// Each sign-in is listed once, under the latest flag naming it.
-	var out []sinks.FlaggedSignIn
-	for _, si := range signIns {
-		var best *flagTarget
-		for i := range targets {
-			t := &targets[i]
-			id, corr := strings.ToLower(si.ID), strings.ToLower(si.CorrelationID)
-			if (t.signInID != "" && t.signInID == id) || (t.requestID != "" && t.requestID == id) ||
-				(t.correlationID != "" && t.correlationID == corr) {
-				if best == nil || t.after(best) {
-					best = t
-				}
-			}
+	defer rows.Close()
+	var out []flagjoin.Target
+	for rows.Next() {
+		var t flagjoin.Target
+		if err := rows.Scan(&t.SignInID, &t.CorrelationID, &t.RequestID, &t.At, &t.ID); err != nil {
+			return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
 		}
-		if best == nil {
-			continue
-		}
-		si.FlaggedForReview = true
-		out = append(out, sinks.FlaggedSignIn{SignIn: si, FlaggedAt: best.at, FlaggedBy: best.by, FlagID: best.id})
+		out = append(out, t)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].FlaggedAt.Equal(out[j].FlaggedAt) {
-			return out[i].FlaggedAt.After(out[j].FlaggedAt)
-		}
-		if out[i].FlagID != out[j].FlagID {
-			return out[i].FlagID > out[j].FlagID
-		}
-		return out[i].SignIn.CreatedDateTime.After(out[j].SignIn.CreatedDateTime)
-	})
-	return cutPage(out, limit), nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
+	}
+	return out, nil
 }
 
 // flagSlices are how far before the cursor each read of flag_times
@@ -106,8 +88,8 @@ var flagSlices = []time.Duration{6 * time.Hour, 24 * time.Hour, 4 * 24 * time.Ho
 
 // flagPage returns up to limit targets after the cursor in page order,
 // each under its latest flag.
-func (s *Store) flagPage(ctx context.Context, before time.Time, beforeID string, limit int) ([]flagTarget, error) {
-	var out []flagTarget
+func (s *Store) flagPage(ctx context.Context, before time.Time, beforeID string, limit int) ([]flagjoin.Target, error) {
+	var out []flagjoin.Target
 	seen := map[[3]string]bool{}
 	read := 2 * limit // flags per read: spares for the targets flagged again
 	for span := 0; len(out) < limit; {
@@ -125,17 +107,17 @@ func (s *Store) flagPage(ctx context.Context, before time.Time, beforeID string,
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse: read flags: %w", err)
 		}
-		var batch []flagTarget
+		var batch []flagjoin.Target
 		n := 0
 		for rows.Next() {
-			var t flagTarget
-			if err := rows.Scan(&t.signInID, &t.correlationID, &t.requestID, &t.at, &t.id, &t.by); err != nil {
+			var t flagjoin.Target
+			if err := rows.Scan(&t.SignInID, &t.CorrelationID, &t.RequestID, &t.At, &t.ID, &t.By); err != nil {
 				_ = rows.Close() // the scan error is the one to report
 				return nil, fmt.Errorf("clickhouse: read flags: %w", err)
 			}
 			n++
-			before, beforeID = t.at, t.id
-			if k := t.key(); !seen[k] {
+			before, beforeID = t.At, t.ID
+			if k := targetKey(&t); !seen[k] {
 				seen[k] = true
 				batch = append(batch, t)
 			}
@@ -162,24 +144,26 @@ func (s *Store) flagPage(ctx context.Context, before time.Time, beforeID string,
 	return out, nil
 }
 
-func (t *flagTarget) key() [3]string { return [3]string{t.signInID, t.correlationID, t.requestID} }
+func targetKey(t *flagjoin.Target) [3]string {
+	return [3]string{t.SignInID, t.CorrelationID, t.RequestID}
+}
 
 // notFlaggedAgain drops the targets that a later flag names (they are
 // listed under that one), keeping the order.
-func (s *Store) notFlaggedAgain(ctx context.Context, targets []flagTarget) ([]flagTarget, error) {
+func (s *Store) notFlaggedAgain(ctx context.Context, targets []flagjoin.Target) ([]flagjoin.Target, error) {
 	if len(targets) == 0 {
 		return nil, nil
 	}
 	var keys []any
-	oldest := targets[0].at
-	for _, t := range targets {
-		for _, k := range t.key() {
+	oldest := targets[0].At
+	for i := range targets {
+		for _, k := range targetKey(&targets[i]) {
 			if k != "" {
 				keys = append(keys, k)
 			}
 		}
-		if t.at.Before(oldest) {
-			oldest = t.at
+		if targets[i].At.Before(oldest) {
+			oldest = targets[i].At
 		}
 	}
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
@@ -189,38 +173,27 @@ func (s *Store) notFlaggedAgain(ctx context.Context, targets []flagTarget) ([]fl
 		return nil, fmt.Errorf("clickhouse: read later flags: %w", err)
 	}
 	defer rows.Close()
-	latest := map[[3]string]flagTarget{}
+	latest := map[[3]string]flagjoin.Target{}
 	for rows.Next() {
-		var t flagTarget
-		if err := rows.Scan(&t.signInID, &t.correlationID, &t.requestID, &t.at, &t.id); err != nil {
+		var t flagjoin.Target
+		if err := rows.Scan(&t.SignInID, &t.CorrelationID, &t.RequestID, &t.At, &t.ID); err != nil {
 			return nil, fmt.Errorf("clickhouse: read later flags: %w", err)
 		}
-		if l, ok := latest[t.key()]; !ok || t.after(&l) {
-			latest[t.key()] = t
+		if l, ok := latest[targetKey(&t)]; !ok || t.After(&l) {
+			latest[targetKey(&t)] = t
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("clickhouse: read later flags: %w", err)
 	}
-	var out []flagTarget
+	var out []flagjoin.Target
 	for _, t := range targets {
-		if l, ok := latest[t.key()]; ok && l.after(&t) {
+		if l, ok := latest[targetKey(&t)]; ok && l.After(&t) {
 			continue
 		}
 		out = append(out, t)
 	}
 	return out, nil
-}
-
-// cutPage keeps limit sign-ins, and more rather than split the sign-ins
-// of one flag (a flag by correlation id may name several): the next page
-// starts after the last flag listed, so a split flag would lose the rest.
-func cutPage(out []sinks.FlaggedSignIn, limit int) []sinks.FlaggedSignIn {
-	end := min(limit, len(out))
-	for end > 0 && end < len(out) && out[end].FlagID == out[end-1].FlagID && out[end].FlaggedAt.Equal(out[end-1].FlaggedAt) {
-		end++
-	}
-	return out[:end]
 }
 
 // signInsByKeys resolves request ids and correlation ids (lower-cased, as

@@ -54,6 +54,8 @@ func testFlaggedOrder(t *testing.T, b Backend) {
 		{ID: "3", RequestID: "F-C", UserPrincipalName: "gb@contoso.example", FlaggedAt: T0.Add(20 * time.Minute), FlaggedBy: "admin:x@contoso.example"},
 		{ID: "4", SignInID: "F-A", UserID: "user-f", FlaggedAt: T0.Add(5 * time.Minute), FlaggedBy: "user"}, // older flag of F-A
 		{ID: "5", SignInID: "not-stored-yet", UserID: "user-f", FlaggedAt: T0.Add(40 * time.Minute)},
+		// F-B named by another key, earlier: it stays under flag 2.
+		{ID: "6", SignInID: "F-B", UserID: "user-f", FlaggedAt: T0.Add(time.Minute), FlaggedBy: "earlier"},
 	}
 	batch := &sinks.Batch{SignIns: []sinks.SignInRecord{Record(a, 0), Record(bb, 1), Record(c, 2), Record(unflagged, 3)}, Flags: flags}
 	write(t, s, batch, batch) // and its replay
@@ -72,6 +74,12 @@ func testFlaggedOrder(t *testing.T, b Backend) {
 		page, err := s.Flagged(ctx, sinks.FlaggedQuery{Limit: 100, Before: T0.Add(20 * time.Minute)})
 		if err != nil || len(page) != 1 || page[0].SignIn.ID != "F-A" {
 			t.Fatalf("page before +20m: %+v %v, want F-A only", page, err)
+		}
+		// The newest flag names a sign-in not stored: it must not make
+		// a short page, which would end the paging there. F-B, named
+		// again by flag 6 on a later page, is listed once.
+		if got, want := pageFlagged(t, s, 1), "F-B@user,F-C@admin:x@contoso.example,F-A@helpdesk"; got != want {
+			t.Errorf("pages of one = %s, want %s", got, want)
 		}
 	})
 }

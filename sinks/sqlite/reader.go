@@ -1,0 +1,347 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/wire"
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// maxRows bounds every result, whatever the caller asked for (as the
+// ClickHouse store does).
+const maxRows = 1000
+
+// pageLimit is the rows a query asked for n returns: n, or maxRows when n
+// is not positive or larger.
+func pageLimit(n int) int {
+	if n <= 0 || n > maxRows {
+		return maxRows
+	}
+	return n
+}
+
+// signInOrder is the order of sign-in results: newest first, then by id.
+const signInOrder = "ORDER BY created_ms DESC, id, category"
+
+// SignIns implements sinks.Reader.
+func (s *Store) SignIns(ctx context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	limit := pageLimit(q.Limit)
+	var where string
+	var args []any
+	switch {
+	case q.CorrelationID != "":
+		where, args = "correlation_h = ? AND correlation_id = ?", []any{correlationHash(q.CorrelationID), q.CorrelationID}
+	case q.RequestID != "":
+		where, args = "id = ?", []any{q.RequestID}
+	case q.User != "":
+		users, err := s.resolveUser(ctx, q.User)
+		if err != nil {
+			return nil, err
+		}
+		lo, hi := secondsRange(q.From, q.To)
+		where = fmt.Sprintf("user_h IN (%[1]s) AND user_key IN (%[1]s) AND created_ms >= ? AND created_ms < ?", marks(len(users)))
+		args = append(append(userHashes(users), users...), lo, hi)
+		if q.App != "" {
+			where += " AND (lower(app_id) = ? OR lower(app_display_name) = ?)"
+			args = append(args, strings.ToLower(q.App), strings.ToLower(q.App))
+		}
+	default:
+		return nil, fmt.Errorf("%w: a correlationId, requestId or user is required", sinks.ErrInvalidQuery)
+	}
+	out, err := s.docs(ctx, fmt.Sprintf("SELECT doc FROM signins WHERE %s %s LIMIT %d", where, signInOrder, limit), args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.markFlagged(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// secondsRange turns [from, to] into a range of created_ms, as the
+// ClickHouse store compares them (its created_at holds whole seconds):
+// from the second holding from to the end of the second holding to. A
+// zero bound is open.
+func secondsRange(from, to time.Time) (lo, hi int64) {
+	lo, hi = minMs, maxMs
+	if !from.IsZero() {
+		lo = from.Truncate(time.Second).UnixMilli()
+	}
+	if !to.IsZero() {
+		hi = to.Truncate(time.Second).Add(time.Second).UnixMilli()
+	}
+	return lo, hi
+}
+
+// The open bounds of a range of Unix milliseconds.
+const (
+	minMs = int64(-1) << 62
+	maxMs = int64(1) << 62
+)
+
+// docs runs a query of sign-in documents and decodes them, in order.
+func (s *Store) docs(ctx context.Context, query string, args ...any) ([]schemas.SignIn, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: select sign-ins: %w", err)
+	}
+	defer rows.Close()
+	var out []schemas.SignIn
+	for rows.Next() {
+		var doc sql.RawBytes
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("sqlite: select sign-ins: %w", err)
+		}
+		si, err := decodeSignInDoc(doc)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: decode stored sign-in: %w", err)
+		}
+		out = append(out, *si)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: select sign-ins: %w", err)
+	}
+	return out, nil
+}
+
+// decodeSignInDoc reads a stored document: the wire encoding (what the
+// pipeline writes), or JSON (what another tool may have stored).
+func decodeSignInDoc(doc []byte) (*schemas.SignIn, error) {
+	if len(doc) > 0 && doc[0] == '{' {
+		var si schemas.SignIn
+		if err := json.Unmarshal(doc, &si); err != nil {
+			return nil, err
+		}
+		return &si, nil
+	}
+	var ev schemas.Event
+	if err := wire.DecodeEvent(doc, &ev); err != nil {
+		return nil, err
+	}
+	if ev.SignIn == nil {
+		return nil, fmt.Errorf("the document holds no sign-in")
+	}
+	return ev.SignIn, nil
+}
+
+// resolveUser maps a UPN or object id to the user keys it may stand for:
+// itself (an object id, or the UPN of a sign-in without one) and the keys
+// of the sign-ins that carried it as their UPN.
+func (s *Store) resolveUser(ctx context.Context, user string) ([]any, error) {
+	user = strings.ToLower(user)
+	users := []any{user}
+	rows, err := s.r.QueryContext(ctx, "SELECT user_key FROM user_upns WHERE upn = ? LIMIT 100", user)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: resolve user: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("sqlite: resolve user: %w", err)
+		}
+		if k != user {
+			users = append(users, k)
+		}
+	}
+	return users, rows.Err()
+}
+
+// markFlagged sets FlaggedForReview on the sign-ins a flag event names, by
+// their id (as sign-in id or request id) or their correlation id.
+func (s *Store) markFlagged(ctx context.Context, signIns []schemas.SignIn) error {
+	if len(signIns) == 0 {
+		return nil
+	}
+	var ids, corrs []any
+	seen := map[string]bool{}
+	for i := range signIns {
+		if k := strings.ToLower(signIns[i].ID); k != "" && !seen["i"+k] {
+			seen["i"+k] = true
+			ids = append(ids, k)
+		}
+		if k := strings.ToLower(signIns[i].CorrelationID); k != "" && !seen["c"+k] {
+			seen["c"+k] = true
+			corrs = append(corrs, k)
+		}
+	}
+	conds := []string{"0"}
+	var args []any
+	if len(ids) > 0 {
+		conds = append(conds, fmt.Sprintf("signin_id IN (%[1]s) OR (request_id IN (%[1]s) AND request_id != '')", marks(len(ids))))
+		args = append(append(args, ids...), ids...)
+	}
+	if len(corrs) > 0 {
+		conds = append(conds, fmt.Sprintf("(correlation_id IN (%s) AND correlation_id != '')", marks(len(corrs))))
+		args = append(args, corrs...)
+	}
+	rows, err := s.r.QueryContext(ctx, fmt.Sprintf("SELECT signin_id, correlation_id, request_id FROM flags WHERE %s",
+		strings.Join(conds, " OR ")), args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: read flags: %w", err)
+	}
+	defer rows.Close()
+	flaggedIDs, flaggedCorrelations := map[string]bool{}, map[string]bool{}
+	for rows.Next() {
+		var signInID, correlationID, requestID string
+		if err := rows.Scan(&signInID, &correlationID, &requestID); err != nil {
+			return fmt.Errorf("sqlite: read flags: %w", err)
+		}
+		flaggedIDs[signInID], flaggedIDs[requestID] = true, true
+		flaggedCorrelations[correlationID] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: read flags: %w", err)
+	}
+	delete(flaggedIDs, "")
+	delete(flaggedCorrelations, "")
+	for i := range signIns {
+		si := &signIns[i]
+		if flaggedIDs[strings.ToLower(si.ID)] || flaggedCorrelations[strings.ToLower(si.CorrelationID)] {
+			si.FlaggedForReview = true
+		}
+	}
+	return nil
+}
+
+// Findings implements sinks.Reader: the findings of the given sign-ins
+// (by id, of their users, within their time span), flagged when their
+// sign-in is.
+func (s *Store) Findings(ctx context.Context, signIns []schemas.SignIn) ([]schemas.Finding, error) {
+	if len(signIns) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var users, ids []any
+	flagged := map[string]bool{}
+	seen := map[string]bool{}
+	lo, hi := signIns[0].CreatedDateTime, signIns[0].CreatedDateTime
+	for _, si := range signIns {
+		if k := si.UserKey(); !seen["u"+k] {
+			seen["u"+k] = true
+			users = append(users, k)
+		}
+		if !seen["i"+si.ID] {
+			seen["i"+si.ID] = true
+			ids = append(ids, si.ID)
+		}
+		flagged[si.ID] = flagged[si.ID] || si.FlaggedForReview
+		if si.CreatedDateTime.Before(lo) {
+			lo = si.CreatedDateTime
+		}
+		if si.CreatedDateTime.After(hi) {
+			hi = si.CreatedDateTime
+		}
+	}
+	args := append(append(ids, users...), lo.Unix(), hi.Unix())
+	rows, err := s.r.QueryContext(ctx, fmt.Sprintf(
+		`SELECT user_key, doc FROM findings WHERE signin_id IN (%s) AND user_key IN (%s) AND occurred_s >= ? AND occurred_s <= ?
+		 LIMIT %d`, marks(len(ids)), marks(len(users)), maxRows), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: select findings: %w", err)
+	}
+	defer rows.Close()
+	out, err := scanFindings(rows)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Flagged = out[i].Flagged || flagged[out[i].SignInID]
+	}
+	sortFindings(out)
+	return out, nil
+}
+
+// scanFindings reads rows of (user_key, doc[, is_flagged]).
+func scanFindings(rows *sql.Rows) ([]schemas.Finding, error) {
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: select findings: %w", err)
+	}
+	var out []schemas.Finding
+	for rows.Next() {
+		var userKey string
+		var doc sql.RawBytes
+		var isFlagged int
+		dest := []any{&userKey, &doc}
+		if len(cols) > 2 {
+			dest = append(dest, &isFlagged)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("sqlite: select findings: %w", err)
+		}
+		var f schemas.Finding
+		if err := json.Unmarshal(doc, &f); err != nil {
+			return nil, fmt.Errorf("sqlite: decode stored finding: %w", err)
+		}
+		f.UserKey = userKey
+		f.Flagged = f.Flagged || isFlagged == 1
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: select findings: %w", err)
+	}
+	return out, nil
+}
+
+// sortFindings orders newest first, then by scenario and id, so responses
+// are stable.
+func sortFindings(fs []schemas.Finding) {
+	sort.Slice(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if !a.OccurredAt.Equal(b.OccurredAt) {
+			return a.OccurredAt.After(b.OccurredAt)
+		}
+		if a.Scenario != b.Scenario {
+			return a.Scenario < b.Scenario
+		}
+		return a.ID < b.ID
+	})
+}
+
+// FailureCount implements sinks.Reader: the user's distinct failed
+// sign-ins in (from, to], to the millisecond, as the live windows count.
+func (s *Store) FailureCount(ctx context.Context, user string, from, to time.Time) (int, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	users, err := s.resolveUser(ctx, user)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = s.r.QueryRowContext(ctx, fmt.Sprintf(
+		`SELECT COUNT(DISTINCT id) FROM signins WHERE user_h IN (%[1]s) AND user_key IN (%[1]s)
+		 AND created_ms > ? AND created_ms <= ? AND is_failure = 1`,
+		marks(len(users))), append(append(userHashes(users), users...), from.UnixMilli(), to.UnixMilli())...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count failures: %w", err)
+	}
+	return n, nil
+}
+
+// marks is n comma-separated placeholders.
+func marks(n int) string {
+	if n <= 0 {
+		return "NULL"
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// anys converts strings to query arguments.
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, v := range ss {
+		out[i] = v
+	}
+	return out
+}
