@@ -7,7 +7,7 @@ SERVICES_ENV := .services.env
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT         := bin/golangci-lint
 
-.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes bench-api bench-embedded services-up services-down chromium screenshots demo demo-kafka run migrate fmt vet tidy up down
+.PHONY: help build lint test test-unit test-integration bench bench-e2e bench-spikes bench-api bench-embedded soak services-up services-down chromium screenshots demo demo-kafka run migrate fmt vet tidy up down
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ bench-spikes: services-up ## Failure-spike queries at 10M sign-ins over 30 days:
 
 bench-api: services-up ## Query API lookups at 10M sign-ins: p50/p99 and rows read (EVENTS, RUNS, REUSE=1, BASELINE_REF); see BENCHMARKS.md
 	bash scripts/bench-api.sh
+
+soak: services-up ## Soak: SOAK_DURATION (10m) of loadgen at SOAK_RATE sign-ins/s (5000) on a private broker, a fault every SOAK_FAULT_EVERY (1m); checks by id, RSS per minute; see BENCHMARKS.md
+	set -a; . ./$(SERVICES_ENV); set +a; SOAK_DURATION=$${SOAK_DURATION:-10m} $(GO) test -tags soak -count=1 -v -run '^TestSoak$$' -timeout $${SOAK_TIMEOUT:-3h} ./cmd/signindiag/
 
 bench-embedded: ## The embedded path: ingest --input of 1M Graph sign-ins into SQLite (EVENTS, RUNS), then lookups by correlationId; see BENCHMARKS.md
 	$(GO) build -o $(BIN) ./cmd/signindiag

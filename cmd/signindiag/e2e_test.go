@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/signindiag/signindiag/pipeline/deadletter"
 	"github.com/signindiag/signindiag/pipeline/source/kafkatest"
 	"github.com/signindiag/signindiag/queryapi"
@@ -427,27 +429,47 @@ func readState(t *testing.T, cfg clickhouse.Config) storedState {
 		st.signIns[id] = c
 	}
 	rows.Close()
-	rows, err = conn.Query(ctx, fmt.Sprintf("SELECT id, scenario, signin_id, failures_48h FROM %s.findings FINAL", cfg.Database))
+	st.findings, st.incidents = readFindings(t, conn, cfg.Database), readIncidents(t, conn, cfg.Database)
+	return st
+}
+
+// readFindings maps every stored finding id to scenario/signInId/failures48h.
+func readFindings(t *testing.T, conn driver.Conn, db string) map[string]string {
+	t.Helper()
+	findings := map[string]string{}
+	rows, err := conn.Query(context.Background(), fmt.Sprintf("SELECT id, scenario, signin_id, failures_48h FROM %s.findings FINAL", db))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var id, scenario, signIn string
 		var failures uint32
 		if err := rows.Scan(&id, &scenario, &signIn, &failures); err != nil {
 			t.Fatal(err)
 		}
-		if _, dup := st.findings[id]; dup {
+		if _, dup := findings[id]; dup {
 			t.Errorf("finding %s returned twice by FINAL", id)
 		}
-		st.findings[id] = fmt.Sprintf("%s/%s/%d", scenario, signIn, failures)
+		findings[id] = fmt.Sprintf("%s/%s/%d", scenario, signIn, failures)
 	}
-	rows.Close()
-	rows, err = conn.Query(ctx, fmt.Sprintf(`SELECT id, detection, key, start_ms, first_ms, last_ms, member_count FROM (
-		SELECT * FROM %s.incidents ORDER BY id, version DESC LIMIT 1 BY id) WHERE superseded_by = ''`, cfg.Database))
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return findings
+}
+
+// readIncidents maps every current incident id to
+// detection/key/start/first/last/count.
+func readIncidents(t *testing.T, conn driver.Conn, db string) map[string]string {
+	t.Helper()
+	incidents := map[string]string{}
+	rows, err := conn.Query(context.Background(), fmt.Sprintf(`SELECT id, detection, key, start_ms, first_ms, last_ms, member_count FROM (
+		SELECT * FROM %s.incidents ORDER BY id, version DESC LIMIT 1 BY id) WHERE superseded_by = ''`, db))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var id, detection, key string
 		var start, first, last int64
@@ -455,10 +477,12 @@ func readState(t *testing.T, cfg clickhouse.Config) storedState {
 		if err := rows.Scan(&id, &detection, &key, &start, &first, &last, &count); err != nil {
 			t.Fatal(err)
 		}
-		st.incidents[id] = fmt.Sprintf("%s/%s/%d/%d/%d/%d", detection, key, start, first, last, count)
+		incidents[id] = fmt.Sprintf("%s/%s/%d/%d/%d/%d", detection, key, start, first, last, count)
 	}
-	rows.Close()
-	return st
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return incidents
 }
 
 // TestKillAndRestartMatchesUninterruptedRun crashes the consumer (SIGKILL:
