@@ -50,7 +50,7 @@ type embeddedPipeline struct {
 }
 
 func newEmbeddedPipeline(cfg *Config, log *slog.Logger) (*embeddedPipeline, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("%sDATA_DIR: %w", envPrefix, err)
 	}
 	sink, err := deadletter.OpenFileSink(filepath.Join(cfg.DataDir, "deadletters.jsonl"))
@@ -60,13 +60,17 @@ func newEmbeddedPipeline(cfg *Config, log *slog.Logger) (*embeddedPipeline, erro
 	t, err := inproc.New(inproc.Config{Partitions: cfg.Kafka.Partitions, OffsetsFile: filepath.Join(cfg.DataDir, "offsets.json"),
 		DeadLetterTopics: []string{cfg.Kafka.DLQTopic, cfg.Kafka.StorageDLQTopic}, DeadLetters: sink, Log: log})
 	if err != nil {
-		sink.Close()
+		_ = sink.Close() // the transport's error is the one to report
 		return nil, err
 	}
 	return &embeddedPipeline{transport: t, deadLetters: sink}, nil
 }
 
-func (e *embeddedPipeline) close() { e.deadLetters.Close() }
+func (e *embeddedPipeline) close() {
+	if err := e.deadLetters.Close(); err != nil {
+		slog.Default().Warn("closing the dead-letter file", "err", err)
+	}
+}
 
 // feed publishes the input; once it is all stored (never, with follow) it
 // prints a summary, and ends the job or lets it serve on.

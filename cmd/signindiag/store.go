@@ -44,23 +44,23 @@ func openStores(ctx context.Context, cfg *Config, serve bool, log *slog.Logger) 
 		if err != nil {
 			return nil, err
 		}
-		return &stores{ingest: st, api: st, name: "sqlite", close: func() { st.Close() }}, nil
+		return &stores{ingest: st, api: st, name: "sqlite", close: func() { _ = st.Close() }}, nil
 	case storeClickHouse:
 		st, err := openClickHouse(ctx, cfg.ClickHouse, log)
 		if err != nil {
 			return nil, err
 		}
-		s := &stores{ingest: st, api: st, name: "clickhouse", close: func() { st.Close() }}
+		s := &stores{ingest: st, api: st, name: "clickhouse", close: func() { _ = st.Close() }}
 		if serve {
 			apiCfg := cfg.ClickHouse
 			apiCfg.MaxOpenConns = cfg.API.MaxConcurrent
 			api, err := openClickHouse(ctx, apiCfg, log)
 			if err != nil {
-				st.Close()
+				_ = st.Close() // the API store's error is the one to report
 				return nil, err
 			}
 			s.api = api
-			s.close = func() { api.Close(); st.Close() }
+			s.close = func() { _ = api.Close(); _ = st.Close() }
 		}
 		return s, nil
 	}
@@ -84,7 +84,7 @@ func openSQLite(ctx context.Context, cfg *Config, log *slog.Logger) (sinks.Store
 	// Reading commands migrate too: the embedded file may be new, and a
 	// reader of an empty store should see no rows, not missing tables.
 	if _, err := st.Migrate(ctx); err != nil {
-		st.Close()
+		_ = st.Close() // the migration's error is the one to report
 		return nil, err
 	}
 	return st, nil

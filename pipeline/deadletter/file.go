@@ -43,7 +43,7 @@ type FileEntry struct {
 
 // OpenFileSink appends to path, creating it.
 func OpenFileSink(path string) (*FileSink, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("dead-letter file: %w", err)
 	}
@@ -106,7 +106,7 @@ func (s *FileSink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.w.Flush(); err != nil {
-		s.f.Close()
+		_ = s.f.Close() // the flush's error is the one to report
 		return err
 	}
 	return s.f.Close()

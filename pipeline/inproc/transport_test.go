@@ -100,10 +100,7 @@ func TestKeyedMessagesLandOnThePartitionKafkaWouldGiveThem(t *testing.T) {
 	}
 	seen := 0
 	for p, c := range cs {
-		for {
-			if c.(interface{ Lag() int64 }).Lag() == 0 {
-				break
-			}
+		for c.(interface{ Lag() int64 }).Lag() != 0 {
 			rec, err := c.Fetch(context.Background())
 			if err != nil {
 				t.Fatal(err)
