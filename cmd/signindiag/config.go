@@ -32,8 +32,8 @@ type Config struct {
 	InternalKafka InternalKafkaConfig `env:", prefix=INTERNAL_KAFKA_"`
 	ClickHouse    clickhouse.Config   `env:", prefix=CLICKHOUSE_"`
 	// Store is the storage backend: clickhouse, sqlite (an embedded file
-	// in DataDir, nothing to install), or auto: clickhouse when
-	// SIGNINDIAG_CLICKHOUSE_ADDR is set, else sqlite (store.go).
+	// in DataDir, nothing to install), or auto: clickhouse when a
+	// SIGNINDIAG_CLICKHOUSE_* variable is set, else sqlite (store.go).
 	Store string `env:"STORE, default=auto"`
 	// DataDir holds what the embedded paths keep: the SQLite store (unless
 	// SQLITE_PATH names another file), the in-process pipeline's offsets
@@ -195,7 +195,7 @@ func loadConfig(ctx context.Context, lookuper envconfig.Lookuper, needKafka bool
 	}
 	if cfg.Store == storeAuto {
 		cfg.Store = storeSQLite
-		if _, ok := lookuper.Lookup(envPrefix + "CLICKHOUSE_ADDR"); ok {
+		if clickHouseConfigured(lookuper) {
 			cfg.Store = storeClickHouse
 		}
 	}
@@ -203,6 +203,23 @@ func loadConfig(ctx context.Context, lookuper envconfig.Lookuper, needKafka bool
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// clickHouseConfigured reports whether any SIGNINDIAG_CLICKHOUSE_ variable
+// is set: whoever sets one (an address, a password, TLS) means ClickHouse,
+// and should hear of a mistake in it rather than get the embedded store.
+func clickHouseConfigured(lookuper envconfig.Lookuper) bool {
+	t := reflect.TypeOf(clickhouse.Config{})
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ",")
+		if name == "" {
+			continue
+		}
+		if _, ok := lookuper.Lookup(envPrefix + "CLICKHOUSE_" + strings.TrimSpace(name)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // explainEnvError turns go-envconfig's parse errors, which name Go fields

@@ -201,3 +201,36 @@ func TestConfigKafkaSecurity(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreIsEmbeddedUnlessClickHouseIsConfigured(t *testing.T) {
+	for _, c := range []struct {
+		env        map[string]string
+		store, err string
+	}{
+		{env: map[string]string{}, store: storeSQLite},
+		{env: map[string]string{"SIGNINDIAG_CLICKHOUSE_ADDR": "ch:9000"}, store: storeClickHouse},
+		{env: map[string]string{"SIGNINDIAG_CLICKHOUSE_PASSWORD_FILE": "/run/secrets/ch"}, store: storeClickHouse},
+		{env: map[string]string{"SIGNINDIAG_CLICKHOUSE_ADDR": "ch:9000", "SIGNINDIAG_STORE": "sqlite"}, store: storeSQLite},
+		{env: map[string]string{"SIGNINDIAG_STORE": "clickhouse"}, store: storeClickHouse},
+		{env: map[string]string{"SIGNINDIAG_STORE": "postgres"}, err: "SIGNINDIAG_STORE: expected auto, clickhouse or sqlite"},
+	} {
+		cfg, err := loadConfig(context.Background(), envconfig.MapLookuper(c.env), false)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%v: err = %v, want %q", c.env, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%v: %v", c.env, err)
+			continue
+		}
+		if cfg.Store != c.store {
+			t.Errorf("%v: store %q, want %q", c.env, cfg.Store, c.store)
+		}
+	}
+	cfg, err := loadConfig(context.Background(), envconfig.MapLookuper(map[string]string{"SIGNINDIAG_DATA_DIR": "/var/lib/sd"}), false)
+	if err != nil || cfg.SQLite.Path != "/var/lib/sd/signindiag.db" {
+		t.Errorf("the SQLite file: %q (%v), want it in SIGNINDIAG_DATA_DIR", cfg.SQLite.Path, err)
+	}
+}
