@@ -13,6 +13,7 @@ import (
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/flagjoin"
 )
 
 // maxRows bounds every result, whatever the caller asked for.
@@ -370,47 +371,7 @@ func decodeSignInDoc(doc string) (*schemas.SignIn, error) {
 // markFlagged sets FlaggedForReview on sign-ins that a flag event names,
 // by their id or their correlation id: point lookups in flag_keys.
 func (s *Store) markFlagged(ctx context.Context, signIns []schemas.SignIn) error {
-	if len(signIns) == 0 {
-		return nil
-	}
-	seen := map[string]bool{}
-	var keys []any
-	for i := range signIns {
-		for _, k := range []string{strings.ToLower(signIns[i].ID), strings.ToLower(signIns[i].CorrelationID)} {
-			if k != "" && !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
-		}
-	}
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT DISTINCT signin_id, correlation_id, request_id FROM %s WHERE key IN ?", s.table("flag_keys")),
-		ch.GroupSet{Value: keys})
-	if err != nil {
-		return fmt.Errorf("clickhouse: read flags: %w", err)
-	}
-	defer rows.Close()
-	flaggedIDs, flaggedCorrelations := map[string]bool{}, map[string]bool{}
-	for rows.Next() {
-		var signInID, correlationID, requestID string
-		if err := rows.Scan(&signInID, &correlationID, &requestID); err != nil {
-			return fmt.Errorf("clickhouse: read flags: %w", err)
-		}
-		flaggedIDs[signInID], flaggedIDs[requestID] = true, true
-		flaggedCorrelations[correlationID] = true
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("clickhouse: read flags: %w", err)
-	}
-	delete(flaggedIDs, "")
-	delete(flaggedCorrelations, "")
-	for i := range signIns {
-		si := &signIns[i]
-		if flaggedIDs[strings.ToLower(si.ID)] || flaggedCorrelations[strings.ToLower(si.CorrelationID)] {
-			si.FlaggedForReview = true
-		}
-	}
-	return nil
+	return flagjoin.Mark(ctx, flagReads{s}, signIns)
 }
 
 // Findings implements sinks.Reader.

@@ -107,6 +107,49 @@ func Page(ctx context.Context, b Backend, q sinks.FlaggedQuery, limit int) ([]si
 	return cutPage(out, limit), nil
 }
 
+// Namer finds the flags naming some keys (Backend.FlagsNaming).
+type Namer interface {
+	FlagsNaming(ctx context.Context, keys []string) ([]Target, error)
+}
+
+// Mark sets FlaggedForReview on the sign-ins a flag names (by sign-in id,
+// request id or correlation id), whichever arrived first.
+func Mark(ctx context.Context, b Namer, signIns []schemas.SignIn) error {
+	keys := keysOf(signIns)
+	if len(keys) == 0 {
+		return nil
+	}
+	flags, err := b.FlagsNaming(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for i := range signIns {
+		for j := range flags {
+			if flags[j].Names(&signIns[i]) {
+				signIns[i].FlaggedForReview = true
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// keysOf lists, once each, the lower-cased ids and correlation ids of the
+// sign-ins: the keys a flag may name them by.
+func keysOf(signIns []schemas.SignIn) []string {
+	var keys []string
+	seen := map[string]bool{}
+	for i := range signIns {
+		for _, k := range []string{strings.ToLower(signIns[i].ID), strings.ToLower(signIns[i].CorrelationID)} {
+			if k != "" && !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys
+}
+
 // laterFlags names the sign-ins that a flag later than the one they were
 // found under also names (by another key): they are listed under that
 // one, on an earlier page.
@@ -114,17 +157,11 @@ func laterFlags(ctx context.Context, b Backend, found []sinks.FlaggedSignIn) (ma
 	if len(found) == 0 {
 		return nil, nil
 	}
-	var keys []string
-	seen := map[string]bool{}
-	for _, f := range found {
-		for _, k := range []string{strings.ToLower(f.SignIn.ID), strings.ToLower(f.SignIn.CorrelationID)} {
-			if k != "" && !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
-		}
+	signIns := make([]schemas.SignIn, len(found))
+	for i := range found {
+		signIns[i] = found[i].SignIn
 	}
-	flags, err := b.FlagsNaming(ctx, keys)
+	flags, err := b.FlagsNaming(ctx, keysOf(signIns))
 	if err != nil {
 		return nil, err
 	}

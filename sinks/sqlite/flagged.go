@@ -78,6 +78,8 @@ func (f flagReads) SignInsNamed(ctx context.Context, targets []flagjoin.Target, 
 		marks(len(ids)), marks(len(corrs)), signInOrder, limit), append(append(ids, corrHashes...), corrs...)...)
 }
 
+// FlagsNaming reads the flags by each kind of key; the partial indexes on
+// request_id and correlation_id need their != '' spelled out to be used.
 func (f flagReads) FlagsNaming(ctx context.Context, keys []string) ([]flagjoin.Target, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -90,7 +92,8 @@ func (f flagReads) FlagsNaming(ctx context.Context, keys []string) ([]flagjoin.T
 	}
 	in := marks(len(keys))
 	rows, err := f.s.r.QueryContext(ctx, fmt.Sprintf(`SELECT signin_id, correlation_id, request_id, flagged_ms, id FROM flags
-		WHERE signin_id IN (%[1]s) OR request_id IN (%[1]s) OR correlation_id IN (%[1]s)`, in), args...)
+		WHERE signin_id IN (%[1]s) OR (request_id IN (%[1]s) AND request_id != '')
+		   OR (correlation_id IN (%[1]s) AND correlation_id != '')`, in), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read flags by key: %w", err)
 	}

@@ -34,6 +34,8 @@ func TestReadPathsUseTheirIndexes(t *testing.T) {
 		{"evidence by IP", "SELECT user_key FROM signins WHERE ip_address = ? AND created_ms > ? AND created_ms <= ? AND is_failure = 1", "signins_failure_facts"},
 		{"watermark fallback", "SELECT created_ms FROM signins WHERE shard = ? AND kafka_offset < ? ORDER BY created_ms DESC LIMIT 1", "signins_time"},
 		{"flag page", latestFlags, "flags_time"},
+		{"flags by key", "SELECT id FROM flags WHERE signin_id IN (?, ?) OR (request_id IN (?, ?) AND request_id != '') OR (correlation_id IN (?, ?) AND correlation_id != '')",
+			"MULTI-INDEX OR"},
 		{"flagged sign-ins", "SELECT doc FROM signins WHERE id IN (?, ?) OR (correlation_h IN (?) AND correlation_id IN (?)) " + signInOrder + " LIMIT 10",
 			"MULTI-INDEX OR"},
 		{"findings of sign-ins", "SELECT doc FROM findings WHERE signin_id IN (?, ?) AND user_key IN (?) AND occurred_s >= ? AND occurred_s <= ?", "findings_signin"},

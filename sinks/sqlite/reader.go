@@ -14,6 +14,7 @@ import (
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/flagjoin"
 )
 
 // maxRows bounds every result, whatever the caller asked for (as the
@@ -169,58 +170,7 @@ func (s *Store) resolveUser(ctx context.Context, user string) ([]any, error) {
 // markFlagged sets FlaggedForReview on the sign-ins a flag event names, by
 // their id (as sign-in id or request id) or their correlation id.
 func (s *Store) markFlagged(ctx context.Context, signIns []schemas.SignIn) error {
-	if len(signIns) == 0 {
-		return nil
-	}
-	var ids, corrs []any
-	seen := map[string]bool{}
-	for i := range signIns {
-		if k := strings.ToLower(signIns[i].ID); k != "" && !seen["i"+k] {
-			seen["i"+k] = true
-			ids = append(ids, k)
-		}
-		if k := strings.ToLower(signIns[i].CorrelationID); k != "" && !seen["c"+k] {
-			seen["c"+k] = true
-			corrs = append(corrs, k)
-		}
-	}
-	conds := []string{"0"}
-	var args []any
-	if len(ids) > 0 {
-		conds = append(conds, fmt.Sprintf("signin_id IN (%[1]s) OR (request_id IN (%[1]s) AND request_id != '')", marks(len(ids))))
-		args = append(append(args, ids...), ids...)
-	}
-	if len(corrs) > 0 {
-		conds = append(conds, fmt.Sprintf("(correlation_id IN (%s) AND correlation_id != '')", marks(len(corrs))))
-		args = append(args, corrs...)
-	}
-	rows, err := s.r.QueryContext(ctx, fmt.Sprintf("SELECT signin_id, correlation_id, request_id FROM flags WHERE %s",
-		strings.Join(conds, " OR ")), args...)
-	if err != nil {
-		return fmt.Errorf("sqlite: read flags: %w", err)
-	}
-	defer rows.Close()
-	flaggedIDs, flaggedCorrelations := map[string]bool{}, map[string]bool{}
-	for rows.Next() {
-		var signInID, correlationID, requestID string
-		if err := rows.Scan(&signInID, &correlationID, &requestID); err != nil {
-			return fmt.Errorf("sqlite: read flags: %w", err)
-		}
-		flaggedIDs[signInID], flaggedIDs[requestID] = true, true
-		flaggedCorrelations[correlationID] = true
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: read flags: %w", err)
-	}
-	delete(flaggedIDs, "")
-	delete(flaggedCorrelations, "")
-	for i := range signIns {
-		si := &signIns[i]
-		if flaggedIDs[strings.ToLower(si.ID)] || flaggedCorrelations[strings.ToLower(si.CorrelationID)] {
-			si.FlaggedForReview = true
-		}
-	}
-	return nil
+	return flagjoin.Mark(ctx, flagReads{s}, signIns)
 }
 
 // Findings implements sinks.Reader: the findings of the given sign-ins
