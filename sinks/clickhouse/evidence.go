@@ -3,8 +3,6 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,10 +10,8 @@ import (
 
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/evidence"
 )
-
-// evidenceTop is how many values per dimension evidence lists.
-const evidenceTop = 3
 
 // Evidence implements sinks.Reader: the failures in (From, To] of a user
 // or an IP, the distinct users among them, and the most frequent users,
@@ -53,19 +49,19 @@ func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.E
 	}
 	defer rows.Close()
 	type failure struct {
-		ms                                       int64
-		version                                  uint64
-		user, upn, app, ip, device, client, code string
+		ms      int64
+		version uint64
+		evidence.Failure
 	}
 	latest := map[versionKey]failure{}
 	for rows.Next() {
 		var k versionKey
 		var f failure
 		var code int32
-		if err := rows.Scan(&k.category, &k.id, &f.ms, &f.version, &f.user, &f.upn, &f.app, &f.ip, &f.device, &f.client, &code); err != nil {
+		if err := rows.Scan(&k.category, &k.id, &f.ms, &f.version, &f.UserKey, &f.UPN, &f.App, &f.IP, &f.Device, &f.Client, &code); err != nil {
 			return nil, fmt.Errorf("clickhouse: evidence: %w", err)
 		}
-		f.code = strconv.Itoa(int(code))
+		f.Code = int(code)
 		if old, ok := latest[k]; !ok || f.ms > old.ms || f.ms == old.ms && f.version > old.version {
 			latest[k] = f
 		}
@@ -73,49 +69,9 @@ func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.E
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("clickhouse: evidence: %w", err)
 	}
-	dims := map[string]map[string]int{}
-	users := map[string]bool{}
-	add := func(dim, v string) {
-		if v == "" {
-			return
-		}
-		if dims[dim] == nil {
-			dims[dim] = map[string]int{}
-		}
-		dims[dim][v]++
-	}
+	tally := evidence.NewTally()
 	for _, f := range latest {
-		users[f.user] = true
-		add("app", f.app)
-		add("ip", f.ip)
-		add("device", f.device)
-		add("client", f.client)
-		add("code", f.code)
-		if f.upn != "" {
-			add("user", f.upn)
-		} else {
-			add("user", f.user)
-		}
+		tally.Add(f.Failure)
 	}
-	return &schemas.Evidence{WindowStart: q.From, WindowEnd: q.To, Failures: len(latest), DistinctUsers: len(users),
-		TopUsers: top(dims["user"]), TopApps: top(dims["app"]), TopIPs: top(dims["ip"]), TopDevices: top(dims["device"]),
-		TopClients: top(dims["client"]), TopCodes: top(dims["code"])}, nil
-}
-
-// top returns the evidenceTop most frequent values, by count then value.
-func top(counts map[string]int) []schemas.Count {
-	var out []schemas.Count
-	for v, c := range counts {
-		out = append(out, schemas.Count{Value: v, Count: c})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		return out[i].Value < out[j].Value
-	})
-	if len(out) > evidenceTop {
-		out = out[:evidenceTop]
-	}
-	return out
+	return tally.Evidence(q.From, q.To), nil
 }

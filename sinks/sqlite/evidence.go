@@ -3,16 +3,12 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/evidence"
 )
-
-// evidenceTop is how many values per dimension evidence lists.
-const evidenceTop = 3
 
 // Evidence implements sinks.Reader: the failures in (From, To] of a user
 // or an IP, the distinct users among them, and the most frequent users,
@@ -48,59 +44,16 @@ func (s *Store) Evidence(ctx context.Context, q sinks.EvidenceQuery) (*schemas.E
 		return nil, fmt.Errorf("sqlite: evidence: %w", err)
 	}
 	defer rows.Close()
-	dims := map[string]map[string]int{}
-	add := func(dim, v string) {
-		if v == "" {
-			return
-		}
-		if dims[dim] == nil {
-			dims[dim] = map[string]int{}
-		}
-		dims[dim][v]++
-	}
-	users := map[string]bool{}
-	failures := 0
+	tally := evidence.NewTally()
 	for rows.Next() {
-		var user, upn, app, ip, device, client string
-		var code int
-		if err := rows.Scan(&user, &upn, &app, &ip, &device, &client, &code); err != nil {
+		var f evidence.Failure
+		if err := rows.Scan(&f.UserKey, &f.UPN, &f.App, &f.IP, &f.Device, &f.Client, &f.Code); err != nil {
 			return nil, fmt.Errorf("sqlite: evidence: %w", err)
 		}
-		failures++
-		users[user] = true
-		add("app", app)
-		add("ip", ip)
-		add("device", device)
-		add("client", client)
-		add("code", strconv.Itoa(code))
-		if upn != "" {
-			add("user", upn)
-		} else {
-			add("user", user)
-		}
+		tally.Add(f)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: evidence: %w", err)
 	}
-	return &schemas.Evidence{WindowStart: q.From, WindowEnd: q.To, Failures: failures, DistinctUsers: len(users),
-		TopUsers: top(dims["user"]), TopApps: top(dims["app"]), TopIPs: top(dims["ip"]), TopDevices: top(dims["device"]),
-		TopClients: top(dims["client"]), TopCodes: top(dims["code"])}, nil
-}
-
-// top returns the evidenceTop most frequent values, by count then value.
-func top(counts map[string]int) []schemas.Count {
-	var out []schemas.Count
-	for v, c := range counts {
-		out = append(out, schemas.Count{Value: v, Count: c})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		return out[i].Value < out[j].Value
-	})
-	if len(out) > evidenceTop {
-		out = out[:evidenceTop]
-	}
-	return out
+	return tally.Evidence(q.From, q.To), nil
 }

@@ -79,7 +79,7 @@ func (f flagReads) SignInsNamed(ctx context.Context, targets []flagjoin.Target, 
 }
 
 // FlagsNaming reads the flags by each kind of key; the partial indexes on
-// request_id and correlation_id need their != '' spelled out to be used.
+// request_id and correlation_id need their != ” spelled out to be used.
 func (f flagReads) FlagsNaming(ctx context.Context, keys []string) ([]flagjoin.Target, error) {
 	if len(keys) == 0 {
 		return nil, nil
