@@ -64,7 +64,7 @@ type Config struct {
 	ReadyFlushFailing time.Duration
 	// ReplicationFactor of the topics created; 0: min(3, brokers).
 	ReplicationFactor int
-	// MaxWindowKeys bounds the users the process's failure windows track
+	// MaxWindowKeys bounds the keys (users, IPs) the process's failure windows and incident trackers track
 	// together (window.Budget); 0: no bound.
 	MaxWindowKeys int
 	// Transport carries the records; nil: Kafka, as Source and Internal
@@ -105,7 +105,7 @@ type Runner struct {
 	poison poison.Config
 
 	ready *Readiness
-	// keys is the one key budget of every diagnose worker's window.
+	// keys is the one key budget of every worker's windows and incident trackers.
 	keys *window.Budget
 	// transport carries the records (Config.Transport, or Kafka).
 	transport Transport
@@ -133,7 +133,7 @@ func NewRunner(cfg Config, store Store, engine *rules.Engine, cat *catalog.Catal
 // the stage metrics).
 func (r *Runner) Readiness() *Readiness { return r.ready }
 
-// KeyBudget is the bound on the users the windows track, for its metrics.
+// KeyBudget is the bound on the keys the windows and trackers hold, for its metrics.
 func (r *Runner) KeyBudget() *window.Budget { return r.keys }
 
 // Ready reports whether the runner consumes with trustworthy windows and
@@ -226,8 +226,8 @@ func (r *Runner) stages() []stage {
 			outputs: []string{cfg.StorageDeadLetterTopic},
 			open: func(_ Output, partition int) partitionWorker {
 				p := spray.NewProcessor(spray.Config{Detections: cfg.Detections(), AllowedLateness: cfg.AllowedLateness,
-					FutureSkew: cfg.FutureSkew, Poison: r.stagePoison("spray")}, partition, r.store, r.metrics)
-				return partitionWorker{Processor: p, warm: p.Warm}
+					FutureSkew: cfg.FutureSkew, Poison: r.stagePoison("spray"), KeyBudget: r.keys}, partition, r.store, r.metrics)
+				return partitionWorker{Processor: p, warm: p.Warm, close: p.Close}
 			},
 		},
 	}

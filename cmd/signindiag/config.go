@@ -60,10 +60,11 @@ type Config struct {
 	// MaxEventAge (what is accepted is kept at least that long), which is
 	// also its default; with both 0, everything is kept.
 	Retention time.Duration `env:"RETENTION"`
-	// MaxWindowKeys bounds the users one process's failure windows track
-	// (about 100 bytes each, plus 16 per failure): failed sign-ins bring
-	// any user name an attacker sends. Past it, new users' failures are
-	// stored but not counted live, and their findings say so. 0: no bound.
+	// MaxWindowKeys bounds the keys (users, IPs) one process's failure
+	// windows and incident trackers hold (about 100 bytes each, plus 16
+	// per failure): failed sign-ins bring any user name an attacker sends.
+	// Past it, new keys' failures are stored but not counted live, their
+	// findings say so, and their incidents are not raised. 0: no bound.
 	MaxWindowKeys int `env:"MAX_WINDOW_KEYS, default=2000000"`
 	// FailureThreshold raises excessive_failures_48h.
 	FailureThreshold int `env:"FAILURE_THRESHOLD, default=10"`

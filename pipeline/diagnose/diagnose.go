@@ -92,7 +92,7 @@ func NewProcessor(cfg Config, shard int, store Store, engine *rules.Engine, cat 
 	return &Processor{cfg: cfg, store: store, engine: engine, catalog: cat, counters: counters,
 		shard: shard, out: poison.New(store, cfg.Poison), win: window.New(cfg.Window, cfg.AllowedLateness).WithBudget(cfg.KeyBudget),
 		incidents: incident.NewSet(incident.SetConfig{Detections: cfg.Detections, Keys: rules.KeyUser,
-			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard})}
+			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard, KeyBudget: cfg.KeyBudget})}
 }
 
 // Warm rebuilds the window and the incidents from the failures stored from
@@ -239,6 +239,7 @@ func (p *Processor) Flush(ctx context.Context) error {
 // Close reports the window as gone: the partition's next owner rebuilds it.
 func (p *Processor) Close() {
 	p.win.Release()
+	p.incidents.Release()
 	p.counters.WindowChange(-p.keys, 0)
 	p.keys = 0
 }

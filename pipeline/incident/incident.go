@@ -69,6 +69,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/schemas"
 )
 
@@ -84,6 +85,9 @@ type Config struct {
 	// sign-ins), so the tracker keeps a thinned copy of the events for the
 	// window computations (see keep).
 	Distinct bool
+	// Keys bounds the keys held with every other tracker and window of
+	// the process (window.Budget); nil: no bound.
+	Keys *window.Budget
 }
 
 // DefaultFutureSkew is how far ahead of the wall clock event times may move
@@ -115,6 +119,9 @@ type Result struct {
 	Late bool
 	// Duplicate: the same sign-in at the same time was already counted.
 	Duplicate bool
+	// Refused: the key was new and the key budget spent, so the event was
+	// not added (and no incident of the key is raised while that lasts).
+	Refused bool
 	// Created counts the incidents this event created, merges aside.
 	Created int
 	// Updates are the incidents the event created, grew or merged, in
@@ -200,6 +207,9 @@ func (t *Tracker) Observe(key, id, member string, at, now time.Time) Result {
 	}
 	ks := t.keys[key]
 	if ks == nil {
+		if !t.cfg.Keys.Acquire() {
+			return Result{Refused: true}
+		}
 		ks = &keyState{}
 		t.keys[key] = ks
 	}
@@ -477,9 +487,18 @@ func (t *Tracker) Evict() (evicted int) {
 		ks.episodes = eps
 		if len(ks.events) == 0 && len(ks.episodes) == 0 {
 			delete(t.keys, key)
+			t.cfg.Keys.Release(1)
 		}
 	}
 	return evicted
+}
+
+// Release gives every key back to the budget and empties the tracker: its
+// partition has gone to another worker.
+func (t *Tracker) Release() {
+	t.cfg.Keys.Release(len(t.keys))
+	t.keys = make(map[string]*keyState)
+	t.entries = 0
 }
 
 // Keys is the number of keys held.

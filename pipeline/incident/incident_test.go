@@ -8,6 +8,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/signindiag/signindiag/pipeline/window"
 )
 
 var t0 = time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)
@@ -350,5 +352,46 @@ func TestEvictionBoundsMemory(t *testing.T) {
 	}
 	if total > 10 {
 		t.Fatalf("%d episodes kept", total)
+	}
+}
+
+func TestTrackersShareTheKeyBudgetAndGiveKeysBack(t *testing.T) {
+	budget := window.NewBudget(2)
+	fatigue := New(Config{Detection: "mfa_fatigue", Window: 10 * time.Minute, Threshold: 2, Keys: budget})
+	spray := New(Config{Detection: "password_spray", Window: 20 * time.Minute, Threshold: 2, Distinct: true, Keys: budget})
+	now := t0.Add(time.Hour)
+	if r := fatigue.Observe("u1", "s1", "s1", t0, now); r.Refused {
+		t.Fatal("first key refused")
+	}
+	if r := spray.Observe("203.0.113.9", "s2", "u2", t0, now); r.Refused {
+		t.Fatal("second key refused")
+	}
+	// The budget is spent: a third key in either tracker is refused, a
+	// key already held is not.
+	if r := fatigue.Observe("u3", "s3", "s3", t0, now); !r.Refused || len(r.Updates) != 0 {
+		t.Errorf("a key past the budget: %+v, want refused", r)
+	}
+	if r := fatigue.Observe("u1", "s4", "s4", t0.Add(time.Minute), now); r.Refused || len(r.Updates) != 1 {
+		t.Errorf("a key held: %+v, want an incident", r)
+	}
+	if budget.Used() != 2 || budget.Refused() != 1 {
+		t.Errorf("budget used %d refused %d, want 2 and 1", budget.Used(), budget.Refused())
+	}
+	// An event far later (refused: the budget is still spent) moves the
+	// watermark; eviction then drops u1 (its events and its closed
+	// episode), and its key goes back to the budget.
+	if r := fatigue.Observe("u9", "s5", "s5", t0.Add(3*time.Hour), t0.Add(3*time.Hour)); !r.Refused {
+		t.Errorf("u9 while the budget is spent: %+v, want refused", r)
+	}
+	fatigue.Evict()
+	if fatigue.Keys() != 0 || budget.Used() != 1 {
+		t.Errorf("after eviction: %d keys, budget used %d; want u1 evicted and its key given back", fatigue.Keys(), budget.Used())
+	}
+	spray.Release()
+	if budget.Used() != 0 || spray.Keys() != 0 {
+		t.Errorf("after Release: budget used %d, spray keys %d; want 0 and 0", budget.Used(), spray.Keys())
+	}
+	if r := fatigue.Observe("u3", "s6", "s6", t0.Add(3*time.Hour), t0.Add(3*time.Hour)); r.Refused {
+		t.Error("a key refused while the budget has room")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/signindiag/signindiag/rules"
+	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
 )
@@ -26,6 +27,9 @@ type SetConfig struct {
 	AllowedLateness time.Duration
 	FutureSkew      time.Duration
 	Shard           int
+	// KeyBudget bounds the keys held with the process's windows
+	// (window.Budget); nil: no bound.
+	KeyBudget *window.Budget
 }
 
 // NewSet keeps the detections of cfg.Keys.
@@ -37,9 +41,16 @@ func NewSet(cfg SetConfig) *Set {
 		}
 		s.dets = append(s.dets, d)
 		s.trackers = append(s.trackers, New(Config{Detection: d.Scenario, Window: d.Window, Threshold: d.Threshold,
-			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Distinct: d.CountsUsers}))
+			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Distinct: d.CountsUsers, Keys: cfg.KeyBudget}))
 	}
 	return s
+}
+
+// Release gives the trackers' keys back to the budget (the worker ends).
+func (s *Set) Release() {
+	for _, t := range s.trackers {
+		t.Release()
+	}
 }
 
 // Names lists the detections of the set.

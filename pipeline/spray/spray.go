@@ -14,6 +14,7 @@ import (
 
 	"github.com/signindiag/signindiag/pipeline/incident"
 	"github.com/signindiag/signindiag/pipeline/poison"
+	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/schemas/wire"
@@ -45,6 +46,9 @@ type Config struct {
 	Now func() time.Time
 	// Poison is where the records storage rejects go (pipeline/poison).
 	Poison poison.Config
+	// KeyBudget bounds the IPs the incidents track, with the process's
+	// other windows (window.Budget); nil: no bound.
+	KeyBudget *window.Budget
 }
 
 // Processor handles one partition of the IP-keyed topic.
@@ -72,8 +76,11 @@ func NewProcessor(cfg Config, shard int, store Store, counters Counters) *Proces
 	}
 	return &Processor{cfg: cfg, store: store, counters: counters, shard: shard, out: poison.New(store, cfg.Poison),
 		incidents: incident.NewSet(incident.SetConfig{Detections: cfg.Detections, Keys: rules.KeyIP,
-			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard})}
+			AllowedLateness: cfg.AllowedLateness, FutureSkew: cfg.FutureSkew, Shard: shard, KeyBudget: cfg.KeyBudget})}
 }
+
+// Close gives the partition's keys back to the budget (the worker ends).
+func (p *Processor) Close() { p.incidents.Release() }
 
 // Warm rebuilds the per-IP incidents from storage, from the candidates
 // stored before committed (the partition's committed offset): ip_failures

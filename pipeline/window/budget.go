@@ -2,12 +2,13 @@ package window
 
 import "sync/atomic"
 
-// Budget bounds the keys every window of a process tracks together, so
-// memory stays bounded when failed sign-ins bring user names without end
-// (failed sign-ins let whoever tries choose them). Past the budget a new
-// key is refused: its failure is stored but not counted live, and the
-// counts around it are reported partial (Counts.Refused), never silently
-// wrong. Keys come back as windows evict them. Safe for concurrent use by
+// Budget bounds the keys every window and incident tracker of a process
+// track together, so memory stays bounded when failed sign-ins bring user
+// names (or source addresses) without end (failed sign-ins let whoever
+// tries choose them). Past the budget a new key is refused: its failure is
+// stored but not counted live, the counts around it are reported partial
+// (Counts.Refused), and its incidents are not raised; never silently
+// wrong. Keys come back as they are evicted. Safe for concurrent use by
 // the partition workers.
 type Budget struct {
 	limit   int64
@@ -18,7 +19,9 @@ type Budget struct {
 // NewBudget returns a budget of limit keys; limit ≤ 0 means no limit.
 func NewBudget(limit int) *Budget { return &Budget{limit: int64(limit)} }
 
-func (b *Budget) acquire() bool {
+// Acquire takes one key from the budget; false (and counted as refused)
+// when it is spent. A nil Budget has no limit.
+func (b *Budget) Acquire() bool {
 	if b == nil {
 		return true
 	}
@@ -38,7 +41,8 @@ func (b *Budget) acquire() bool {
 	}
 }
 
-func (b *Budget) release(n int) {
+// Release gives n keys back.
+func (b *Budget) Release(n int) {
 	if b != nil && n > 0 {
 		b.used.Add(-int64(n))
 	}

@@ -88,7 +88,7 @@ func (w *Window) ObserveFailure(key, id string, at time.Time) Counts {
 			return Counts{Before: before, After: before}
 		}
 	}
-	if len(entries) == 0 && !w.budget.acquire() {
+	if len(entries) == 0 && !w.budget.Acquire() {
 		return Counts{Before: before, After: before, Refused: true}
 	}
 	entries = append(entries, failure{})
@@ -147,7 +147,7 @@ func (w *Window) Evict() (evicted int) {
 		evicted += i
 		if i == len(entries) {
 			delete(w.keys, key)
-			w.budget.release(1)
+			w.budget.Release(1)
 			continue
 		}
 		w.keys[key] = append(entries[:0], entries[i:]...)
@@ -158,7 +158,7 @@ func (w *Window) Evict() (evicted int) {
 // Release gives every key back to the budget and empties the window: its
 // partition has gone to another worker.
 func (w *Window) Release() {
-	w.budget.release(len(w.keys))
+	w.budget.Release(len(w.keys))
 	clear(w.keys)
 }
 
