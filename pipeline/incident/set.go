@@ -3,8 +3,8 @@ package incident
 import (
 	"time"
 
-	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/pipeline/window"
+	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/sinks"
 )

@@ -14,8 +14,8 @@ import (
 
 	"github.com/signindiag/signindiag/pipeline/incident"
 	"github.com/signindiag/signindiag/pipeline/poison"
-	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/pipeline/source"
+	"github.com/signindiag/signindiag/pipeline/window"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
