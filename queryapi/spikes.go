@@ -11,11 +11,13 @@ import (
 	"github.com/signindiag/signindiag/spikes/report"
 )
 
-// spikes answers /v1/spikes: failure counts by event time of the top
-// values of a dimension, each bucket with its baseline, robust z-score
-// and spike verdict (see package spikes).
+// spikes answers /v1/spikes: failure counts (or, with of, counts of all
+// sign-ins or of those with a finding) by event time of the top values of
+// a dimension, each bucket with its baseline, robust z-score and spike
+// verdict (see package spikes).
 //
 //	?by=errorCode|scenario|app|clientApp|country|ip|all   (default all)
+//	?of=failures|signins|findings   (default failures)
 //	?step=5m|15m|1h  (default: 5m up to a day, 15m up to a week, else 1h)
 //	?from=&to=       RFC 3339 (default: the last 24 hours)
 //	?top=1-50        series, the values with the most failures (default 10)
@@ -38,6 +40,17 @@ func (a *API) spikes(w http.ResponseWriter, r *http.Request) {
 		}
 		if rq.By == "" {
 			badRequest(w, "by", fmt.Sprintf("expected one of %s, got %q", strings.Join(names, ", "), s))
+			return
+		}
+	}
+	if s := q.Get("of"); s != "" {
+		for _, o := range sinks.Populations {
+			if string(o) == s {
+				rq.Of = o
+			}
+		}
+		if rq.Of == "" {
+			badRequest(w, "of", fmt.Sprintf("expected failures, signins or findings, got %q", s))
 			return
 		}
 	}

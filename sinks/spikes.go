@@ -23,11 +23,28 @@ const (
 // Dimensions lists every dimension, in the order the API documents them.
 var Dimensions = []Dimension{DimErrorCode, DimScenario, DimApp, DimClientApp, DimCountry, DimIP, DimAll}
 
-// CountQuery selects failure counts per bucket of Step (aligned on the
-// Unix epoch) in [From, To), by event time, of some values of a dimension
-// (none: all values).
+// Population is what a count counts.
+type Population string
+
+// The populations of counts. OfFailures is the default (and the zero
+// value); OfFindings counts the sign-ins that have a diagnosis (a
+// finding of their own; incidents are listed apart, /v1/incidents).
+const (
+	OfFailures Population = "failures"
+	OfSignIns  Population = "signins"
+	OfFindings Population = "findings"
+)
+
+// Populations lists every population, in the order the API documents them.
+var Populations = []Population{OfFailures, OfSignIns, OfFindings}
+
+// CountQuery selects counts per bucket of Step (aligned on the Unix
+// epoch) in [From, To), by event time, of some values of a dimension
+// (none: all values): of failed sign-ins, or, with Of, of all sign-ins or
+// of those with a finding.
 type CountQuery struct {
 	By       Dimension
+	Of       Population
 	Values   []string
 	Step     time.Duration
 	From, To time.Time
@@ -36,8 +53,9 @@ type CountQuery struct {
 	Within [][2]time.Time
 }
 
-// Count is the number of distinct failed sign-ins of one value in the
-// bucket starting at Start. Buckets with no failure are absent.
+// Count is the number of distinct sign-ins (failed ones, unless the
+// query's Of says otherwise) of one value in the bucket starting at Start.
+// Empty buckets are absent.
 type Count struct {
 	Start time.Time
 	Value string
@@ -66,7 +84,9 @@ type Contributors struct {
 // or moved to another bucket (ClickHouse does: docs/spikes.md, "Known
 // limit"); sinks/sinkstest does not test that case.
 type SpikeSource interface {
+	// FailureCounts counts the failures, or the population q.Of names.
 	FailureCounts(ctx context.Context, q CountQuery) ([]Count, error)
+	// TopValues and SpikeContributors rank failures.
 	TopValues(ctx context.Context, by Dimension, from, to time.Time, n int) ([]ValueCount, error)
 	SpikeContributors(ctx context.Context, by Dimension, value string, from, to time.Time, n int) (*Contributors, error)
 }

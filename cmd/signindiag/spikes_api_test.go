@@ -110,8 +110,38 @@ func TestSpikesAgainstClickHouse(t *testing.T) {
 		t.Errorf("by country: %d %s", code, body)
 	}
 
+	// All sign-ins, not only failures: a success every 5 minutes from DE
+	// joins them, and DE ranks with the others.
+	var ok sinks.Batch
+	for at := end.Add(-time.Hour); at.Before(end); at = at.Add(5 * time.Minute) {
+		n++
+		si := schemas.SignIn{ID: fmt.Sprintf("s-%d", n), Category: schemas.CategoryInteractive, CreatedDateTime: at.Add(3 * time.Minute),
+			UserID: "u-ok", AppDisplayName: "Outlook", IPAddress: "198.51.100.10"}
+		si.Location.CountryOrRegion = "DE"
+		ok.SignIns = append(ok.SignIns, sinks.SignInRecord{SignIn: si})
+	}
+	if err := st.Write(context.Background(), &ok); err != nil {
+		t.Fatal(err)
+	}
+	code, body = get("/v1/spikes?by=country&of=signins&from=2025-03-05T11:00:00Z&to=2025-03-05T12:00:00Z")
+	totals := map[string]int{}
+	if err := json.Unmarshal(body, &rep); code != http.StatusOK || err != nil || rep.Of != sinks.OfSignIns {
+		t.Fatalf("of=signins: %d %s", code, body)
+	}
+	for _, s := range rep.Series {
+		totals[s.Value] = s.Total
+	}
+	if want := map[string]int{"NG": 40, "FR": 24, "DE": 12}; !reflect.DeepEqual(totals, want) {
+		t.Errorf("sign-ins by country in the last hour: %v, want %v", totals, want)
+	}
+	code, body = get("/v1/spikes?by=country&from=2025-03-05T11:00:00Z&to=2025-03-05T12:00:00Z")
+	if err := json.Unmarshal(body, &rep); code != http.StatusOK || err != nil || rep.Of != sinks.OfFailures || len(rep.Series) != 2 {
+		t.Errorf("failures by country after the successes: %d %s", code, body)
+	}
+
 	for _, c := range []struct{ query, param string }{
 		{"by=user", "by"},
+		{"of=everything", "of"},
 		{"step=10m", "step"},
 		{"top=0", "top"},
 		{"top=51", "top"},

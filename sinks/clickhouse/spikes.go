@@ -112,6 +112,21 @@ var factColumns = map[sinks.Dimension]string{
 // table or less.
 const failureRows = "is_failure = 1 AND created_at >= ? AND created_at < ?"
 
+// populationRows selects the rows of a population in [from, to): every
+// population starts with is_failure, the sorting key's first column, so
+// a failure series still reads only the failure rows.
+func populationRows(of sinks.Population) (string, error) {
+	switch of {
+	case "", sinks.OfFailures:
+		return failureRows, nil
+	case sinks.OfSignIns:
+		return "is_failure IN (0, 1) AND created_at >= ? AND created_at < ?", nil
+	case sinks.OfFindings:
+		return "is_failure IN (0, 1) AND created_at >= ? AND created_at < ? AND scenario != ''", nil
+	}
+	return "", fmt.Errorf("clickhouse: %w: unknown population %q", sinks.ErrInvalidQuery, of)
+}
+
 // FailureCounts implements sinks.SpikeSource: per bucket and value, the
 // number of distinct sign-ins (uniqExact of sid) among the failure rows.
 // A replayed row, or one ReplacingMergeTree has not collapsed yet, has
@@ -130,7 +145,10 @@ func (s *Store) FailureCounts(ctx context.Context, q sinks.CountQuery) ([]sinks.
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
 	args := []any{q.From, q.To}
-	where := failureRows
+	where, err := populationRows(q.Of)
+	if err != nil {
+		return nil, err
+	}
 	if len(q.Within) > 0 {
 		ors := make([]string, len(q.Within))
 		for i, r := range q.Within {

@@ -2,6 +2,7 @@ package sinkstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -77,6 +78,28 @@ func testFailureCounts(t *testing.T, b Backend) {
 			t.Errorf("by %s after the replay: %v, want %v", by, got, once[by])
 		}
 	}
+	// Counts of every sign-in, and of those with a finding: the success
+	// and the interrupt count among the sign-ins, once after the replay.
+	populations := map[string][]string{
+		"signins by all":       countsOf(t, s, sinks.CountQuery{By: sinks.DimAll, Of: sinks.OfSignIns, Step: 5 * time.Minute, From: T0, To: T0.Add(time.Hour)}),
+		"signins by country":   countsOf(t, s, sinks.CountQuery{By: sinks.DimCountry, Of: sinks.OfSignIns, Step: 5 * time.Minute, From: T0, To: T0.Add(time.Hour)}),
+		"findings by scenario": countsOf(t, s, sinks.CountQuery{By: sinks.DimScenario, Of: sinks.OfFindings, Step: 5 * time.Minute, From: T0, To: T0.Add(time.Hour)}),
+		"failures by all":      countsOf(t, s, sinks.CountQuery{By: sinks.DimAll, Of: sinks.OfFailures, Step: 5 * time.Minute, From: T0, To: T0.Add(time.Hour)}),
+	}
+	for name, want := range map[string][]string{
+		"signins by all":       {"09:00 all=4", "09:05 all=1"},
+		"signins by country":   {"09:00 FR=4", "09:05 DE=1"},
+		"findings by scenario": {"09:00 invalid_credentials=1", "09:05 blocked_by_conditional_access=1"},
+		"failures by all":      {"09:00 all=2", "09:05 all=1"},
+	} {
+		if !reflect.DeepEqual(populations[name], want) {
+			t.Errorf("%s: %v, want %v", name, populations[name], want)
+		}
+	}
+	if _, err := s.FailureCounts(ctx, sinks.CountQuery{By: sinks.DimAll, Of: "everything", Step: time.Minute, From: T0, To: T0.Add(time.Hour)}); !errors.Is(err, sinks.ErrInvalidQuery) {
+		t.Errorf("an unknown population: %v, want ErrInvalidQuery", err)
+	}
+
 	// The interrupt completes as a failure 30 s later (Entra re-emits the
 	// sign-in under its id), and that version is delivered twice. (A
 	// failure re-emitted as a success, or into another bucket, is left

@@ -28,6 +28,21 @@ var dimColumns = map[sinks.Dimension]string{
 // partial index that holds every dimension.
 const failureRows = "is_failure = 1 AND created_ms >= ? AND created_ms < ?"
 
+// populationRows selects the rows of a population in [from, to). A
+// failure series reads the partial index of failures; the others read the
+// sign-ins of the range along signins_time.
+func populationRows(of sinks.Population) (string, error) {
+	switch of {
+	case "", sinks.OfFailures:
+		return failureRows, nil
+	case sinks.OfSignIns:
+		return "created_ms >= ? AND created_ms < ?", nil
+	case sinks.OfFindings:
+		return "created_ms >= ? AND created_ms < ? AND scenario != ''", nil
+	}
+	return "", fmt.Errorf("sqlite: %w: unknown population %q", sinks.ErrInvalidQuery, of)
+}
+
 // secondsFrom is the first millisecond of the whole seconds at or after t:
 // a bound on created_ms equal to ClickHouse's on created_at.
 func secondsFrom(t time.Time) int64 {
@@ -58,7 +73,10 @@ func (s *Store) FailureCounts(ctx context.Context, q sinks.CountQuery) ([]sinks.
 	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	where := failureRows
+	where, err := populationRows(q.Of)
+	if err != nil {
+		return nil, err
+	}
 	args := []any{secondsFrom(q.From), secondsFrom(q.To)}
 	if len(q.Within) > 0 {
 		ors := make([]string, len(q.Within))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/signindiag/signindiag/sinks"
@@ -25,9 +26,10 @@ const (
 )
 
 // Query asks for the top Top values of a dimension in [From, To), in
-// buckets of Step.
+// buckets of Step, counting failures or the population Of names.
 type Query struct {
 	By       sinks.Dimension
+	Of       sinks.Population
 	Step     time.Duration
 	From, To time.Time
 	Top      int
@@ -42,7 +44,7 @@ type Bucket struct {
 	Spike    bool      `json:"spike"`
 }
 
-// Series is one value's buckets; Total is its failures over the range.
+// Series is one value's buckets; Total is its count over the range.
 type Series struct {
 	Value   string   `json:"value"`
 	Total   int      `json:"total"`
@@ -51,7 +53,8 @@ type Series struct {
 
 // Report is the answer of /v1/spikes.
 type Report struct {
-	By     sinks.Dimension `json:"by"`
+	By     sinks.Dimension  `json:"by"`
+	Of     sinks.Population `json:"of"`
 	Step   string          `json:"step"`
 	From   time.Time       `json:"from"`
 	To     time.Time       `json:"to"`
@@ -80,6 +83,46 @@ func Align(from, to time.Time, step time.Duration) (time.Time, time.Time) {
 	return from, to
 }
 
+// topValues are the values a report shows: the store ranks failures; the
+// other populations are ranked here from their counts over the range.
+func topValues(ctx context.Context, src sinks.SpikeSource, q Query, from, to time.Time) ([]string, error) {
+	if q.By == sinks.DimAll {
+		return []string{"all"}, nil
+	}
+	var ranked []sinks.ValueCount
+	if q.Of == sinks.OfFailures {
+		top, err := src.TopValues(ctx, q.By, from, to, q.Top)
+		if err != nil {
+			return nil, err
+		}
+		ranked = top
+	} else {
+		counts, err := src.FailureCounts(ctx, sinks.CountQuery{By: q.By, Of: q.Of, Step: to.Sub(from), From: from, To: to})
+		if err != nil {
+			return nil, err
+		}
+		totals := map[string]int{}
+		for _, c := range counts {
+			totals[c.Value] += c.Count
+		}
+		for v, n := range totals {
+			ranked = append(ranked, sinks.ValueCount{Value: v, Count: n})
+		}
+		sort.Slice(ranked, func(i, j int) bool {
+			if ranked[i].Count != ranked[j].Count {
+				return ranked[i].Count > ranked[j].Count
+			}
+			return ranked[i].Value < ranked[j].Value
+		})
+		ranked = ranked[:min(q.Top, len(ranked))]
+	}
+	values := make([]string, len(ranked))
+	for i, v := range ranked {
+		values[i] = v.Value
+	}
+	return values, nil
+}
+
 // Build runs the queries and the spike rule. The range is aligned to
 // whole buckets; the counts reach cfg.History() further back for the
 // baselines.
@@ -94,18 +137,13 @@ func Build(ctx context.Context, src sinks.SpikeSource, cfg spikes.Config, q Quer
 	if n := int(to.Sub(from) / q.Step); n > MaxBuckets {
 		return nil, fmt.Errorf("%w: %d buckets of %s, at most %d", sinks.ErrInvalidQuery, n, q.Step, MaxBuckets)
 	}
-	rep := &Report{By: q.By, Step: StepName(q.Step), From: from, To: to, Series: []Series{}}
-	var values []string
-	if q.By == sinks.DimAll {
-		values = []string{"all"}
-	} else {
-		top, err := src.TopValues(ctx, q.By, from, to, q.Top)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range top {
-			values = append(values, v.Value)
-		}
+	if q.Of == "" {
+		q.Of = sinks.OfFailures
+	}
+	rep := &Report{By: q.By, Of: q.Of, Step: StepName(q.Step), From: from, To: to, Series: []Series{}}
+	values, err := topValues(ctx, src, q, from, to)
+	if err != nil {
+		return nil, err
 	}
 	if len(values) == 0 {
 		return rep, nil
@@ -115,7 +153,7 @@ func Build(ctx context.Context, src sinks.SpikeSource, cfg spikes.Config, q Quer
 	for _, sp := range cfg.Needed(from, to) {
 		within = append(within, [2]time.Time{sp.From.Truncate(q.Step), sp.To})
 	}
-	counts, err := src.FailureCounts(ctx, sinks.CountQuery{By: q.By, Values: values, Step: q.Step, From: histStart, To: to, Within: within})
+	counts, err := src.FailureCounts(ctx, sinks.CountQuery{By: q.By, Of: q.Of, Values: values, Step: q.Step, From: histStart, To: to, Within: within})
 	if err != nil {
 		return nil, err
 	}
