@@ -228,7 +228,9 @@ func rawConn(t *testing.T, cfg clickhouse.Config) driver.Conn {
 func countDistinct(t *testing.T, conn driver.Conn, db, table string) uint64 {
 	t.Helper()
 	var n uint64
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Generous: the soak polls millions of rows while ClickHouse merges
+	// and the machine is saturated on purpose.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT uniqExact(id) FROM %s.%s", db, table)).Scan(&n); err != nil {
 		if strings.Contains(err.Error(), "doesn't exist") || strings.Contains(err.Error(), "UNKNOWN_TABLE") || strings.Contains(err.Error(), "Code: 60") || strings.Contains(err.Error(), "Code: 81") {
