@@ -55,10 +55,10 @@ type Series struct {
 type Report struct {
 	By     sinks.Dimension  `json:"by"`
 	Of     sinks.Population `json:"of"`
-	Step   string          `json:"step"`
-	From   time.Time       `json:"from"`
-	To     time.Time       `json:"to"`
-	Series []Series        `json:"series"`
+	Step   string           `json:"step"`
+	From   time.Time        `json:"from"`
+	To     time.Time        `json:"to"`
+	Series []Series         `json:"series"`
 }
 
 // StepName is the API name of a step ("15m").
