@@ -200,7 +200,7 @@ func startSoakProducer(ctx context.Context, brokers []string, prefix string, cfg
 type soakMinute struct {
 	maxRSS   int64
 	sent     int64 // at the end of the minute (or when last sampled)
-	stored   int   // distinct sign-ins, likewise
+	stored   int   // distinct sign-ins, likewise; -1 when the count failed (ClickHouse cut, saturated)
 	faults   []string
 	restarts int
 }
@@ -231,11 +231,13 @@ func startSoakStats(start time.Time, sent func() int64, stored func() (int, bool
 			m := st.sample()
 			if m != last && last >= 0 {
 				// A new minute: the last one's stored count, a second late.
-				if n, ok := st.stored(); ok {
-					st.mu.Lock()
-					st.rows[last].stored = n
-					st.mu.Unlock()
+				n, ok := st.stored()
+				if !ok {
+					n = -1
 				}
+				st.mu.Lock()
+				st.rows[last].stored = n
+				st.mu.Unlock()
 			}
 			last = m
 			select {
@@ -542,7 +544,11 @@ func printSoakSummary(t *testing.T, cfg soakConfig, rows []*soakMinute, want, lo
 		} else {
 			peaks = append(peaks, row.maxRSS)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.0f\t%d\t%s\t\n", m+1, phase, row.sent, row.stored, float64(row.maxRSS)/(1<<20), row.restarts, strings.Join(row.faults, ","))
+		stored := "-" // not counted: the query failed during a fault
+		if row.stored >= 0 {
+			stored = strconv.Itoa(row.stored)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%.0f\t%d\t%s\t\n", m+1, phase, row.sent, stored, float64(row.maxRSS)/(1<<20), row.restarts, strings.Join(row.faults, ","))
 		if row.maxRSS > soakMaxRSS {
 			t.Errorf("minute %d: peak VmRSS %.0f MiB, above the bound of %.0f MiB", m+1, float64(row.maxRSS)/(1<<20), float64(soakMaxRSS)/(1<<20))
 		}
