@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -120,7 +119,11 @@ func (t *Transport) Start(_ context.Context, ts pipeline.TopicSet) (pipeline.Out
 		t.offsets.Partitions = internalParts
 	}
 	close(t.started)
-	return &output{t: t, balancer: &kafka.Hash{}, maxBytes: publish.DefaultMaxMessageBytes - 1024}, nil
+	out := &output{t: t, balancer: &kafka.Hash{}, maxBytes: publish.DefaultMaxMessageBytes - 1024}
+	for i := range max(t.cfg.Partitions, internalParts) {
+		out.ids = append(out.ids, i)
+	}
+	return out, nil
 }
 
 func (t *Transport) newTopic(name string, n int, start []int64) []*partition {
@@ -261,6 +264,9 @@ type output struct {
 	t        *Transport
 	balancer kafka.Balancer
 	maxBytes int
+	// ids are partition numbers 0…n-1 for the widest topic (the balancer
+	// takes the list of a topic's partitions).
+	ids []int
 }
 
 func (o *output) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
@@ -290,7 +296,7 @@ func (o *output) WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 		if !ok {
 			return fmt.Errorf("%w: inproc: no topic %q", pipeline.ErrPermanent, m.Topic)
 		}
-		p := parts[o.balancer.Balance(m, partitionIDs(len(parts))...)]
+		p := parts[o.balancer.Balance(m, o.ids[:len(parts)]...)]
 		if err := p.append(ctx, m.Key, m.Value, m.Time); err != nil {
 			return err
 		}
@@ -312,17 +318,3 @@ func (o *output) WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 func (o *output) MaxMessageBytes() int { return o.maxBytes }
 
 func (o *output) Close() error { return nil }
-
-var idsCache sync.Map // int → []int
-
-func partitionIDs(n int) []int {
-	if v, ok := idsCache.Load(n); ok {
-		return v.([]int)
-	}
-	ids := make([]int, n)
-	for i := range ids {
-		ids[i] = i
-	}
-	idsCache.Store(n, ids)
-	return ids
-}

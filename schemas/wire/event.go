@@ -129,3 +129,24 @@ func unmarshal(what string, v msgp.Unmarshaler, body []byte) error {
 // format, so a consumer may keep the bytes as they are (e.g. to store
 // them) instead of encoding the decoded sign-in again.
 func IsCurrent(b []byte) bool { return len(b) >= 2 && b[0] == Version && b[1] == KindSignIn }
+
+// DecodeSignInDocument reads a stored sign-in document: the wire encoding
+// the pipeline writes, or JSON (what stores held before it, or another
+// tool wrote). Every store reads its documents through it.
+func DecodeSignInDocument(doc []byte) (*schemas.SignIn, error) {
+	if len(doc) > 0 && doc[0] == '{' {
+		var si schemas.SignIn
+		if err := json.Unmarshal(doc, &si); err != nil {
+			return nil, err
+		}
+		return &si, nil
+	}
+	var ev schemas.Event
+	if err := DecodeEvent(doc, &ev); err != nil {
+		return nil, err
+	}
+	if ev.SignIn == nil {
+		return nil, errors.New("the document holds no sign-in")
+	}
+	return ev.SignIn, nil
+}

@@ -27,7 +27,7 @@ func (s *Store) AddFeedback(ctx context.Context, f sinks.Feedback) error {
 func (s *Store) ListFeedback(ctx context.Context, q sinks.FeedbackQuery) ([]sinks.Feedback, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	limit := pageLimit(q.Limit)
+	limit := sinks.PageLimit(q.Limit)
 	where := "1 = 1"
 	var args []any
 	if !q.Before.IsZero() {

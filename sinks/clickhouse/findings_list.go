@@ -25,7 +25,7 @@ func (s *Store) ListFindings(ctx context.Context, q sinks.FindingListQuery) ([]s
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	limit := pageLimit(q.Limit)
+	limit := sinks.PageLimit(q.Limit)
 	from := q.From.Truncate(time.Second)
 	flags := s.table("flags")
 	// Kept in the SELECT under a fresh name: 18.16 applies aliases to

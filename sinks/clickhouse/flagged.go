@@ -9,6 +9,7 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
 	"github.com/signindiag/signindiag/sinks/flagjoin"
 )
@@ -21,7 +22,7 @@ import (
 func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.FlaggedSignIn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	return flagjoin.Page(ctx, flagReads{s}, q, pageLimit(q.Limit))
+	return flagjoin.Page(ctx, flagReads{s}, q, sinks.PageLimit(q.Limit))
 }
 
 // flagReads are the flagged queue's reads (flagjoin.Backend).
@@ -266,7 +267,7 @@ func (s *Store) latestDocs(ctx context.Context, refs []docRef, limit int) ([]sch
 	}
 	var out []schemas.SignIn
 	for _, v := range pickLatest(latest, limit) {
-		si, err := decodeSignInDoc(v.doc)
+		si, err := wire.DecodeSignInDocument([]byte(v.doc))
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse: decode stored sign-in: %w", err)
 		}

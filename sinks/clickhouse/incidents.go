@@ -48,7 +48,7 @@ func (s *Store) writeIncidents(ctx context.Context, rows []sinks.IncidentRecord)
 func (s *Store) Incidents(ctx context.Context, q sinks.IncidentQuery) ([]sinks.IncidentRecord, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	limit := pageLimit(q.Limit)
+	limit := sinks.PageLimit(q.Limit)
 	where := []string{"1 = 1"}
 	var args []any
 	// By key: incidents_by_key has granules of 64 rows, so each key reads

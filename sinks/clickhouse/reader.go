@@ -16,18 +16,6 @@ import (
 	"github.com/signindiag/signindiag/sinks/flagjoin"
 )
 
-// maxRows bounds every result, whatever the caller asked for.
-const maxRows = 1000
-
-// pageLimit is the rows a query asked for n returns: n, or maxRows when n
-// is not positive or larger.
-func pageLimit(n int) int {
-	if n <= 0 || n > maxRows {
-		return maxRows
-	}
-	return n
-}
-
 // reemitSlack widens id lookups past the time signin_lookup knows: Entra
 // re-emits a completed sign-in a few seconds later, a batch's key rows
 // and documents are written concurrently, and signin_keys (whose rows
@@ -41,7 +29,7 @@ const reemitSlack = 15 * time.Minute
 func (s *Store) SignIns(ctx context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	limit := pageLimit(q.Limit)
+	limit := sinks.PageLimit(q.Limit)
 	var out []schemas.SignIn
 	var err error
 	switch {
@@ -263,7 +251,7 @@ func (s *Store) docsOf(ctx context.Context, want []signInVersion) ([]schemas.Sig
 		if !ok {
 			continue // merged away by a later version written meanwhile
 		}
-		si, err := decodeSignInDoc(doc)
+		si, err := wire.DecodeSignInDocument([]byte(doc))
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse: decode stored sign-in: %w", err)
 		}
@@ -348,26 +336,6 @@ func (s *Store) resolveUser(ctx context.Context, user string) ([]any, error) {
 	return users, rows.Err()
 }
 
-// decodeSignInDoc reads a stored document: the wire encoding (what the
-// pipeline writes), or JSON (rows written before it did).
-func decodeSignInDoc(doc string) (*schemas.SignIn, error) {
-	if strings.HasPrefix(doc, "{") {
-		var si schemas.SignIn
-		if err := json.Unmarshal([]byte(doc), &si); err != nil {
-			return nil, err
-		}
-		return &si, nil
-	}
-	var ev schemas.Event
-	if err := wire.DecodeEvent([]byte(doc), &ev); err != nil {
-		return nil, err
-	}
-	if ev.SignIn == nil {
-		return nil, fmt.Errorf("the document holds no sign-in")
-	}
-	return ev.SignIn, nil
-}
-
 // markFlagged sets FlaggedForReview on sign-ins that a flag event names,
 // by their id or their correlation id: point lookups in flag_keys.
 func (s *Store) markFlagged(ctx context.Context, signIns []schemas.SignIn) error {
@@ -405,7 +373,7 @@ func (s *Store) Findings(ctx context.Context, signIns []schemas.SignIn) ([]schem
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
 		`SELECT user_key, doc FROM %s WHERE signin_id IN ? AND user_key IN ? AND occurred_at >= ? AND occurred_at <= ?
 		 ORDER BY id, occurred_at DESC, version DESC LIMIT 1 BY id LIMIT %d`,
-		s.table("findings_by_signin"), maxRows),
+		s.table("findings_by_signin"), sinks.MaxRows),
 		ch.GroupSet{Value: ids}, ch.GroupSet{Value: users}, lo.Truncate(time.Second), hi)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: select findings: %w", err)
@@ -428,23 +396,8 @@ func (s *Store) Findings(ctx context.Context, signIns []schemas.SignIn) ([]schem
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("clickhouse: select findings: %w", err)
 	}
-	sortFindings(out)
+	sinks.SortFindings(out)
 	return out, nil
-}
-
-// sortFindings orders newest first, then by scenario and id, so responses
-// are stable.
-func sortFindings(fs []schemas.Finding) {
-	sort.Slice(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if !a.OccurredAt.Equal(b.OccurredAt) {
-			return a.OccurredAt.After(b.OccurredAt)
-		}
-		if a.Scenario != b.Scenario {
-			return a.Scenario < b.Scenario
-		}
-		return a.ID < b.ID
-	})
 }
 
 // FailureCount implements sinks.Reader: distinct failed sign-in ids in

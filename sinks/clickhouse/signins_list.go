@@ -29,7 +29,7 @@ func (s *Store) ListSignIns(ctx context.Context, q sinks.SignInListQuery) ([]sch
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
-	limit := pageLimit(q.Limit)
+	limit := sinks.PageLimit(q.Limit)
 	inner := "created_at >= ? AND created_at <= ?"
 	args := []any{q.From.Truncate(time.Second), q.To}
 	if q.User != "" {

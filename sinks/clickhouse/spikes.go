@@ -194,7 +194,7 @@ func (s *Store) TopValues(ctx context.Context, by sinks.Dimension, from, to time
 	if !ok {
 		return nil, fmt.Errorf("clickhouse: %w: unknown dimension %q", sinks.ErrInvalidQuery, by)
 	}
-	n = pageLimit(n)
+	n = sinks.PageLimit(n)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
 	query := fmt.Sprintf(`SELECT %s AS fv, uniqExact(sid) AS n FROM %s WHERE %s GROUP BY fv ORDER BY n DESC, fv LIMIT %d`,

@@ -13,6 +13,7 @@ import (
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/evidence"
 )
 
 // Write stores a batch: sign-ins (their columns, their documents and their
@@ -82,7 +83,7 @@ func (s *Store) writeWindowFailures(ctx context.Context, rows []sinks.SignInReco
 			}
 			si := &r.SignIn
 			if err := batch.Append(uint16(r.Shard), si.CreatedDateTime, si.CreatedDateTime.UnixMilli(), si.UserKey(), si.Category, si.ID,
-				int32(si.Status.ErrorCode), si.AppID, deviceOf(si), r.Offset); err != nil {
+				int32(si.Status.ErrorCode), si.AppID, evidence.Device(si), r.Offset); err != nil {
 				return err
 			}
 		}
@@ -141,7 +142,7 @@ func (s *Store) writeSignIns(ctx context.Context, rows []sinks.SignInRecord, ver
 			si := &r.SignIn
 			if err := batch.Append(si.UserKey(), si.CreatedDateTime, si.ID, si.CreatedDateTime.UnixMilli(),
 				si.Category, si.CorrelationID, si.UserID, strings.ToLower(si.UserPrincipalName),
-				si.AppID, si.AppDisplayName, si.IPAddress, si.ClientAppUsed, deviceOf(si), int32(si.Status.ErrorCode),
+				si.AppID, si.AppDisplayName, si.IPAddress, si.ClientAppUsed, evidence.Device(si), int32(si.Status.ErrorCode),
 				boolByte(r.IsFailure), boolByte(si.FlaggedForReview), uint16(r.Shard), r.Offset, version, ""); err != nil {
 				return err
 			}
@@ -268,16 +269,6 @@ func (s *Store) writeFindings(ctx context.Context, b *sinks.Batch, version uint6
 		}
 		return nil
 	})
-}
-
-// deviceOf names a device for evidence: its name when registered, else
-// its operating system and browser.
-func deviceOf(si *schemas.SignIn) string {
-	d := si.DeviceDetail
-	if d.DisplayName != "" {
-		return d.DisplayName
-	}
-	return strings.TrimSpace(d.OperatingSystem + " " + d.Browser)
 }
 
 func boolByte(b bool) uint8 {

@@ -7,6 +7,7 @@ package evidence
 import (
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/signindiag/signindiag/schemas"
@@ -82,4 +83,15 @@ func top(counts map[string]int) []schemas.Count {
 		out = out[:Top]
 	}
 	return out
+}
+
+// Device names a sign-in's device as evidence counts it: its name when
+// registered, else its operating system and browser. Stores keep it in
+// their failure rows.
+func Device(si *schemas.SignIn) string {
+	d := si.DeviceDetail
+	if d.DisplayName != "" {
+		return d.DisplayName
+	}
+	return strings.TrimSpace(d.OperatingSystem + " " + d.Browser)
 }

@@ -37,7 +37,7 @@ func (s *Store) ListFeedback(ctx context.Context, q sinks.FeedbackQuery) ([]sink
 	}
 	rows, err := s.r.QueryContext(ctx, fmt.Sprintf(
 		`SELECT given_ms, id, finding_id, signin_id, scenario, helpful, comment, given_by FROM feedback
-		 WHERE %s ORDER BY given_ms DESC, id DESC LIMIT %d`, where, pageLimit(q.Limit)), args...)
+		 WHERE %s ORDER BY given_ms DESC, id DESC LIMIT %d`, where, sinks.PageLimit(q.Limit)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list feedback: %w", err)
 	}

@@ -24,7 +24,7 @@ ORDER BY flagged_ms DESC, id DESC LIMIT ?`
 func (s *Store) Flagged(ctx context.Context, q sinks.FlaggedQuery) ([]sinks.FlaggedSignIn, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	return flagjoin.Page(ctx, flagReads{s}, q, pageLimit(q.Limit))
+	return flagjoin.Page(ctx, flagReads{s}, q, sinks.PageLimit(q.Limit))
 }
 
 // flagReads are the flagged queue's reads (flagjoin.Backend).

@@ -72,7 +72,7 @@ func (s *Store) Incidents(ctx context.Context, q sinks.IncidentQuery) ([]sinks.I
 	}
 	rows, err := s.r.QueryContext(ctx, fmt.Sprintf(
 		`SELECT id, detection, key, start_ms, first_ms, last_ms, member_count, shard, doc FROM incidents
-		 WHERE %s ORDER BY start_ms DESC, id LIMIT %d`, strings.Join(where, " AND "), pageLimit(q.Limit)), args...)
+		 WHERE %s ORDER BY start_ms DESC, id LIMIT %d`, strings.Join(where, " AND "), sinks.PageLimit(q.Limit)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: select incidents: %w", err)
 	}

@@ -46,7 +46,7 @@ func (s *Store) ListSignIns(ctx context.Context, q sinks.SignInListQuery) ([]sch
 		args = append(args, q.AfterMs, q.AfterMs, q.AfterID)
 	}
 	out, err := s.docs(ctx, fmt.Sprintf("SELECT doc FROM signins WHERE %s ORDER BY created_ms DESC, id LIMIT %d",
-		strings.Join(where, " AND "), pageLimit(q.Limit)), args...)
+		strings.Join(where, " AND "), sinks.PageLimit(q.Limit)), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (s *Store) ListFindings(ctx context.Context, q sinks.FindingListQuery) ([]s
 	}
 	rows, err := s.r.QueryContext(ctx, fmt.Sprintf(
 		"SELECT f.user_key, f.doc, %s FROM findings f WHERE %s ORDER BY f.occurred_s DESC, f.id LIMIT %d",
-		isFlagged, strings.Join(where, " AND "), pageLimit(q.Limit)), args...)
+		isFlagged, strings.Join(where, " AND "), sinks.PageLimit(q.Limit)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list findings: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -17,19 +16,6 @@ import (
 	"github.com/signindiag/signindiag/sinks/flagjoin"
 )
 
-// maxRows bounds every result, whatever the caller asked for (as the
-// ClickHouse store does).
-const maxRows = 1000
-
-// pageLimit is the rows a query asked for n returns: n, or maxRows when n
-// is not positive or larger.
-func pageLimit(n int) int {
-	if n <= 0 || n > maxRows {
-		return maxRows
-	}
-	return n
-}
-
 // signInOrder is the order of sign-in results: newest first, then by id.
 const signInOrder = "ORDER BY created_ms DESC, id, category"
 
@@ -37,7 +23,7 @@ const signInOrder = "ORDER BY created_ms DESC, id, category"
 func (s *Store) SignIns(ctx context.Context, q sinks.SignInQuery) ([]schemas.SignIn, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	limit := pageLimit(q.Limit)
+	limit := sinks.PageLimit(q.Limit)
 	var where string
 	var args []any
 	switch {
@@ -127,21 +113,7 @@ func decodeSignInDoc(doc []byte) (*schemas.SignIn, error) {
 		}
 		doc = plain
 	}
-	if len(doc) > 0 && doc[0] == '{' {
-		var si schemas.SignIn
-		if err := json.Unmarshal(doc, &si); err != nil {
-			return nil, err
-		}
-		return &si, nil
-	}
-	var ev schemas.Event
-	if err := wire.DecodeEvent(doc, &ev); err != nil {
-		return nil, err
-	}
-	if ev.SignIn == nil {
-		return nil, fmt.Errorf("the document holds no sign-in")
-	}
-	return ev.SignIn, nil
+	return wire.DecodeSignInDocument(doc)
 }
 
 // resolveUser maps a UPN or object id to the user keys it may stand for:
@@ -206,7 +178,7 @@ func (s *Store) Findings(ctx context.Context, signIns []schemas.SignIn) ([]schem
 	args := append(append(ids, users...), lo.Unix(), hi.Unix())
 	rows, err := s.r.QueryContext(ctx, fmt.Sprintf(
 		`SELECT user_key, doc FROM findings WHERE signin_id IN (%s) AND user_key IN (%s) AND occurred_s >= ? AND occurred_s <= ?
-		 LIMIT %d`, marks(len(ids)), marks(len(users)), maxRows), args...)
+		 LIMIT %d`, marks(len(ids)), marks(len(users)), sinks.MaxRows), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: select findings: %w", err)
 	}
@@ -218,7 +190,7 @@ func (s *Store) Findings(ctx context.Context, signIns []schemas.SignIn) ([]schem
 	for i := range out {
 		out[i].Flagged = out[i].Flagged || flagged[out[i].SignInID]
 	}
-	sortFindings(out)
+	sinks.SortFindings(out)
 	return out, nil
 }
 
@@ -252,21 +224,6 @@ func scanFindings(rows *sql.Rows) ([]schemas.Finding, error) {
 		return nil, fmt.Errorf("sqlite: select findings: %w", err)
 	}
 	return out, nil
-}
-
-// sortFindings orders newest first, then by scenario and id, so responses
-// are stable.
-func sortFindings(fs []schemas.Finding) {
-	sort.Slice(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if !a.OccurredAt.Equal(b.OccurredAt) {
-			return a.OccurredAt.After(b.OccurredAt)
-		}
-		if a.Scenario != b.Scenario {
-			return a.Scenario < b.Scenario
-		}
-		return a.ID < b.ID
-	})
 }
 
 // FailureCount implements sinks.Reader: the user's distinct failed

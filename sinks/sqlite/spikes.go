@@ -121,7 +121,7 @@ func (s *Store) TopValues(ctx context.Context, by sinks.Dimension, from, to time
 	defer cancel()
 	rows, err := s.r.QueryContext(ctx, fmt.Sprintf(
 		"SELECT %s AS v, COUNT(*) AS n FROM signins WHERE %s GROUP BY v ORDER BY n DESC, v LIMIT %d",
-		dim, failureRows, pageLimit(n)), secondsFrom(from), secondsFrom(to))
+		dim, failureRows, sinks.PageLimit(n)), secondsFrom(from), secondsFrom(to))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: top values by %s: %w", by, err)
 	}

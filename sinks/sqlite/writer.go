@@ -14,6 +14,7 @@ import (
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/evidence"
 )
 
 // writeBatch writes one batch within tx, at version (its write time):
@@ -175,7 +176,7 @@ func (w *batchWriter) signIns(b *sinks.Batch) error {
 		return append(dst, si.ID, si.Category, si.CreatedDateTime.UnixMilli(), w.version, userKey,
 			strings.ToLower(si.UserPrincipalName), si.CorrelationID, hashKey(userKey), correlationHash(si.CorrelationID),
 			si.AppID, si.AppDisplayName, app,
-			si.IPAddress, si.ClientAppUsed, deviceOf(si), si.Location.CountryOrRegion, scenarios[si.ID],
+			si.IPAddress, si.ClientAppUsed, evidence.Device(si), si.Location.CountryOrRegion, scenarios[si.ID],
 			si.Status.ErrorCode, boolInt(r.IsFailure), r.Shard, r.Offset, doc), nil
 	})
 	if err != nil {
@@ -190,7 +191,7 @@ func (w *batchWriter) signIns(b *sinks.Batch) error {
 			}
 			si := &r.SignIn
 			return append(dst, r.Shard, si.CreatedDateTime.UnixMilli(), si.Category, si.ID, r.Offset, si.UserKey(),
-				si.Status.ErrorCode, si.AppID, deviceOf(si)), nil
+				si.Status.ErrorCode, si.AppID, evidence.Device(si)), nil
 		})
 	if err != nil {
 		return err
@@ -332,16 +333,6 @@ func userHashes(users []any) []any {
 		out[i] = hashKey(u.(string))
 	}
 	return out
-}
-
-// deviceOf names a device for evidence: its name when registered, else
-// its operating system and browser (as the ClickHouse store does).
-func deviceOf(si *schemas.SignIn) string {
-	d := si.DeviceDetail
-	if d.DisplayName != "" {
-		return d.DisplayName
-	}
-	return strings.TrimSpace(d.OperatingSystem + " " + d.Browser)
 }
 
 func boolInt(b bool) int {

@@ -1,4 +1,4 @@
-package clickhouse
+package wire_test
 
 import (
 	"encoding/json"
@@ -24,7 +24,7 @@ func TestStoredDocumentsReadInBothFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, doc := range map[string][]byte{"json": legacy, "wire": current} {
-		got, err := decodeSignInDoc(string(doc))
+		got, err := wire.DecodeSignInDocument(doc)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -33,7 +33,7 @@ func TestStoredDocumentsReadInBothFormats(t *testing.T) {
 			t.Errorf("%s: read back %+v", name, got)
 		}
 	}
-	if _, err := decodeSignInDoc("\x07garbage"); err == nil {
+	if _, err := wire.DecodeSignInDocument([]byte("\x07garbage")); err == nil {
 		t.Error("an unknown format decoded without error")
 	}
 }
