@@ -25,6 +25,12 @@ func TestConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
+		Rebuild: func(t *testing.T, s sinks.Store) {
+			t.Helper()
+			if err := s.(*clickhouse.Store).RebuildFlagHitsForTest(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		},
 	})
 }
 

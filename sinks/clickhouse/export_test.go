@@ -3,6 +3,10 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"strings"
+
+	chschema "github.com/signindiag/signindiag/sinks/clickhouse/schema"
 )
 
 // DropTablesForTest removes the sign-in tables, to provoke errors no retry
@@ -61,6 +65,28 @@ func (s *Store) MergeAllForTest(ctx context.Context) error {
 	for _, t := range tables {
 		if err := s.MergeForTest(ctx, t); err != nil {
 			return fmt.Errorf("merge %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// RebuildFlagHitsForTest empties the flag pairs derived at write time and
+// runs migration 0007's backfill again over what is stored.
+func (s *Store) RebuildFlagHitsForTest(ctx context.Context) error {
+	for _, t := range []string{"flag_hits", "flag_hits_by_user"} {
+		if err := s.conn.Exec(ctx, fmt.Sprintf("TRUNCATE TABLE %s", s.table(t))); err != nil {
+			return err
+		}
+	}
+	body, err := fs.ReadFile(chschema.Migrations, "0007_flag_hits.sql")
+	if err != nil {
+		return err
+	}
+	for _, stmt := range splitStatements(string(body)) {
+		if strings.HasPrefix(strings.ToUpper(stmt), "INSERT") {
+			if err := s.conn.Exec(ctx, s.sql(stmt)); err != nil {
+				return fmt.Errorf("backfill: %w", err)
+			}
 		}
 	}
 	return nil

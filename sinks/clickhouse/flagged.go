@@ -3,7 +3,6 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -32,54 +31,16 @@ func (f flagReads) Targets(ctx context.Context, before time.Time, beforeID strin
 	return f.s.flagPage(ctx, before, beforeID, limit)
 }
 
-// SignInsNamed resolves the targets' keys, each once: 18.16's index
-// analysis of IN costs per key and range.
+// SignInsNamed reads the pairs of flags and sign-ins stored at write time
+// (flag_hits, migration 0007), then the documents.
 func (f flagReads) SignInsNamed(ctx context.Context, targets []flagjoin.Target, limit int) ([]schemas.SignIn, error) {
-	var requestKeys, correlationKeys []any
-	seen := map[string]bool{}
-	for _, t := range targets {
-		for _, k := range []string{t.SignInID, t.RequestID} {
-			if k != "" && !seen["r"+k] {
-				seen["r"+k] = true
-				requestKeys = append(requestKeys, k)
-			}
-		}
-		if k := t.CorrelationID; k != "" && !seen["c"+k] {
-			seen["c"+k] = true
-			correlationKeys = append(correlationKeys, k)
-		}
-	}
-	return f.s.signInsByKeys(ctx, requestKeys, correlationKeys, limit)
+	return f.s.signInsFlaggedBy(ctx, targets, limit)
 }
 
-// FlagsNaming reads flag_keys, which holds a row per key of each flag.
-func (f flagReads) FlagsNaming(ctx context.Context, keys []string) ([]flagjoin.Target, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
-	}
-	rows, err := f.s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT signin_id, correlation_id, request_id, flagged_at, id FROM %s WHERE key IN ?", f.s.table("flag_keys")),
-		ch.GroupSet{Value: args})
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
-	}
-	defer rows.Close()
-	var out []flagjoin.Target
-	for rows.Next() {
-		var t flagjoin.Target
-		if err := rows.Scan(&t.SignInID, &t.CorrelationID, &t.RequestID, &t.At, &t.ID); err != nil {
-			return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
-	}
-	return out, nil
+// FlagsNaming reads the pairs by the sign-ins' users and times
+// (flag_hits_by_user).
+func (f flagReads) FlagsNaming(ctx context.Context, signIns []schemas.SignIn) ([]flagjoin.Target, error) {
+	return f.s.flagsNamingSignIns(ctx, signIns)
 }
 
 // flagSlices are how far before the cursor each read of flag_times
@@ -202,22 +163,13 @@ func (s *Store) notFlaggedAgain(ctx context.Context, targets []flagjoin.Target) 
 // keys first (a few small granules each), then the documents of those
 // primary-key ranges of signin_docs alone.
 func (s *Store) signInsByKeys(ctx context.Context, requestKeys, correlationKeys []any, limit int) ([]schemas.SignIn, error) {
-	var conds []string
-	var args []any
-	if len(requestKeys) > 0 {
-		conds = append(conds, "(kind = ? AND key IN ?)")
-		args = append(args, keyRequest, ch.GroupSet{Value: requestKeys})
-	}
-	if len(correlationKeys) > 0 {
-		conds = append(conds, "(kind = ? AND key IN ?)")
-		args = append(args, keyCorrelation, ch.GroupSet{Value: correlationKeys})
-	}
-	if len(conds) == 0 {
+	if len(requestKeys) == 0 && len(correlationKeys) == 0 {
 		return nil, nil
 	}
+	where, args := lookupKeys(requestKeys, correlationKeys)
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
 		"SELECT DISTINCT user_key, created_at, signin_id FROM %s WHERE %s LIMIT %d",
-		s.table("signin_lookup"), strings.Join(conds, " OR "), 2*limit), args...)
+		s.table("signin_lookup"), where, 2*limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: resolve sign-in keys: %w", err)
 	}
@@ -243,6 +195,16 @@ func (s *Store) signInsByKeys(ctx context.Context, requestKeys, correlationKeys 
 // latestDocs reads the versions stored in the refs' ranges and returns the
 // latest of each sign-in, newest first.
 func (s *Store) latestDocs(ctx context.Context, refs []docRef, limit int) ([]schemas.SignIn, error) {
+	latest, err := s.latestVersions(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	return decodeVersions(pickLatest(latest, limit))
+}
+
+// latestVersions reads the versions stored in the refs' ranges, with their
+// documents, and keeps the latest of each sign-in.
+func (s *Store) latestVersions(ctx context.Context, refs []docRef) (map[versionKey]signInVersion, error) {
 	// Sign-ins of one user within minutes (the steps of one attempt) share
 	// a range; farther apart, the rows between are other sign-ins.
 	query, args := refRanges("user_key, category, id, created_at, created_ms, version, doc", s.table("signin_docs"), refs, 10*time.Minute)
@@ -257,16 +219,26 @@ func (s *Store) latestDocs(ctx context.Context, refs []docRef, limit int) ([]sch
 		if err := rows.Scan(&v.userKey, &v.category, &v.id, &v.at, &v.ms, &v.version, &v.doc); err != nil {
 			return nil, fmt.Errorf("clickhouse: read sign-in documents: %w", err)
 		}
-		k := versionKey{v.category, v.id}
-		if old, ok := latest[k]; !ok || v.newer(&old) {
-			latest[k] = v
-		}
+		keepLatest(latest, v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("clickhouse: read sign-in documents: %w", err)
 	}
-	var out []schemas.SignIn
-	for _, v := range pickLatest(latest, limit) {
+	return latest, nil
+}
+
+// keepLatest keeps v in latest if it is the latest version of its sign-in.
+func keepLatest(latest map[versionKey]signInVersion, v signInVersion) {
+	k := versionKey{v.category, v.id}
+	if old, ok := latest[k]; !ok || v.newer(&old) {
+		latest[k] = v
+	}
+}
+
+// decodeVersions decodes the documents of the versions, in their order.
+func decodeVersions(versions []signInVersion) ([]schemas.SignIn, error) {
+	out := make([]schemas.SignIn, 0, len(versions))
+	for _, v := range versions {
 		si, err := wire.DecodeSignInDocument([]byte(v.doc))
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse: decode stored sign-in: %w", err)

@@ -18,7 +18,8 @@ import (
 
 // Write stores a batch: sign-ins (their columns, their documents and their
 // secondary keys, in three tables; see migration 0004), flags,
-// findings and the spray stage's ip_failures, one PrepareBatch per table
+// findings and the spray stage's ip_failures, then pairs flags and
+// sign-ins (migration 0007), one PrepareBatch per table
 // with explicit column lists (a batch without them silently stores nothing
 // on 18.16; see docs/clickhouse-compatibility.md). Rows carry a version
 // taken from the write time, so a later version of a sign-in replaces an
@@ -36,31 +37,35 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	// The tables are written at the same time, each over its own
 	// connection: a flush then takes as long as its largest insert, not
 	// the sum of all, which is most of the pipeline's produce→visible time.
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	if len(b.SignIns) > 0 {
-		g.Go(func() error { return s.writeSignIns(ctx, b.SignIns, version) })
-		g.Go(func() error { return s.writeSignInDocs(ctx, b.SignIns, version) })
-		g.Go(func() error { return s.writeSignInKeys(ctx, b.SignIns) })
-		g.Go(func() error { return s.writeWindowFailures(ctx, b.SignIns) })
-		g.Go(func() error { return s.writeFacts(ctx, b, version) }) // spikes.go
+		g.Go(func() error { return s.writeSignIns(gctx, b.SignIns, version) })
+		g.Go(func() error { return s.writeSignInDocs(gctx, b.SignIns, version) })
+		g.Go(func() error { return s.writeSignInKeys(gctx, b.SignIns) })
+		g.Go(func() error { return s.writeWindowFailures(gctx, b.SignIns) })
+		g.Go(func() error { return s.writeFacts(gctx, b, version) }) // spikes.go
 	}
 	if len(b.Watermarks) > 0 {
-		g.Go(func() error { return s.writeWatermarks(ctx, b.Watermarks) })
+		g.Go(func() error { return s.writeWatermarks(gctx, b.Watermarks) })
 	}
 	if len(b.Flags) > 0 {
-		g.Go(func() error { return s.writeFlags(ctx, b, version) })
+		g.Go(func() error { return s.writeFlags(gctx, b, version) })
 	}
 	if len(b.Findings) > 0 {
-		g.Go(func() error { return s.writeFindings(ctx, b, version) })
+		g.Go(func() error { return s.writeFindings(gctx, b, version) })
 	}
 	if len(b.IPFailures) > 0 {
-		g.Go(func() error { return s.writeIPFailures(ctx, "ip_failures", b.IPFailures) })
-		g.Go(func() error { return s.writeIPFailures(ctx, "window_ip_failures", b.IPFailures) })
+		g.Go(func() error { return s.writeIPFailures(gctx, "ip_failures", b.IPFailures) })
+		g.Go(func() error { return s.writeIPFailures(gctx, "window_ip_failures", b.IPFailures) })
 	}
 	if len(b.Incidents) > 0 {
-		g.Go(func() error { return s.writeIncidents(ctx, b.Incidents) }) // incidents.go
+		g.Go(func() error { return s.writeIncidents(gctx, b.Incidents) }) // incidents.go
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// Pairing needs both sides stored first (flaghits.go).
+	return s.writeFlagHits(ctx, b, version)
 }
 
 // writeWindowFailures stores the failed sign-ins again, narrow, for the
@@ -156,14 +161,11 @@ func (s *Store) writeSignIns(ctx context.Context, rows []sinks.SignInRecord, ver
 func (s *Store) writeSignInDocs(ctx context.Context, rows []sinks.SignInRecord, version uint64) error {
 	const cols = "user_key, created_at, category, id, created_ms, version, app_id, app_display_name, doc"
 	return s.send(ctx, "signin_docs", cols, func(batch driver.Batch) error {
-		for _, r := range rows {
-			si := &r.SignIn
-			doc := r.Doc
-			if len(doc) == 0 {
-				var err error
-				if doc, err = wire.AppendEvent(nil, &schemas.Event{SignIn: si}); err != nil {
-					return fmt.Errorf("encode sign-in %s: %w", si.ID, err)
-				}
+		for i := range rows {
+			si := &rows[i].SignIn
+			doc, err := storedDoc(&rows[i])
+			if err != nil {
+				return err
 			}
 			if err := batch.Append(si.UserKey(), si.CreatedDateTime, si.Category, si.ID, si.CreatedDateTime.UnixMilli(),
 				version, si.AppID, si.AppDisplayName, doc); err != nil {
@@ -172,6 +174,19 @@ func (s *Store) writeSignInDocs(ctx context.Context, rows []sinks.SignInRecord, 
 		}
 		return nil
 	})
+}
+
+// storedDoc is the document stored for a sign-in: the wire encoding its
+// stage produced, or a fresh one.
+func storedDoc(r *sinks.SignInRecord) ([]byte, error) {
+	if len(r.Doc) > 0 {
+		return r.Doc, nil
+	}
+	doc, err := wire.AppendEvent(nil, &schemas.Event{SignIn: &r.SignIn})
+	if err != nil {
+		return nil, fmt.Errorf("encode sign-in %s: %w", r.SignIn.ID, err)
+	}
+	return doc, nil
 }
 
 // Secondary key kinds in signin_lookup.

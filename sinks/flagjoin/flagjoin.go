@@ -49,11 +49,11 @@ type Backend interface {
 	// SignInsNamed returns the latest versions of the stored sign-ins
 	// the targets name, at most limit.
 	SignInsNamed(ctx context.Context, targets []Target, limit int) ([]schemas.SignIn, error)
-	// FlagsNaming returns every flag naming one of the keys (lower-cased
-	// sign-in ids, request ids or correlation ids), with its keys, time
-	// and id: a sign-in named by two kinds of key (its id, its
-	// correlation id) belongs under the later of their flags only.
-	FlagsNaming(ctx context.Context, keys []string) ([]Target, error)
+	// FlagsNaming returns (at least) every flag naming one of the
+	// sign-ins, by any of its keys (Keys), with its keys, time and id: a
+	// sign-in named by two kinds of key (its id, its correlation id)
+	// belongs under the later of their flags only.
+	FlagsNaming(ctx context.Context, signIns []schemas.SignIn) ([]Target, error)
 }
 
 // MaxRounds bounds the pages of targets one request reads past flags that
@@ -107,19 +107,18 @@ func Page(ctx context.Context, b Backend, q sinks.FlaggedQuery, limit int) ([]si
 	return cutPage(out, limit), nil
 }
 
-// Namer finds the flags naming some keys (Backend.FlagsNaming).
+// Namer finds the flags naming some sign-ins (Backend.FlagsNaming).
 type Namer interface {
-	FlagsNaming(ctx context.Context, keys []string) ([]Target, error)
+	FlagsNaming(ctx context.Context, signIns []schemas.SignIn) ([]Target, error)
 }
 
 // Mark sets FlaggedForReview on the sign-ins a flag names (by sign-in id,
 // request id or correlation id), whichever arrived first.
 func Mark(ctx context.Context, b Namer, signIns []schemas.SignIn) error {
-	keys := keysOf(signIns)
-	if len(keys) == 0 {
+	if len(signIns) == 0 {
 		return nil
 	}
-	flags, err := b.FlagsNaming(ctx, keys)
+	flags, err := b.FlagsNaming(ctx, signIns)
 	if err != nil {
 		return err
 	}
@@ -134,9 +133,9 @@ func Mark(ctx context.Context, b Namer, signIns []schemas.SignIn) error {
 	return nil
 }
 
-// keysOf lists, once each, the lower-cased ids and correlation ids of the
+// Keys lists, once each, the lower-cased ids and correlation ids of the
 // sign-ins: the keys a flag may name them by.
-func keysOf(signIns []schemas.SignIn) []string {
+func Keys(signIns []schemas.SignIn) []string {
 	var keys []string
 	seen := map[string]bool{}
 	for i := range signIns {
@@ -161,7 +160,7 @@ func laterFlags(ctx context.Context, b Backend, found []sinks.FlaggedSignIn) (ma
 	for i := range found {
 		signIns[i] = found[i].SignIn
 	}
-	flags, err := b.FlagsNaming(ctx, keysOf(signIns))
+	flags, err := b.FlagsNaming(ctx, signIns)
 	if err != nil {
 		return nil, err
 	}

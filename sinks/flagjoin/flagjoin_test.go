@@ -45,7 +45,8 @@ func (q *queue) SignInsNamed(_ context.Context, targets []flagjoin.Target, limit
 	return out, nil
 }
 
-func (q *queue) FlagsNaming(_ context.Context, keys []string) ([]flagjoin.Target, error) {
+func (q *queue) FlagsNaming(_ context.Context, signIns []schemas.SignIn) ([]flagjoin.Target, error) {
+	keys := flagjoin.Keys(signIns)
 	var out []flagjoin.Target
 	for _, f := range q.flags {
 		for _, k := range keys {

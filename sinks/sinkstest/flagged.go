@@ -192,3 +192,38 @@ func testEvidence(t *testing.T, b Backend) {
 		}
 	})
 }
+
+// A flagged sign-in re-emitted later is listed as its latest version,
+// whether the flag came before both versions or between them.
+func testFlaggedShowsTheLatestVersion(t *testing.T, b Backend) {
+	s := b.Open(t)
+	between := SignIn("L-1", "user-l", "lu@contoso.example", T0, 50074)
+	first := SignIn("L-2", "user-l", "lu@contoso.example", T0.Add(time.Minute), 50074)
+	write(t, s, &sinks.Batch{Flags: []schemas.Flag{
+		{ID: "l2", SignInID: "L-2", UserID: "user-l", FlaggedAt: T0.Add(time.Hour), FlaggedBy: "first"}}})
+	laterWrite()
+	write(t, s, &sinks.Batch{SignIns: []sinks.SignInRecord{Record(between, 0), Record(first, 1)}})
+	laterWrite()
+	write(t, s, &sinks.Batch{Flags: []schemas.Flag{
+		{ID: "l1", CorrelationID: "corr-L-1", UserID: "user-l", FlaggedAt: T0.Add(2 * time.Hour), FlaggedBy: "between"}}})
+	for i, si := range []*schemas.SignIn{&between, &first} {
+		// Entra re-emits the completed sign-in under the same id, later.
+		si.Status = schemas.Status{ErrorCode: 0, FailureReason: "completed later"}
+		si.CreatedDateTime = si.CreatedDateTime.Add(18 * time.Second)
+		laterWrite()
+		write(t, s, &sinks.Batch{SignIns: []sinks.SignInRecord{Record(*si, int64(2+i))}})
+	}
+	b.settled(t, s, func(t *testing.T) {
+		got, err := s.Flagged(context.Background(), sinks.FlaggedQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var entries []string
+		for _, f := range got {
+			entries = append(entries, fmt.Sprintf("%s@%s:%d+%s", f.SignIn.ID, f.FlaggedBy, f.SignIn.Status.ErrorCode, f.SignIn.CreatedDateTime.Sub(T0)))
+		}
+		if want := "L-1@between:0+18s,L-2@first:0+1m18s"; strings.Join(entries, ",") != want {
+			t.Fatalf("flagged = %v, want %s (the later versions)", entries, want)
+		}
+	})
+}

@@ -80,7 +80,8 @@ func (f flagReads) SignInsNamed(ctx context.Context, targets []flagjoin.Target, 
 
 // FlagsNaming reads the flags by each kind of key; the partial indexes on
 // request_id and correlation_id need their != ” spelled out to be used.
-func (f flagReads) FlagsNaming(ctx context.Context, keys []string) ([]flagjoin.Target, error) {
+func (f flagReads) FlagsNaming(ctx context.Context, signIns []schemas.SignIn) ([]flagjoin.Target, error) {
+	keys := flagjoin.Keys(signIns)
 	if len(keys) == 0 {
 		return nil, nil
 	}
