@@ -350,18 +350,16 @@ func (l *loop) reportFlushed() {
 	if c, ok := l.claim.(lagger); ok {
 		lag = c.Lag()
 	}
-	topic, partition, _ := l.claim.Position()
-	l.metrics.readiness.FlushSucceeded(l.stage, topic, partition, lag)
+	l.metrics.readiness.FlushSucceeded(l.stage, l.topic, l.partition, lag)
 }
 
-// reportFlushFailed tells readiness a flush attempt failed.
+// reportFlushFailed tells readiness a flush attempt failed; the write's
+// goroutine calls it.
 func (l *loop) reportFlushFailed() {
-	topic, partition, _ := l.claim.Position()
-	l.metrics.readiness.FlushFailed(l.stage, topic, partition)
+	l.metrics.readiness.FlushFailed(l.stage, l.topic, l.partition)
 }
 
 // reportReleased tells readiness the loop gave its partition up.
 func (l *loop) reportReleased() {
-	topic, partition, _ := l.claim.Position()
-	l.metrics.readiness.Released(l.stage, topic, partition)
+	l.metrics.readiness.Released(l.stage, l.topic, l.partition)
 }

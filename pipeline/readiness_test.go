@@ -206,7 +206,7 @@ func TestConsumeLoopReportsFailingFlushesToReadiness(t *testing.T) {
 	go func() {
 		done <- consume(ctx, "diagnose", claim, proc, LoopConfig{FlushInterval: time.Hour, FlushMaxRecords: 4, ShutdownTimeout: time.Second}, quiet, m)
 	}()
-	// The loop reports a failed flush after Flush returns; the second
+	// The loop reports a failed flush after the write returns; the second
 	// failure proves the first was reported.
 	<-proc.failed
 	<-proc.failed
@@ -231,7 +231,7 @@ func TestConsumeLoopReportsFailingFlushesToReadiness(t *testing.T) {
 	}
 }
 
-// gatedProcessor fails every flush until fail is closed, and signals each
+// gatedProcessor fails every write until fail is closed, and signals each
 // failure on failed.
 type gatedProcessor struct {
 	mu      sync.Mutex
@@ -253,19 +253,21 @@ func (p *gatedProcessor) Pending() int {
 	return p.pending
 }
 
-func (p *gatedProcessor) Flush(context.Context) error {
-	select {
-	case <-p.fail:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.pending = 0
-		return nil
-	default:
+func (p *gatedProcessor) Seal() func(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pending = 0
+	return func(context.Context) error {
 		select {
-		case p.failed <- struct{}{}:
+		case <-p.fail:
+			return nil
 		default:
+			select {
+			case p.failed <- struct{}{}:
+			default:
+			}
+			return errors.New("clickhouse: dial tcp 10.0.0.7:9000: connection refused")
 		}
-		return errors.New("clickhouse: dial tcp 10.0.0.7:9000: connection refused")
 	}
 }
 

@@ -3,8 +3,9 @@
 // and the rules, and through the user-keyed windowed detections
 // (rules.Detections: excessive_failures_48h, mfa_fatigue) whose incidents
 // pipeline/incident keeps, and stores the sign-in, its findings, any flags
-// and the changed incidents in one batch per flush. A worker that takes
-// over a partition first rebuilds the window and the incidents from
+// and the changed incidents in one batch per flush (sealed, then written
+// while the next batch is processed: pipeline.Processor). A worker that
+// takes over a partition first rebuilds the window and the incidents from
 // storage, from the rows stored before the committed offset (back to the
 // first member of every incident still open), so counts and incidents
 // after a restart or rebalance equal those of an uninterrupted run.
@@ -76,8 +77,14 @@ type Processor struct {
 	keys      int // window keys last reported
 	batch     sinks.Batch
 	marks     poison.Marks // the record each row of batch came from
-	out       *poison.Writer
-	records   int
+	// spare is the memory of the batch sealed before the last, reused
+	// for the next (Seal).
+	spare struct {
+		signIns []sinks.SignInRecord
+		marks   poison.Marks
+	}
+	out     *poison.Writer
+	records int
 	// lastOffset is the offset of the last record processed.
 	lastOffset int64
 	event      schemas.Event // reused by Process
@@ -208,33 +215,40 @@ func (p *Processor) addSignIn(rec source.Record, si *schemas.SignIn, isFailure b
 	}
 }
 
-// Pending counts records read since the last flush.
+// Pending counts records read since the last seal.
 func (p *Processor) Pending() int { return p.records }
 
-// Flush stores the batch, with the incidents changed since the last
-// flush, then evicts what the windows no longer need.
-func (p *Processor) Flush(ctx context.Context) error {
-	// Moved into the batch once: a retried flush writes them again.
-	p.batch.Incidents = append(p.batch.Incidents, p.incidents.Take()...)
+// Seal moves the batch out with the incidents changed since the last seal,
+// evicts what the windows no longer need, and returns the write that
+// stores the batch (pipeline.Processor). The windows and incidents stay
+// with the processing goroutine; the write touches only the sealed batch.
+func (p *Processor) Seal() func(context.Context) error {
+	b, marks := p.batch, p.marks
+	b.Incidents = append(b.Incidents, p.incidents.Take()...)
 	if p.records > 0 && p.win.Watermark().UnixMilli() != 0 {
 		// Where the window stood at the batch's last offset: a rebuild
 		// from the committed offset starts from it (sinks.WatermarkRecord).
-		p.batch.Watermarks = []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: p.shard, Offset: p.lastOffset, At: p.win.Watermark()}}
+		b.Watermarks = []sinks.WatermarkRecord{{Stage: sinks.WindowUsers, Shard: p.shard, Offset: p.lastOffset, At: p.win.Watermark()}}
 	}
-	if err := p.out.Write(ctx, &p.batch, &p.marks); err != nil {
-		return err
-	}
-	p.marks.Reset()
-	// The sign-in slice is kept for the next batch: grown afresh each time,
-	// copying its large records cost more than any other append here. The
-	// store is done with it once Write returns.
-	signIns := p.batch.SignIns
+	// The sign-in slice and the marks are kept for a later batch: grown
+	// afresh each time, copying the large sign-in records cost more than
+	// any other append here. Two sets alternate, as the sealed batch is
+	// written while the next is filled; the spare is the batch sealed
+	// before this one, whose write has returned (Seal's contract).
+	signIns := p.spare.signIns
 	clear(signIns)
 	p.batch = sinks.Batch{SignIns: signIns[:0]}
+	p.marks = p.spare.marks
+	p.marks.Reset()
+	p.spare.signIns, p.spare.marks = b.SignIns, marks
 	p.records = 0
 	p.reportWindow(p.win.Evict() + p.incidents.Evict())
-	return nil
+	return func(ctx context.Context) error { return p.out.Write(ctx, &b, &marks) }
 }
+
+// Flush seals the batch and stores it at once, for callers without a
+// pipelined loop (tests, cmd/bench-api).
+func (p *Processor) Flush(ctx context.Context) error { return p.Seal()(ctx) }
 
 // Close reports the window as gone: the partition's next owner rebuilds it.
 func (p *Processor) Close() {

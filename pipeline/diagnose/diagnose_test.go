@@ -378,3 +378,50 @@ func TestWarmUpStartsFromTheRecordedWatermark(t *testing.T) {
 		t.Fatalf("watermarks %v, want %v", b.Watermarks, want)
 	}
 }
+
+// The loop writes a sealed batch while the next is processed, and the
+// batches' sign-in slices alternate: a batch's rows must not change until
+// its write returns (the race detector sees any overlap).
+func TestSealedBatchIsUntouchedWhileTheNextIsProcessed(t *testing.T) {
+	store := &fakeStore{}
+	p := newProcessor(store)
+	ctx := context.Background()
+	const batches, perBatch = 4, 50
+	var written chan error
+	for b := range batches {
+		for i := range perBatch {
+			offset := int64(b*perBatch + i)
+			si := failure(fmt.Sprintf("b%d-%d", b, i), t0.Add(time.Duration(offset)*time.Second))
+			if err := p.Process(ctx, event(t, schemas.Event{SignIn: si}, offset)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if written != nil {
+			if err := <-written; err != nil {
+				t.Fatal(err)
+			}
+		}
+		write := p.Seal()
+		written = make(chan error, 1)
+		go func() { written <- write(ctx) }()
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	if len(store.batches) != batches {
+		t.Fatalf("%d batches stored, want %d", len(store.batches), batches)
+	}
+	for b, batch := range store.batches {
+		if len(batch.SignIns) != perBatch {
+			t.Fatalf("batch %d has %d sign-ins, want %d", b, len(batch.SignIns), perBatch)
+		}
+		for i, r := range batch.SignIns {
+			if want := fmt.Sprintf("b%d-%d", b, i); r.SignIn.ID != want || r.Offset != int64(b*perBatch+i) {
+				t.Fatalf("batch %d row %d: %s at offset %d, want %s", b, i, r.SignIn.ID, r.Offset, want)
+			}
+		}
+		if wm := batch.Watermarks; len(wm) != 1 || wm[0].Offset != int64((b+1)*perBatch-1) {
+			t.Fatalf("batch %d watermarks: %+v", b, wm)
+		}
+	}
+}

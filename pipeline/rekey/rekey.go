@@ -73,6 +73,12 @@ type Processor struct {
 	// instead of an allocation per event. When it grows, earlier values
 	// keep the old backing array, which nothing writes to again.
 	buf []byte
+	// spare is the memory of the batch sealed before the last, reused for
+	// the next (Seal).
+	spare struct {
+		pending []kafka.Message
+		buf     []byte
+	}
 }
 
 // retainedBufferBytes bounds the arena kept between flushes.
@@ -184,29 +190,49 @@ func (p *Processor) deadLetterReason(rec source.Record, value []byte, reason str
 	p.pending = append(p.pending, m)
 }
 
-// Pending counts records read since the last flush.
+// Pending counts records read since the last seal.
 func (p *Processor) Pending() int { return p.records }
 
-// Flush publishes the keyed events and dead letters of the batch. A
-// failure retries the whole batch: duplicates on the keyed topic are
-// harmless downstream (windows and tables deduplicate by id).
-func (p *Processor) Flush(ctx context.Context) error {
-	if len(p.pending) > 0 {
-		if err := p.out.WriteMessages(ctx, p.pending...); err != nil {
-			return fmt.Errorf("publish %d messages: %w", len(p.pending), err)
-		}
-	}
-	if cap(p.pending) > retainedMessages {
-		p.pending = nil
-	} else {
-		clear(p.pending) // drop references to the values so they can be freed
-		p.pending = p.pending[:0]
-	}
-	if cap(p.buf) > retainedBufferBytes {
-		p.buf = nil
-	} else {
-		p.buf = p.buf[:0]
-	}
+// Seal moves the keyed events and dead letters of the batch out and
+// returns the write that publishes them (pipeline.Processor). A failure
+// retries the whole batch: duplicates on the keyed topic are harmless
+// downstream (windows and tables deduplicate by id).
+func (p *Processor) Seal() func(context.Context) error {
+	msgs, buf := p.pending, p.buf
+	// Two arenas alternate, so the values of the sealed batch stay as they
+	// are while the next batch is encoded: the spare is the batch sealed
+	// before this one, whose write has returned (Seal's contract).
+	p.pending, p.buf = reuse(p.spare.pending, p.spare.buf)
+	p.spare.pending, p.spare.buf = msgs, buf
 	p.records = 0
-	return nil
+	return func(ctx context.Context) error {
+		if len(msgs) == 0 {
+			return nil
+		}
+		if err := p.out.WriteMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("publish %d messages: %w", len(msgs), err)
+		}
+		return nil
+	}
 }
+
+// reuse readies a written batch's memory for the next; memory past the
+// retention bounds (one huge Event Hubs message) is let go instead.
+func reuse(msgs []kafka.Message, buf []byte) ([]kafka.Message, []byte) {
+	if cap(msgs) > retainedMessages {
+		msgs = nil
+	} else {
+		clear(msgs) // drop references to the values so they can be freed
+		msgs = msgs[:0]
+	}
+	if cap(buf) > retainedBufferBytes {
+		buf = nil
+	} else {
+		buf = buf[:0]
+	}
+	return msgs, buf
+}
+
+// Flush seals the batch and publishes it at once, for callers without a
+// pipelined loop (tests).
+func (p *Processor) Flush(ctx context.Context) error { return p.Seal()(ctx) }

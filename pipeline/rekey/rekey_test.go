@@ -106,11 +106,12 @@ func TestFailedPublishKeepsTheBatchForTheRetry(t *testing.T) {
 	p := NewProcessor(cfg, out, reasons{})
 	ctx := context.Background()
 	_ = p.Process(ctx, source.Record{Topic: "in", Value: []byte(`{"id":"a","createdDateTime":"2025-03-04T09:00:00Z","userId":"u"}`)})
-	if err := p.Flush(ctx); err == nil {
+	write := p.Seal()
+	if err := write(ctx); err == nil {
 		t.Fatal("flush succeeded while the broker was down")
 	}
 	out.fail = nil
-	if err := p.Flush(ctx); err != nil {
+	if err := write(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if len(out.written) != 1 {
@@ -201,5 +202,55 @@ func TestOversizedOutputIsDeadLetteredOrTruncatedNeverPublished(t *testing.T) {
 	}
 	if counted[ReasonTooLargeForTopic] != 1 || counted[entra.ReasonInvalidJSON] != 1 {
 		t.Errorf("counted %v", counted)
+	}
+}
+
+// decodingProducer reads the values as it is given them, as Kafka's
+// client copies them: once it returns, the processor may reuse them.
+type decodingProducer struct{ ids []string }
+
+func (p *decodingProducer) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	for _, m := range msgs {
+		var ev schemas.Event
+		if err := wire.DecodeEvent(m.Value, &ev); err != nil {
+			return err
+		}
+		p.ids = append(p.ids, ev.SignIn.ID)
+	}
+	return nil
+}
+
+// The loop publishes a sealed batch while the next is encoded, and the
+// batches' arenas alternate: a batch's values must not change until its
+// write returns (the race detector sees any overlap).
+func TestSealedBatchIsUntouchedWhileTheNextIsEncoded(t *testing.T) {
+	out := &decodingProducer{}
+	p := NewProcessor(cfg, out, reasons{})
+	ctx := context.Background()
+	var want []string
+	var written chan error
+	for b := range 4 {
+		for i := range 50 {
+			id := fmt.Sprintf("b%d-%d", b, i)
+			want = append(want, id)
+			rec := source.Record{Topic: "in", Value: []byte(fmt.Sprintf(`{"id":%q,"createdDateTime":"2025-03-04T09:00:00Z","userId":"u"}`, id))}
+			if err := p.Process(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if written != nil {
+			if err := <-written; err != nil {
+				t.Fatal(err)
+			}
+		}
+		write := p.Seal()
+		written = make(chan error, 1)
+		go func() { written <- write(ctx) }()
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(out.ids) != fmt.Sprint(want) {
+		t.Fatalf("published %v\nwant %v", out.ids, want)
 	}
 }

@@ -60,8 +60,11 @@ type Processor struct {
 	incidents *incident.Set
 	batch     sinks.Batch
 	marks     poison.Marks // the record each row of batch came from
-	out       *poison.Writer
-	records   int
+	// spareMarks is the marks' memory of the batch sealed before the
+	// last, reused for the next (Seal).
+	spareMarks poison.Marks
+	out        *poison.Writer
+	records    int
 	// lastOffset is the offset of the last record processed; latestMs the
 	// latest event time of a candidate, the incidents' watermark before
 	// its clamp to the wall clock.
@@ -145,24 +148,31 @@ func (p *Processor) Process(_ context.Context, rec source.Record) error {
 	return nil
 }
 
-// Pending counts records read since the last flush.
+// Pending counts records read since the last seal.
 func (p *Processor) Pending() int { return p.records }
 
-// Flush stores the batch, with the incidents changed since the last flush,
-// and evicts what the windows no longer need.
-func (p *Processor) Flush(ctx context.Context) error {
-	p.batch.Incidents = append(p.batch.Incidents, p.incidents.Take()...)
+// Seal moves the batch out with the incidents changed since the last seal,
+// evicts what the windows no longer need, and returns the write that
+// stores the batch (pipeline.Processor). The incidents stay with the
+// processing goroutine; the write touches only the sealed batch.
+func (p *Processor) Seal() func(context.Context) error {
+	b, marks := p.batch, p.marks
+	b.Incidents = append(b.Incidents, p.incidents.Take()...)
 	if p.records > 0 && p.latestMs != 0 {
 		// Where the windows stood at the batch's last offset, for a
 		// rebuild from the committed offset (sinks.WatermarkRecord).
-		p.batch.Watermarks = []sinks.WatermarkRecord{{Stage: sinks.WindowIPs, Shard: p.shard, Offset: p.lastOffset, At: time.UnixMilli(p.latestMs).UTC()}}
+		b.Watermarks = []sinks.WatermarkRecord{{Stage: sinks.WindowIPs, Shard: p.shard, Offset: p.lastOffset, At: time.UnixMilli(p.latestMs).UTC()}}
 	}
-	if err := p.out.Write(ctx, &p.batch, &p.marks); err != nil {
-		return err
-	}
-	p.marks.Reset()
+	// The marks' slice is reused, two alternating: the spare is the batch
+	// sealed before this one, whose write has returned (Seal's contract).
 	p.batch = sinks.Batch{}
+	p.marks, p.spareMarks = p.spareMarks, marks
+	p.marks.Reset()
 	p.records = 0
 	p.incidents.Evict()
-	return nil
+	return func(ctx context.Context) error { return p.out.Write(ctx, &b, &marks) }
 }
+
+// Flush seals the batch and stores it at once, for callers without a
+// pipelined loop (tests, cmd/bench-api).
+func (p *Processor) Flush(ctx context.Context) error { return p.Seal()(ctx) }
