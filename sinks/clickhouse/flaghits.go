@@ -7,6 +7,7 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/signindiag/signindiag/schemas"
@@ -25,7 +26,7 @@ type flagHit struct {
 
 // maxKeysPerQuery bounds the keys of one IN list: 18.16 parses at most
 // max_query_size (256 KiB) of a query's text, about 6 000 ids.
-const maxKeysPerQuery = 4000
+const maxKeysPerQuery = 2000
 
 // writeFlagHits pairs, once a batch is stored, its flags with the stored
 // sign-ins they name and its sign-ins with the stored flags naming them.
@@ -72,16 +73,9 @@ func (s *Store) hitsOfSignIns(ctx context.Context, rows []sinks.SignInRecord, ve
 	for i := range rows {
 		signIns[i] = rows[i].SignIn
 	}
-	keys := flagjoin.Keys(signIns)
-	var flags []flagjoin.Target
-	for len(keys) > 0 {
-		n := min(len(keys), maxKeysPerQuery)
-		got, err := s.flagsByKey(ctx, keys[:n])
-		if err != nil {
-			return nil, err
-		}
-		flags = append(flags, got...)
-		keys = keys[n:]
+	flags, err := s.flagsByKey(ctx, flagjoin.Keys(signIns))
+	if err != nil {
+		return nil, err
 	}
 	var hits []flagHit
 	for i := range signIns {
@@ -101,15 +95,25 @@ func (s *Store) hitsOfSignIns(ctx context.Context, rows []sinks.SignInRecord, ve
 	return hits, nil
 }
 
-// flagsByKey reads flag_keys, which holds a row per key of each flag.
+// flagsByKey reads the flags naming any of the keys from flag_keys, which
+// holds a row per key of each flag. The keys of a batch (two per sign-in)
+// travel as an external table, a data block: as an IN list they would be
+// parsed as SQL, 18.16 taking a quarter of a second for 4 000 of them.
 func (s *Store) flagsByKey(ctx context.Context, keys []string) ([]flagjoin.Target, error) {
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
+	if len(keys) == 0 {
+		return nil, nil
 	}
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(
-		"SELECT signin_id, correlation_id, request_id, flagged_at, id FROM %s WHERE key IN ?", s.table("flag_keys")),
-		ch.GroupSet{Value: args})
+	batchKeys, err := ext.NewTable("batch_keys", ext.Column("key", "String"))
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
+	}
+	for _, k := range keys {
+		if err := batchKeys.Append(k); err != nil {
+			return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
+		}
+	}
+	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(batchKeys)), fmt.Sprintf(
+		"SELECT signin_id, correlation_id, request_id, flagged_at, id FROM %s WHERE key IN batch_keys", s.table("flag_keys")))
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
 	}
