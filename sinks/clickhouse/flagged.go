@@ -43,24 +43,26 @@ func (f flagReads) FlagsNaming(ctx context.Context, signIns []schemas.SignIn) ([
 	return f.s.flagsNamingSignIns(ctx, signIns)
 }
 
-// flagSlices are how far before the cursor each read of flag_times
-// looks, widened each time a read comes back short; past the last, reads
-// are unbounded.
-var flagSlices = []time.Duration{6 * time.Hour, 24 * time.Hour, 4 * 24 * time.Hour, 16 * 24 * time.Hour, 64 * 24 * time.Hour}
-
 // flagPage returns up to limit targets after the cursor in page order,
-// each under its latest flag.
+// each under its latest flag. It reads flag_times one time slice at a
+// time, each starting where flag_hours says the next reads' worth of
+// flags begins, until the slices hold a page of targets whose latest flag
+// they are; past the hours it knows of, reads are unbounded.
 func (s *Store) flagPage(ctx context.Context, before time.Time, beforeID string, limit int) ([]flagjoin.Target, error) {
 	var out []flagjoin.Target
 	seen := map[[3]string]bool{}
 	read := 2 * limit // flags per read: spares for the targets flagged again
+	starts, err := s.flagSliceStarts(ctx, before, read)
+	if err != nil {
+		return nil, err
+	}
 	for span := 0; len(out) < limit; {
 		where := "((flagged_at < ?) OR (flagged_at = ? AND id < ?))"
 		args := []any{before, before, beforeID}
-		bounded := span < len(flagSlices)
+		bounded := span < len(starts)
 		if bounded {
 			where += " AND flagged_at >= ?"
-			args = append(args, before.Add(-flagSlices[span]).Truncate(time.Second))
+			args = append(args, starts[span])
 		}
 		rows, err := s.conn.Query(ctx, fmt.Sprintf(
 			`SELECT signin_id, correlation_id, request_id, flagged_at, id, flagged_by FROM %s WHERE %s
@@ -106,6 +108,37 @@ func (s *Store) flagPage(ctx context.Context, before time.Time, beforeID string,
 	return out, nil
 }
 
+// flagSliceStarts returns the starts of the time slices before the cursor
+// that hold read, 2×read, 4×read … flags by flag_hours' counts, newest
+// first.
+func (s *Store) flagSliceStarts(ctx context.Context, before time.Time, read int) ([]time.Time, error) {
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(
+		"SELECT hour, sum(flags) FROM %s WHERE hour <= ? GROUP BY hour ORDER BY hour DESC", s.table("flag_hours")),
+		before.Truncate(time.Hour))
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read flags per hour: %w", err)
+	}
+	defer rows.Close()
+	var starts []time.Time
+	var total uint64
+	want := uint64(read)
+	for rows.Next() {
+		var hour time.Time
+		var n uint64
+		if err := rows.Scan(&hour, &n); err != nil {
+			return nil, fmt.Errorf("clickhouse: read flags per hour: %w", err)
+		}
+		if total += n; total >= want {
+			starts = append(starts, hour)
+			want *= 2
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: read flags per hour: %w", err)
+	}
+	return starts, nil
+}
+
 func targetKey(t *flagjoin.Target) [3]string {
 	return [3]string{t.SignInID, t.CorrelationID, t.RequestID}
 }
@@ -116,12 +149,15 @@ func (s *Store) notFlaggedAgain(ctx context.Context, targets []flagjoin.Target) 
 	if len(targets) == 0 {
 		return nil, nil
 	}
+	// A flag again on the same target names its keys again: any one of
+	// them finds it (each key costs a granule per part).
 	var keys []any
 	oldest := targets[0].At
 	for i := range targets {
 		for _, k := range targetKey(&targets[i]) {
 			if k != "" {
 				keys = append(keys, k)
+				break
 			}
 		}
 		if targets[i].At.Before(oldest) {
