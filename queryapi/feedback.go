@@ -117,7 +117,7 @@ func (a *API) findingOf(r *http.Request, si *schemas.SignIn, id string) (*schema
 	if err != nil {
 		return nil, err
 	}
-	incidents, err := a.incidentResults(r, signIns, 0)
+	incidents, _, err := a.incidentResults(r.Context(), signIns)
 	if err != nil {
 		return nil, err
 	}

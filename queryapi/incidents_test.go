@@ -2,6 +2,7 @@ package queryapi
 
 import (
 	"net/http"
+	"sort"
 	"testing"
 	"time"
 
@@ -87,7 +88,8 @@ func TestSprayIncidentShowsOnEveryVictim(t *testing.T) {
 		t.Fatalf("spray result %v, evidence %+v", res, r.evidence)
 	}
 	// One query per detection the sign-ins qualify for: failures (48h, by
-	// user) and spray (by IP).
+	// user) and spray (by IP), run at once.
+	sort.Slice(r.incidentQueries, func(i, j int) bool { return r.incidentQueries[i].Detection < r.incidentQueries[j].Detection })
 	if q := r.incidentQueries; len(q) != 2 || q[0].Detection != "excessive_failures_48h" || len(q[0].Keys) != 3 ||
 		q[1].Detection != "password_spray" || len(q[1].Keys) != 1 {
 		t.Fatalf("incident queries %+v", q)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,8 @@ import (
 
 // fakeReader records the queries it is asked.
 type fakeReader struct {
+	// mu guards what the API may call at once (incidents, evidence).
+	mu       sync.Mutex
 	queries  []sinks.SignInQuery
 	counted  [][2]time.Time
 	signIns  []schemas.SignIn
@@ -78,6 +82,8 @@ func (f *fakeReader) Acknowledgements(_ context.Context, ids []string) (map[stri
 
 // Incidents filters like the store: detection, keys, span overlap.
 func (f *fakeReader) Incidents(_ context.Context, q sinks.IncidentQuery) ([]sinks.IncidentRecord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.incidentQueries = append(f.incidentQueries, q)
 	var out []sinks.IncidentRecord
 	for _, in := range f.incidents {
@@ -114,6 +120,8 @@ func (f *fakeReader) Flagged(_ context.Context, q sinks.FlaggedQuery) ([]sinks.F
 }
 
 func (f *fakeReader) Evidence(_ context.Context, q sinks.EvidenceQuery) (*schemas.Evidence, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.evidence = append(f.evidence, q)
 	return &schemas.Evidence{Failures: 3, WindowStart: q.From, WindowEnd: q.To}, nil
 }
@@ -269,6 +277,8 @@ func TestWindowedFindingsCarryEvidence(t *testing.T) {
 	if results[0].(map[string]any)["evidence"] == nil || results[1].(map[string]any)["evidence"] != nil {
 		t.Errorf("evidence on the windowed finding only: %v", results)
 	}
+	// The queries run at once: compare them in a fixed order.
+	sort.Slice(r.evidence, func(i, j int) bool { return r.evidence[i].UserKey > r.evidence[j].UserKey })
 	if len(r.evidence) != 2 || r.evidence[0].UserKey != "u" || !r.evidence[0].From.Equal(at.Add(-48*time.Hour)) ||
 		r.evidence[1].IP != "198.51.100.7" || !r.evidence[1].From.Equal(at.Add(-20*time.Minute)) {
 		t.Errorf("evidence queries = %+v", r.evidence)
