@@ -128,10 +128,11 @@ func measure(ctx context.Context, o options, store *chstore.Store, conn driver.C
 	return nil
 }
 
-// get runs one request; with a query id, ClickHouse logs its queries.
+// get runs one request; with a query id, ClickHouse logs its queries,
+// each under an id of its own that starts with qid and a dash.
 func get(ctx context.Context, h http.Handler, u, qid string) (returned int, body []byte, err error) {
 	if qid != "" {
-		ctx = clickhouse.Context(ctx, clickhouse.WithQueryID(qid), clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1, "replace_running_query": 1}))
+		ctx = clickhouse.Context(chstore.WithQueryTag(ctx, qid), clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
 	}
 	req := httptest.NewRequest(http.MethodGet, u, nil).WithContext(ctx)
 	rec := httptest.NewRecorder()
@@ -152,8 +153,11 @@ func get(ctx context.Context, h http.Handler, u, qid string) (returned int, body
 }
 
 func rowsRead(ctx context.Context, conn driver.Conn, runID string, r *result) error {
-	rows, err := conn.Query(ctx, `SELECT query_id, count(), sum(read_rows), max(read_rows), argMax(result_rows, read_rows), argMax(query, read_rows)
-		FROM system.query_log WHERE type IN (2, 4) AND query_id LIKE ? GROUP BY query_id`, runID+"-"+r.Name+"-%")
+	// A request's queries are named <request id>-<n>: grouped by the id
+	// without its last dash-separated part.
+	rows, err := conn.Query(ctx, `SELECT substring(query_id, 1, length(query_id) - position(reverse(query_id), '-')) AS request,
+		count(), sum(read_rows), max(read_rows), argMax(result_rows, read_rows), argMax(query, read_rows)
+		FROM system.query_log WHERE type IN (2, 4) AND query_id LIKE ? GROUP BY request`, runID+"-"+r.Name+"-%")
 	if err != nil {
 		return fmt.Errorf("read query log: %w", err)
 	}

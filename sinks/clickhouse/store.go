@@ -57,7 +57,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: open %s: %w", cfg.Addr, err)
 	}
-	s := &Store{conn: conn, cfg: cfg, log: log}
+	s := &Store{conn: taggedConn{conn}, cfg: cfg, log: log}
 	if err := s.Ping(ctx); err != nil {
 		_ = conn.Close()
 		return nil, err
