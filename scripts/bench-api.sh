@@ -11,6 +11,8 @@
 # and measure that version first: its cmd/bench-api is this one, built in
 # a worktree of the commit; the current version then migrates the same
 # database (backfilling its new tables) and is measured on the same rows.
+# The commit must be 82560a4 or later: cmd/bench-api names each request's
+# queries through sinks/clickhouse.WithQueryTag, which older stores lack.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 EVENTS="${EVENTS:-10000000}"

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signindiag/signindiag/pipeline/pipelinetest"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/rules"
 	"github.com/signindiag/signindiag/rules/catalog"
@@ -387,7 +388,7 @@ func TestSealedBatchIsUntouchedWhileTheNextIsProcessed(t *testing.T) {
 	p := newProcessor(store)
 	ctx := context.Background()
 	const batches, perBatch = 4, 50
-	var written chan error
+	writes := pipelinetest.NewWriteBehind(t)
 	for b := range batches {
 		for i := range perBatch {
 			offset := int64(b*perBatch + i)
@@ -396,18 +397,9 @@ func TestSealedBatchIsUntouchedWhileTheNextIsProcessed(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if written != nil {
-			if err := <-written; err != nil {
-				t.Fatal(err)
-			}
-		}
-		write := p.Seal()
-		written = make(chan error, 1)
-		go func() { written <- write(ctx) }()
+		writes.Seal(ctx, p.Seal)
 	}
-	if err := <-written; err != nil {
-		t.Fatal(err)
-	}
+	writes.Wait()
 	if len(store.batches) != batches {
 		t.Fatalf("%d batches stored, want %d", len(store.batches), batches)
 	}

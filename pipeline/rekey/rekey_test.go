@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/signindiag/signindiag/pipeline/deadletter"
+	"github.com/signindiag/signindiag/pipeline/pipelinetest"
 	"github.com/signindiag/signindiag/pipeline/publish"
 	"github.com/signindiag/signindiag/pipeline/source"
 	"github.com/signindiag/signindiag/schemas"
@@ -228,7 +229,7 @@ func TestSealedBatchIsUntouchedWhileTheNextIsEncoded(t *testing.T) {
 	p := NewProcessor(cfg, out, reasons{})
 	ctx := context.Background()
 	var want []string
-	var written chan error
+	writes := pipelinetest.NewWriteBehind(t)
 	for b := range 4 {
 		for i := range 50 {
 			id := fmt.Sprintf("b%d-%d", b, i)
@@ -238,18 +239,9 @@ func TestSealedBatchIsUntouchedWhileTheNextIsEncoded(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if written != nil {
-			if err := <-written; err != nil {
-				t.Fatal(err)
-			}
-		}
-		write := p.Seal()
-		written = make(chan error, 1)
-		go func() { written <- write(ctx) }()
+		writes.Seal(ctx, p.Seal)
 	}
-	if err := <-written; err != nil {
-		t.Fatal(err)
-	}
+	writes.Wait()
 	if fmt.Sprint(out.ids) != fmt.Sprint(want) {
 		t.Fatalf("published %v\nwant %v", out.ids, want)
 	}

@@ -167,22 +167,15 @@ func (s *Store) notFlaggedAgain(ctx context.Context, targets []flagjoin.Target) 
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(
 		"SELECT signin_id, correlation_id, request_id, flagged_at, id FROM %s WHERE key IN ? AND flagged_at >= ?", s.table("flag_keys")),
 		ch.GroupSet{Value: keys}, oldest)
+	flags, err := scanTargets(rows, err, "read later flags")
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: read later flags: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	latest := map[[3]string]flagjoin.Target{}
-	for rows.Next() {
-		var t flagjoin.Target
-		if err := rows.Scan(&t.SignInID, &t.CorrelationID, &t.RequestID, &t.At, &t.ID); err != nil {
-			return nil, fmt.Errorf("clickhouse: read later flags: %w", err)
-		}
+	for _, t := range flags {
 		if l, ok := latest[targetKey(&t)]; !ok || t.After(&l) {
 			latest[targetKey(&t)] = t
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse: read later flags: %w", err)
 	}
 	var out []flagjoin.Target
 	for _, t := range targets {

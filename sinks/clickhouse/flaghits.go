@@ -114,20 +114,26 @@ func (s *Store) flagsByKey(ctx context.Context, keys []string) ([]flagjoin.Targe
 	}
 	rows, err := s.conn.Query(ch.Context(ctx, ch.WithExternalTable(batchKeys)), fmt.Sprintf(
 		"SELECT signin_id, correlation_id, request_id, flagged_at, id FROM %s WHERE key IN batch_keys", s.table("flag_keys")))
+	return scanTargets(rows, err, "read flags by key")
+}
+
+// scanTargets reads rows of (signin_id, correlation_id, request_id,
+// flagged_at, id), the result of a query that failed with err or not.
+func scanTargets(rows driver.Rows, err error, what string) ([]flagjoin.Target, error) {
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
+		return nil, fmt.Errorf("clickhouse: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []flagjoin.Target
 	for rows.Next() {
 		var t flagjoin.Target
 		if err := rows.Scan(&t.SignInID, &t.CorrelationID, &t.RequestID, &t.At, &t.ID); err != nil {
-			return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
+			return nil, fmt.Errorf("clickhouse: %s: %w", what, err)
 		}
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse: read flags by key: %w", err)
+		return nil, fmt.Errorf("clickhouse: %s: %w", what, err)
 	}
 	return out, nil
 }
@@ -317,20 +323,5 @@ func (s *Store) flagsNamingSignIns(ctx context.Context, signIns []schemas.SignIn
 		`SELECT DISTINCT flag_signin_id, flag_correlation_id, flag_request_id, flagged_at, flag_id FROM %s
 		 WHERE user_key IN ? AND created_at >= ? AND created_at <= ?`, s.table("flag_hits_by_user")),
 		ch.GroupSet{Value: users}, from.UTC().Truncate(time.Second), to.UTC())
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse: read flags of sign-ins: %w", err)
-	}
-	defer rows.Close()
-	var out []flagjoin.Target
-	for rows.Next() {
-		var t flagjoin.Target
-		if err := rows.Scan(&t.SignInID, &t.CorrelationID, &t.RequestID, &t.At, &t.ID); err != nil {
-			return nil, fmt.Errorf("clickhouse: read flags of sign-ins: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse: read flags of sign-ins: %w", err)
-	}
-	return out, nil
+	return scanTargets(rows, err, "read flags of sign-ins")
 }
