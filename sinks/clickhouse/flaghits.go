@@ -28,22 +28,33 @@ type flagHit struct {
 // max_query_size (256 KiB) of a query's text, about 6 000 ids.
 const maxKeysPerQuery = 2000
 
-// writeFlagHits pairs, once a batch is stored, its flags with the stored
-// sign-ins they name and its sign-ins with the stored flags naming them.
-// Both sides look only after their own rows are stored: of a flag and
-// its sign-in written at once by two writers, the later to look sees the
-// other. A replayed batch pairs again; the table collapses repeats.
-func (s *Store) writeFlagHits(ctx context.Context, b *sinks.Batch, version uint64) error {
+// writeFlagHits pairs, once batches are stored, their flags with the
+// stored sign-ins they name and their sign-ins with the stored flags
+// naming them. Both sides look only after their own rows are stored: of a
+// flag and its sign-in written at once by two writers, the later to look
+// sees the other. A replayed batch pairs again; the table collapses
+// repeats. A batch's sign-ins are paired as written, at version+i.
+func (s *Store) writeFlagHits(ctx context.Context, batches []*sinks.Batch, version uint64) error {
+	var flags []schemas.Flag
+	for _, b := range batches {
+		flags = append(flags, b.Flags...)
+	}
 	var hits []flagHit
-	if len(b.Flags) > 0 {
-		h, err := s.hitsOfFlags(ctx, b.Flags)
+	if len(flags) > 0 {
+		h, err := s.hitsOfFlags(ctx, flags)
 		if err != nil {
 			return err
 		}
 		hits = append(hits, h...)
 	}
-	if len(b.SignIns) > 0 {
-		h, err := s.hitsOfSignIns(ctx, b.SignIns, version)
+	var signIns []versioned
+	for i, b := range batches {
+		for j := range b.SignIns {
+			signIns = append(signIns, versioned{&b.SignIns[j], version + uint64(i)})
+		}
+	}
+	if len(signIns) > 0 {
+		h, err := s.hitsOfSignIns(ctx, signIns)
 		if err != nil {
 			return err
 		}
@@ -66,12 +77,17 @@ func (s *Store) writeFlagHits(ctx context.Context, b *sinks.Batch, version uint6
 	})
 }
 
-// hitsOfSignIns pairs the sign-ins, as written at version, with the
-// stored flags naming them.
-func (s *Store) hitsOfSignIns(ctx context.Context, rows []sinks.SignInRecord, version uint64) ([]flagHit, error) {
+// versioned is a sign-in record as written, at its batch's version.
+type versioned struct {
+	r       *sinks.SignInRecord
+	version uint64
+}
+
+// hitsOfSignIns pairs the sign-ins with the stored flags naming them.
+func (s *Store) hitsOfSignIns(ctx context.Context, rows []versioned) ([]flagHit, error) {
 	signIns := make([]schemas.SignIn, len(rows))
 	for i := range rows {
-		signIns[i] = rows[i].SignIn
+		signIns[i] = rows[i].r.SignIn
 	}
 	flags, err := s.flagsByKey(ctx, flagjoin.Keys(signIns))
 	if err != nil {
@@ -84,12 +100,12 @@ func (s *Store) hitsOfSignIns(ctx context.Context, rows []sinks.SignInRecord, ve
 			if !f.Names(si) {
 				continue
 			}
-			doc, err := storedDoc(&rows[i])
+			doc, err := storedDoc(rows[i].r)
 			if err != nil {
 				return nil, err
 			}
 			hits = append(hits, flagHit{flag: f, signInVersion: signInVersion{userKey: si.UserKey(), at: si.CreatedDateTime,
-				ms: si.CreatedDateTime.UnixMilli(), version: version, category: si.Category, id: si.ID, doc: string(doc)}})
+				ms: si.CreatedDateTime.UnixMilli(), version: rows[i].version, category: si.Category, id: si.ID, doc: string(doc)}})
 		}
 	}
 	return hits, nil

@@ -22,22 +22,23 @@ type incidentDoc struct {
 	Details         json.RawMessage `json:"details,omitempty"`
 }
 
-func (s *Store) writeIncidents(ctx context.Context, rows []sinks.IncidentRecord) error {
-	const cols = "detection, key, start_at, id, start_ms, first_at, last_at, first_ms, last_ms, member_count, superseded_by, shard, version, doc"
-	return s.send(ctx, "incidents", cols, func(batch driver.Batch) error {
-		for i := range rows {
-			r := &rows[i]
-			doc, err := json.Marshal(incidentDoc{Severity: r.Severity, Title: r.Title, Summary: r.Summary, Recommendations: r.Recommendations, Details: r.Details})
-			if err != nil {
-				return fmt.Errorf("encode incident %s: %w", r.ID, err)
-			}
-			if err := batch.Append(r.Detection, r.Key, r.Start, r.ID, r.Start.UnixMilli(), r.First, r.Last,
-				r.First.UnixMilli(), r.Last.UnixMilli(), uint32(r.Count), r.SupersededBy, uint16(r.Shard), r.Version(), string(doc)); err != nil {
-				return err
-			}
+const incidentColumns = "detection, key, start_at, id, start_ms, first_at, last_at, first_ms, last_ms, member_count, superseded_by, shard, version, doc"
+
+// addIncidents adds the incidents with their own versions (their member
+// counts; sinks.IncidentRecord.Version), not the write's.
+func addIncidents(insert driver.Batch, b *sinks.Batch, _ uint64) error {
+	for i := range b.Incidents {
+		r := &b.Incidents[i]
+		doc, err := json.Marshal(incidentDoc{Severity: r.Severity, Title: r.Title, Summary: r.Summary, Recommendations: r.Recommendations, Details: r.Details})
+		if err != nil {
+			return fmt.Errorf("encode incident %s: %w", r.ID, err)
 		}
-		return nil
-	})
+		if err := insert.Append(r.Detection, r.Key, r.Start, r.ID, r.Start.UnixMilli(), r.First, r.Last,
+			r.First.UnixMilli(), r.Last.UnixMilli(), uint32(r.Count), r.SupersededBy, uint16(r.Shard), r.Version(), string(doc)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Incidents implements sinks.IncidentReader: the latest version of each

@@ -25,7 +25,7 @@ func SignInHash(identity string) uint64 {
 	return h.Sum64()
 }
 
-// FactColumns are signin_facts' columns in the order writeFacts (and
+// FactColumns are signin_facts' columns in the order addFacts (and
 // tools that bulk-load the table) append them.
 const FactColumns = "is_failure, created_at, sid, created_ms, error_code, scenario, app, client_app, country, ip, user_key, version"
 
@@ -77,23 +77,21 @@ func appendFact(batch driver.Batch, f *FactRow, version uint64) error {
 		f.Country, f.IP, f.UserKey, version)
 }
 
-// writeFacts writes the narrow row of every sign-in of the batch, with
-// the scenario of its diagnosis when the batch holds one (a sign-in gets
-// at most one, in the same batch).
-func (s *Store) writeFacts(ctx context.Context, b *sinks.Batch, version uint64) error {
+// addFacts adds the narrow row of every sign-in of the batch, with the
+// scenario of its diagnosis when the batch holds one (a sign-in gets at
+// most one, in the same batch).
+func addFacts(insert driver.Batch, b *sinks.Batch, version uint64) error {
 	scenarios := make(map[string]string, len(b.Findings))
 	for i := range b.Findings {
 		scenarios[b.Findings[i].SignInID] = b.Findings[i].Scenario
 	}
-	return s.send(ctx, "signin_facts", FactColumns, func(batch driver.Batch) error {
-		for i := range b.SignIns {
-			f := FactOf(&b.SignIns[i], scenarios[b.SignIns[i].SignIn.ID])
-			if err := appendFact(batch, &f, version); err != nil {
-				return err
-			}
+	for i := range b.SignIns {
+		f := FactOf(&b.SignIns[i], scenarios[b.SignIns[i].SignIn.ID])
+		if err := appendFact(insert, &f, version); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // factColumns maps a spike dimension to its signin_facts expression.

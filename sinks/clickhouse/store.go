@@ -10,13 +10,17 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/groupcommit"
 )
 
 // Store is the ClickHouse implementation of sinks.Store.
 type Store struct {
 	conn driver.Conn
-	cfg  Config
-	log  *slog.Logger
+	// group lets the batches written at the same time share inserts
+	// (writer.go).
+	group groupcommit.Group
+	cfg   Config
+	log   *slog.Logger
 }
 
 // Open connects and pings. Tables are qualified with the database name in

@@ -33,6 +33,10 @@ type Backend struct {
 	// added them does, so the suite proves the backfill agrees with the
 	// writer. nil: the backend derives nothing.
 	Rebuild func(t *testing.T, s sinks.Store)
+	// Transactional: a batch whose write fails leaves none of its rows
+	// (SQLite). ClickHouse has no transactions: the tables a failed
+	// batch reached keep its rows until the retry or replay completes it.
+	Transactional bool
 }
 
 // test is one named conformance test.
@@ -46,6 +50,7 @@ var tests = []test{
 	{"MigrateTwiceIsANoOp", testMigrateTwice},
 	{"WriteIsIdempotentAndLookupsFindTheSignIn", testWriteIsIdempotent},
 	{"LaterVersionOfASignInReplacesTheEarlier", testLaterVersionReplaces},
+	{"ConcurrentWritesKeepTheirOwnErrors", testConcurrentWritesKeepTheirOwnErrors},
 	{"FlagsMarkSignInsWhicheverArrivesFirst", testFlagsWhicheverFirst},
 	{"FailureCountIsExactToTheMillisecond", testFailureCountExact},
 	{"UserSearchReadsBackUntilAPageIsFull", testUserSearchPages},

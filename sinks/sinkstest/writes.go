@@ -2,7 +2,10 @@ package sinkstest
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -302,4 +305,49 @@ func testCompleteFindingOutranksPartial(t *testing.T, b Backend) {
 			t.Fatalf("after a complete rewrite: %d, want 9", got.Failures48h)
 		}
 	})
+}
+
+// Batches written at the same time (the partition workers flush
+// together, and a backend may write them as one) each get an error of
+// their own: one with a row the store refuses fails, with ErrRejected
+// (and, in a transactional store, leaves none of its rows), and every
+// other is stored whole.
+func testConcurrentWritesKeepTheirOwnErrors(t *testing.T, b Backend) {
+	s := b.Open(t)
+	ctx := context.Background()
+	const writers = 8
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var batch sinks.Batch
+			for i := range 50 {
+				si := SignIn(fmt.Sprintf("G%d-%d", w, i), fmt.Sprintf("user-%d", w), "", T0.Add(time.Duration(i)*time.Second), 50126)
+				batch.SignIns = append(batch.SignIns, Record(si, int64(i)))
+			}
+			if w == 3 { // an incident whose details are not JSON
+				batch.Incidents = []sinks.IncidentRecord{{ID: "bad", Detection: "mfa_fatigue", Key: "user-3", Start: T0, First: T0, Last: T0,
+					Count: 1, Details: json.RawMessage("{not json")}}
+			}
+			errs[w] = s.Write(ctx, &batch)
+		}()
+	}
+	wg.Wait()
+	for w, err := range errs {
+		got, rerr := s.SignIns(ctx, sinks.SignInQuery{User: fmt.Sprintf("user-%d", w), From: T0, To: T0.Add(time.Hour), Limit: 100})
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		if w == 3 {
+			if !errors.Is(err, sinks.ErrRejected) || (b.Transactional && len(got) != 0) {
+				t.Errorf("bad batch: err %v, %d sign-ins stored; want ErrRejected (and none, transactional %v)", err, len(got), b.Transactional)
+			}
+			continue
+		}
+		if err != nil || len(got) != 50 {
+			t.Errorf("batch %d: err %v, %d sign-ins stored; want all 50", w, err, len(got))
+		}
+	}
 }

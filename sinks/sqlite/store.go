@@ -22,6 +22,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/signindiag/signindiag/sinks"
+	"github.com/signindiag/signindiag/sinks/groupcommit"
 )
 
 // Config locates and tunes the database file. Environment names carry
@@ -68,9 +69,8 @@ type Store struct {
 	// mu serialises the writer: SQLite has one writer at a time, and
 	// waiting here is cheaper and clearer than SQLITE_BUSY retries.
 	mu sync.Mutex
-	// qmu guards queue, the batches waiting for the writer (groupcommit.go).
-	qmu   sync.Mutex
-	queue []*pending
+	// group queues the batches waiting for the writer (groupcommit.go).
+	group groupcommit.Group
 	// upns are the UPN mappings known to be stored, with the seen_ms
 	// they were written with (see batchWriter.upns); under mu.
 	upns map[upnPair]int64
