@@ -2,7 +2,7 @@ package groupcommit
 
 // QueuedForTest counts the batches waiting for their turn.
 func (g *Group) QueuedForTest() int {
-	g.qmu.Lock()
-	defer g.qmu.Unlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	return len(g.queue)
 }

@@ -1,12 +1,13 @@
 // Package groupcommit lets the pipeline's partition workers, which flush
 // on their own and so often at the same moment, share one write to a
-// store: the writer that takes the turn writes every batch queued by then
-// in one go (one transaction, or one insert per table), and each caller
+// store: the writer whose turn it is writes every batch queued by then in
+// one go (one transaction, or one insert per table), and each caller
 // returns once its batch is durable, with an error of its own.
 package groupcommit
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/signindiag/signindiag/sinks"
@@ -18,11 +19,12 @@ import (
 // not at all and its error is its own.
 type WriteAll func(ctx context.Context, batches []*sinks.Batch) (failed bool, err error)
 
-// Group queues the batches waiting for their turn.
+// Group queues the batches waiting for their turn. The zero value is
+// ready to use.
 type Group struct {
-	turn  sync.Mutex // one group at a time
-	qmu   sync.Mutex // guards queue
+	mu    sync.Mutex // guards queue and turn
 	queue []*pending
+	turn  chan struct{} // holds a token while a group is written
 }
 
 type pending struct {
@@ -32,32 +34,47 @@ type pending struct {
 }
 
 // Write stores b with the batches queued beside it through write, and
-// returns b's error. The group's write runs to its end even if ctx ends:
-// other callers' batches are in it, and write bounds its own time.
+// returns b's error. The group is written under the context of the
+// caller whose turn it is: should that caller give up (a shutdown), the
+// others get its error and retry on their own. A caller that gives up
+// while queued leaves the queue; one whose batch is being written waits
+// for that write, so the store never holds a batch its caller reuses.
 func (g *Group) Write(ctx context.Context, b *sinks.Batch, write WriteAll) error {
 	p := &pending{batch: b, done: make(chan struct{})}
-	g.qmu.Lock()
+	g.mu.Lock()
 	g.queue = append(g.queue, p)
-	g.qmu.Unlock()
-	g.turn.Lock()
-	defer g.turn.Unlock()
-	select {
-	case <-p.done: // written by the caller before us
-		return p.err
-	default:
+	if g.turn == nil {
+		g.turn = make(chan struct{}, 1)
 	}
-	g.qmu.Lock()
+	turn := g.turn
+	g.mu.Unlock()
+	select {
+	case turn <- struct{}{}:
+		defer func() { <-turn }()
+	case <-p.done: // written by the caller whose turn it was
+		return p.err
+	case <-ctx.Done():
+		if g.withdraw(p) {
+			return ctx.Err()
+		}
+		<-p.done // in a group being written: its write ends it
+		return p.err
+	}
+	g.mu.Lock()
 	group := g.queue
 	g.queue = nil
-	g.qmu.Unlock()
-	wctx := context.WithoutCancel(ctx)
+	g.mu.Unlock()
+	if len(group) == 0 { // ours went with the group before
+		<-p.done
+		return p.err
+	}
 	batches := make([]*sinks.Batch, len(group))
 	for i, q := range group {
 		batches[i] = q.batch
 	}
-	if failed, err := write(wctx, batches); failed && len(group) > 1 {
+	if failed, err := write(ctx, batches); failed && len(group) > 1 {
 		for _, q := range group {
-			_, q.err = write(wctx, []*sinks.Batch{q.batch})
+			_, q.err = write(ctx, []*sinks.Batch{q.batch})
 		}
 	} else {
 		for _, q := range group {
@@ -67,5 +84,18 @@ func (g *Group) Write(ctx context.Context, b *sinks.Batch, write WriteAll) error
 	for _, q := range group {
 		close(q.done)
 	}
+	<-p.done
 	return p.err
+}
+
+// withdraw takes p out of the queue, if no group has taken it yet.
+func (g *Group) withdraw(p *pending) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	i := slices.Index(g.queue, p)
+	if i < 0 {
+		return false
+	}
+	g.queue = slices.Delete(g.queue, i, i+1)
+	return true
 }

@@ -120,3 +120,38 @@ func TestAStoreFailureIsEveryonesError(t *testing.T) {
 		t.Errorf("%d calls, want the first and the group's, not retried batch by batch", len(s.calls))
 	}
 }
+
+// A caller that gives up while queued (a shutdown) leaves the queue at
+// once, and its batch is not written after it returned.
+func TestACallerThatGivesUpWhileQueuedLeaves(t *testing.T) {
+	s := &store{inside: make(chan struct{}), hold: make(chan struct{})}
+	var g groupcommit.Group
+	first := make(chan error, 1)
+	go func() { first <- g.Write(context.Background(), &sinks.Batch{}, s.write) }()
+	<-s.inside
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := &sinks.Batch{}
+	queued := make(chan error, 1)
+	go func() { queued <- g.Write(ctx, gaveUp, s.write) }()
+	for deadline := time.Now().Add(10 * time.Second); g.QueuedForTest() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the batch was never queued")
+		}
+	}
+	cancel()
+	select {
+	case err := <-queued:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("gave up with %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a queued caller whose context ended is still waiting")
+	}
+	close(s.hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if g.QueuedForTest() != 0 || len(s.calls) != 1 {
+		t.Errorf("%d queued and %d calls after the first, want the batch gone and never written", g.QueuedForTest(), len(s.calls)-1)
+	}
+}
