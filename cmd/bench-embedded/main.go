@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/signindiag/signindiag/internal/freeport"
 	"github.com/signindiag/signindiag/loadgen"
 )
 
@@ -211,7 +211,7 @@ func sampleCorrelationIDs(path string, n int) ([]string, error) {
 }
 
 func lookups(ctx context.Context, binary, dir string, ids []string) (p50, p99 float64, err error) {
-	addr, err := freeAddr()
+	addr, err := freeport.Addr()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -263,15 +263,6 @@ func lookups(ctx context.Context, binary, dir string, ids []string) (p50, p99 fl
 	}
 	slices.Sort(ms)
 	return ms[len(ms)/2], ms[(len(ms)*99)/100], nil
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func median(rs []ingestResult, f func(ingestResult) float64) float64 {

@@ -85,17 +85,17 @@ type versioned struct {
 
 // hitsOfSignIns pairs the sign-ins with the stored flags naming them.
 func (s *Store) hitsOfSignIns(ctx context.Context, rows []versioned) ([]flagHit, error) {
-	signIns := make([]schemas.SignIn, len(rows))
+	var keys flagjoin.KeySet
 	for i := range rows {
-		signIns[i] = rows[i].r.SignIn
+		keys.Add(&rows[i].r.SignIn)
 	}
-	flags, err := s.flagsByKey(ctx, flagjoin.Keys(signIns))
-	if err != nil {
+	flags, err := s.flagsByKey(ctx, keys.Keys)
+	if err != nil || len(flags) == 0 {
 		return nil, err
 	}
 	var hits []flagHit
-	for i := range signIns {
-		si := &signIns[i]
+	for i := range rows {
+		si := &rows[i].r.SignIn
 		for _, f := range flags {
 			if !f.Names(si) {
 				continue

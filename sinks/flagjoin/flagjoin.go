@@ -136,17 +136,32 @@ func Mark(ctx context.Context, b Namer, signIns []schemas.SignIn) error {
 // Keys lists, once each, the lower-cased ids and correlation ids of the
 // sign-ins: the keys a flag may name them by.
 func Keys(signIns []schemas.SignIn) []string {
-	var keys []string
-	seen := map[string]bool{}
+	var k KeySet
 	for i := range signIns {
-		for _, k := range []string{strings.ToLower(signIns[i].ID), strings.ToLower(signIns[i].CorrelationID)} {
-			if k != "" && !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
+		k.Add(&signIns[i])
+	}
+	return k.Keys
+}
+
+// KeySet gathers Keys one sign-in at a time, for callers that hold the
+// sign-ins in other structures (a writer's records) and should not copy
+// them into a slice.
+type KeySet struct {
+	Keys []string
+	seen map[string]bool
+}
+
+// Add adds the keys of si not added yet.
+func (k *KeySet) Add(si *schemas.SignIn) {
+	if k.seen == nil {
+		k.seen = map[string]bool{}
+	}
+	for _, key := range [2]string{strings.ToLower(si.ID), strings.ToLower(si.CorrelationID)} {
+		if key != "" && !k.seen[key] {
+			k.seen[key] = true
+			k.Keys = append(k.Keys, key)
 		}
 	}
-	return keys
 }
 
 // laterFlags names the sign-ins that a flag later than the one they were

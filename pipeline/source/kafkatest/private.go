@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/signindiag/signindiag/internal/freeport"
 	"github.com/signindiag/signindiag/internal/testenv"
 )
 
@@ -309,12 +309,11 @@ func isFile(p string) bool {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Port()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // clusterID is a Kafka cluster id: 16 random bytes, URL-safe base64
