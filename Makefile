@@ -41,9 +41,9 @@ bench-api: services-up ## Query API lookups at 10M sign-ins: p50/p99 and rows re
 soak: services-up ## Soak: SOAK_DURATION (10m) of loadgen at SOAK_RATE sign-ins/s (5000) on a private broker, a fault every SOAK_FAULT_EVERY (1m); checks by id, RSS per minute; see BENCHMARKS.md
 	set -a; . ./$(SERVICES_ENV); set +a; SOAK_DURATION=$${SOAK_DURATION:-10m} $(GO) test -tags soak -count=1 -v -run '^TestSoak$$' -timeout $${SOAK_TIMEOUT:-3h} ./cmd/signindiag/
 
-bench-embedded: ## The embedded path: ingest --input of 1M Graph sign-ins into SQLite (EVENTS, RUNS), then lookups by correlationId; see BENCHMARKS.md
+bench-embedded: ## The embedded path: ingest --input of 1M Graph sign-ins into SQLite (EVENTS, RUNS, BASELINE binary for pairs), then lookups by correlationId; see BENCHMARKS.md
 	$(GO) build -o $(BIN) ./cmd/signindiag
-	$(GO) run ./cmd/bench-embedded -binary $(BIN) -events $${EVENTS:-1000000} -runs $${RUNS:-3}
+	$(GO) run ./cmd/bench-embedded -binary $(BIN) -events $${EVENTS:-1000000} -runs $${RUNS:-3} $${BASELINE:+-baseline $$BASELINE}
 
 services-up: ## Start local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package); writes .services.env
 	bash scripts/services-up.sh

@@ -31,7 +31,7 @@ import (
 
 type options struct {
 	events, runs, lookups int
-	binary, dir           string
+	binary, baseline, dir string
 	keep                  bool
 }
 
@@ -41,6 +41,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 3, "ingest runs, each into a fresh store; figures are medians")
 	flag.IntVar(&o.lookups, "lookups", 2000, "sequential lookups by correlationId on the last run's store")
 	flag.StringVar(&o.binary, "binary", "bin/signindiag", "the signindiag binary")
+	flag.StringVar(&o.baseline, "baseline", "", "another signindiag binary, run before each run of -binary on the same input (pairs)")
 	flag.StringVar(&o.dir, "dir", "bin/bench-embedded", "working directory (input file, stores)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the last store")
 	flag.Parse()
@@ -61,27 +62,40 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	fmt.Printf("input: %s, %d sign-ins, %.0f MB (%.0f bytes per message)\n", input, o.events, float64(size)/1e6, float64(size)/float64(o.events))
-	var results []ingestResult
+	var results, baseline []ingestResult
 	var store string
 	for i := range o.runs {
+		if o.baseline != "" {
+			r, err := ingestRun(ctx, o.baseline, input, filepath.Join(o.dir, "store-baseline"), o.events, fmt.Sprintf("run %d, baseline", i+1))
+			if err != nil {
+				return err
+			}
+			baseline = append(baseline, r)
+		}
 		store = filepath.Join(o.dir, fmt.Sprintf("store-%d", i))
-		_ = os.RemoveAll(store)
-		r, err := ingest(ctx, o.binary, input, store)
+		r, err := ingestRun(ctx, o.binary, input, store, o.events, fmt.Sprintf("run %d", i+1))
 		if err != nil {
 			return err
 		}
-		fmt.Printf("run %d: %s, %.0f sign-ins/s, %.1f CPU-µs per sign-in, peak RSS %d MB\n", i+1,
-			r.wall.Round(time.Millisecond), float64(o.events)/r.wall.Seconds(), r.cpu.Seconds()*1e6/float64(o.events), r.maxRSS>>20)
 		results = append(results, r)
 		if i < o.runs-1 {
 			_ = os.RemoveAll(store)
 		}
 	}
-	wall := median(results, func(r ingestResult) float64 { return r.wall.Seconds() })
-	cpu := median(results, func(r ingestResult) float64 { return r.cpu.Seconds() })
-	rss := median(results, func(r ingestResult) float64 { return float64(r.maxRSS >> 20) })
-	fmt.Printf("ingest, median of %d: %.1f s, %.0f sign-ins/s, %.1f CPU-µs per sign-in, peak RSS %.0f MB\n",
-		len(results), wall, float64(o.events)/wall, cpu*1e6/float64(o.events), rss)
+	_ = os.RemoveAll(filepath.Join(o.dir, "store-baseline"))
+	if len(baseline) > 0 {
+		printMedians("ingest, baseline", baseline, o.events)
+	}
+	printMedians("ingest", results, o.events)
+	if len(baseline) > 0 {
+		ratios := make([]ingestResult, len(results))
+		for i := range results {
+			// A pair's ratio of sign-ins/s: the baseline's time over this one's.
+			ratios[i].wall = time.Duration(float64(time.Second) * baseline[i].wall.Seconds() / results[i].wall.Seconds())
+		}
+		fmt.Printf("pair by pair, median of %d: %.2fx the baseline's sign-ins/s\n", len(ratios),
+			median(ratios, func(r ingestResult) float64 { return r.wall.Seconds() }))
+	}
 
 	ids, err := sampleCorrelationIDs(input, o.lookups)
 	if err != nil {
@@ -148,6 +162,48 @@ func ensureInput(path string, n int, log *slog.Logger) (int64, error) {
 type ingestResult struct {
 	wall, cpu time.Duration
 	maxRSS    int64
+	storeSize int64 // bytes of the store's directory once ingested
+}
+
+// ingestRun runs one ingest into a fresh store and prints its figures.
+func ingestRun(ctx context.Context, binary, input, store string, events int, label string) (ingestResult, error) {
+	_ = os.RemoveAll(store)
+	r, err := ingest(ctx, binary, input, store)
+	if err != nil {
+		return r, err
+	}
+	if r.storeSize, err = dirSize(store); err != nil {
+		return r, err
+	}
+	fmt.Printf("%s: %s, %.0f sign-ins/s, %.1f CPU-µs per sign-in, peak RSS %d MB, store %d MB\n", label,
+		r.wall.Round(time.Millisecond), float64(events)/r.wall.Seconds(), r.cpu.Seconds()*1e6/float64(events), r.maxRSS>>20, r.storeSize>>20)
+	return r, nil
+}
+
+func printMedians(label string, rs []ingestResult, events int) {
+	wall := median(rs, func(r ingestResult) float64 { return r.wall.Seconds() })
+	cpu := median(rs, func(r ingestResult) float64 { return r.cpu.Seconds() })
+	rss := median(rs, func(r ingestResult) float64 { return float64(r.maxRSS >> 20) })
+	size := median(rs, func(r ingestResult) float64 { return float64(r.storeSize >> 20) })
+	fmt.Printf("%s, median of %d: %.1f s, %.0f sign-ins/s, %.1f CPU-µs per sign-in, peak RSS %.0f MB, store %.0f MB\n",
+		label, len(rs), wall, float64(events)/wall, cpu*1e6/float64(events), rss, size)
+}
+
+// dirSize is the bytes of the files under dir.
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n += info.Size()
+		return nil
+	})
+	return n, err
 }
 
 // storeEnv runs signindiag on the SQLite store in dir, whatever the

@@ -18,7 +18,7 @@ type Store struct {
 	conn driver.Conn
 	// group lets the batches written at the same time share inserts
 	// (writer.go).
-	group groupcommit.Group
+	group groupcommit.Group[*sinks.Batch]
 	cfg   Config
 	log   *slog.Logger
 }

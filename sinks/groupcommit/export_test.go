@@ -1,7 +1,7 @@
 package groupcommit
 
 // QueuedForTest counts the batches waiting for their turn.
-func (g *Group) QueuedForTest() int {
+func (g *Group[B]) QueuedForTest() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.queue)

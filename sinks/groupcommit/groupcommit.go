@@ -9,26 +9,25 @@ import (
 	"context"
 	"slices"
 	"sync"
-
-	"github.com/signindiag/signindiag/sinks"
 )
 
-// WriteAll stores batches together. failed reports that a batch's rows
+// WriteAll stores batches together (a store's batches: *sinks.Batch, or
+// what the store made of them before queueing). failed reports that a batch's rows
 // were refused, as opposed to the store failing as a whole: the group is
 // then written again one batch at a time, so a batch is stored whole or
 // not at all and its error is its own.
-type WriteAll func(ctx context.Context, batches []*sinks.Batch) (failed bool, err error)
+type WriteAll[B any] func(ctx context.Context, batches []B) (failed bool, err error)
 
 // Group queues the batches waiting for their turn. The zero value is
 // ready to use.
-type Group struct {
+type Group[B any] struct {
 	mu    sync.Mutex // guards queue and turn
-	queue []*pending
+	queue []*pending[B]
 	turn  chan struct{} // holds a token while a group is written
 }
 
-type pending struct {
-	batch *sinks.Batch
+type pending[B any] struct {
+	batch B
 	err   error
 	done  chan struct{}
 }
@@ -39,8 +38,8 @@ type pending struct {
 // others get its error and retry on their own. A caller that gives up
 // while queued leaves the queue; one whose batch is being written waits
 // for that write, so the store never holds a batch its caller reuses.
-func (g *Group) Write(ctx context.Context, b *sinks.Batch, write WriteAll) error {
-	p := &pending{batch: b, done: make(chan struct{})}
+func (g *Group[B]) Write(ctx context.Context, b B, write WriteAll[B]) error {
+	p := &pending[B]{batch: b, done: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
 	if g.turn == nil {
@@ -68,13 +67,13 @@ func (g *Group) Write(ctx context.Context, b *sinks.Batch, write WriteAll) error
 		<-p.done
 		return p.err
 	}
-	batches := make([]*sinks.Batch, len(group))
+	batches := make([]B, len(group))
 	for i, q := range group {
 		batches[i] = q.batch
 	}
 	if failed, err := write(ctx, batches); failed && len(group) > 1 {
 		for _, q := range group {
-			_, q.err = write(ctx, []*sinks.Batch{q.batch})
+			_, q.err = write(ctx, []B{q.batch})
 		}
 	} else {
 		for _, q := range group {
@@ -89,7 +88,7 @@ func (g *Group) Write(ctx context.Context, b *sinks.Batch, write WriteAll) error
 }
 
 // withdraw takes p out of the queue, if no group has taken it yet.
-func (g *Group) withdraw(p *pending) bool {
+func (g *Group[B]) withdraw(p *pending[B]) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	i := slices.Index(g.queue, p)

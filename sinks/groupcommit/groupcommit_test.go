@@ -49,7 +49,7 @@ func (s *store) write(_ context.Context, batches []*sinks.Batch) (bool, error) {
 func writeWhileHeld(t *testing.T, batches []*sinks.Batch) (*store, []error) {
 	t.Helper()
 	s := &store{inside: make(chan struct{}), hold: make(chan struct{})}
-	var g groupcommit.Group
+	var g groupcommit.Group[*sinks.Batch]
 	first := make(chan error, 1)
 	go func() { first <- g.Write(context.Background(), &sinks.Batch{}, s.write) }()
 	<-s.inside
@@ -125,7 +125,7 @@ func TestAStoreFailureIsEveryonesError(t *testing.T) {
 // once, and its batch is not written after it returned.
 func TestACallerThatGivesUpWhileQueuedLeaves(t *testing.T) {
 	s := &store{inside: make(chan struct{}), hold: make(chan struct{})}
-	var g groupcommit.Group
+	var g groupcommit.Group[*sinks.Batch]
 	first := make(chan error, 1)
 	go func() { first <- g.Write(context.Background(), &sinks.Batch{}, s.write) }()
 	<-s.inside

@@ -22,7 +22,8 @@ type checkpointer struct {
 	done    chan struct{}
 }
 
-// walLimit is the log size, in frames of 8 KB, that forces a truncation.
+// walLimit is the log size, in frames (one page each), that forces a
+// truncation.
 const walLimit = 131072
 
 func (s *Store) startCheckpointer(db *sql.DB) {

@@ -17,3 +17,33 @@ func (s *Store) DropTablesForTest(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DocFormatsForTest counts the stored sign-in documents by their first
+// byte, and the dictionaries stored.
+func (s *Store) DocFormatsForTest(ctx context.Context) (formats map[byte]int, dicts int, err error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT substr(doc, 1, 1) FROM signins")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	formats = map[byte]int{}
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, 0, err
+		}
+		formats[b[0]]++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	err = s.r.QueryRowContext(ctx, "SELECT count(*) FROM doc_dicts").Scan(&dicts)
+	return formats, dicts, err
+}
+
+// PageSizeForTest is the file's page size.
+func (s *Store) PageSizeForTest(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, "PRAGMA page_size").Scan(&n)
+	return n, err
+}

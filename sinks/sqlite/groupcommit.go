@@ -14,7 +14,9 @@ import (
 // once. Should one batch fail, each batch of the group is written in a
 // transaction of its own, so a batch is stored whole or not at all and
 // its error is its own. (Savepoints would give the same, but cost a copy
-// of every page a batch changes.) Write returns once its batch is durable.
+// of every page a batch changes.) The caller prepares its batch's values
+// (prepare) before it queues: the writer is the store's serial path.
+// Write returns once its batch is durable.
 func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	if b.Len() == 0 && len(b.Watermarks) == 0 {
 		return nil
@@ -22,7 +24,11 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: write: %w", err)
 	}
-	return s.group.Write(ctx, b, func(ctx context.Context, batches []*sinks.Batch) (bool, error) {
+	p, err := prepare(b, s.dict.Load())
+	if err != nil {
+		return err
+	}
+	return s.group.Write(ctx, p, func(ctx context.Context, batches []*preparedBatch) (bool, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
@@ -33,12 +39,16 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 
 // commit writes batches in one transaction (s.mu held). failed reports
 // that a batch failed, as opposed to the transaction itself.
-func (s *Store) commit(ctx context.Context, batches []*sinks.Batch) (failed bool, err error) {
+func (s *Store) commit(ctx context.Context, batches []*preparedBatch) (failed bool, err error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: begin write: %w", classify(err))
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	dict, err := s.learnDocDict(ctx, tx, batches)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: %w", err)
+	}
 	version := time.Now().UnixNano()
 	written := make([]map[upnPair]int64, len(batches))
 	for i, b := range batches {
@@ -53,6 +63,10 @@ func (s *Store) commit(ctx context.Context, batches []*sinks.Batch) (failed bool
 	}
 	for _, w := range written {
 		s.rememberUPNs(w)
+	}
+	if dict != nil {
+		s.dicts.Store(dict.id, dict.dict)
+		s.dict.Store(dict)
 	}
 	s.checkpointed()
 	return false, nil

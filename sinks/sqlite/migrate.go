@@ -62,7 +62,7 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 		}
 		applied = append(applied, name)
 	}
-	return applied, nil
+	return applied, s.loadDocDict(ctx)
 }
 
 func (s *Store) migrate(ctx context.Context, version int, name, body string) error {

@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"github.com/klauspost/compress/s2"
-
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -77,43 +75,48 @@ const (
 	maxMs = int64(1) << 62
 )
 
-// docs runs a query of sign-in documents and decodes them, in order.
+// docs runs a query of sign-in documents and decodes them, in order. The
+// documents are decoded once the rows are closed: one may need its
+// dictionary read, and the read pool's connections are not to be waited
+// for while holding one.
 func (s *Store) docs(ctx context.Context, query string, args ...any) ([]schemas.SignIn, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: select sign-ins: %w", err)
 	}
 	defer rows.Close()
-	var out []schemas.SignIn
+	var docs [][]byte
 	for rows.Next() {
-		var doc sql.RawBytes
+		var doc []byte
 		if err := rows.Scan(&doc); err != nil {
 			return nil, fmt.Errorf("sqlite: select sign-ins: %w", err)
 		}
-		si, err := decodeSignInDoc(doc)
+		docs = append(docs, doc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: select sign-ins: %w", err)
+	}
+	_ = rows.Close() // rows.Err reported what went wrong
+	out := make([]schemas.SignIn, 0, len(docs))
+	for _, doc := range docs {
+		si, err := s.decodeSignInDoc(ctx, doc)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: decode stored sign-in: %w", err)
 		}
 		out = append(out, *si)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: select sign-ins: %w", err)
-	}
 	return out, nil
 }
 
 // decodeSignInDoc reads a stored document: the wire encoding (what the
-// pipeline writes), compressed (docCompressed) or not, or JSON (what
+// pipeline writes), compressed (compressDoc) or not, or JSON (what
 // another tool may have stored).
-func decodeSignInDoc(doc []byte) (*schemas.SignIn, error) {
-	if len(doc) > 0 && doc[0] == docCompressed {
-		plain, err := s2.Decode(nil, doc[1:])
-		if err != nil {
-			return nil, fmt.Errorf("decompress the document: %w", err)
-		}
-		doc = plain
+func (s *Store) decodeSignInDoc(ctx context.Context, doc []byte) (*schemas.SignIn, error) {
+	plain, err := s.plainDoc(ctx, doc)
+	if err != nil {
+		return nil, err
 	}
-	return wire.DecodeSignInDocument(doc)
+	return wire.DecodeSignInDocument(plain)
 }
 
 // resolveUser maps a UPN or object id to the user keys it may stand for:

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -40,6 +41,11 @@ type Config struct {
 	BusyTimeout time.Duration `env:"BUSY_TIMEOUT, default=5s"`
 	// QueryTimeout bounds one read or write (default 30s).
 	QueryTimeout time.Duration `env:"QUERY_TIMEOUT, default=30s"`
+	// PageSize is the page size of a new file, in bytes (default 4096; a
+	// file keeps the size it was created with). A commit writes every
+	// index page it changed, and a batch's sign-ins change one page per
+	// sign-in in each index on a random key: smaller pages, fewer bytes.
+	PageSize int `env:"PAGE_SIZE, default=4096"`
 	// SyncNormal trades the durability of the last batches on power loss
 	// for speed (synchronous=NORMAL: no fsync per commit); by default every
 	// Write is fsynced (synchronous=FULL), as sinks.Writer requires.
@@ -56,6 +62,9 @@ func (c Config) withDefaults() Config {
 	if c.BusyTimeout <= 0 {
 		c.BusyTimeout = 5 * time.Second
 	}
+	if c.PageSize <= 0 {
+		c.PageSize = 4096
+	}
 	if c.QueryTimeout <= 0 {
 		c.QueryTimeout = 30 * time.Second
 	}
@@ -70,7 +79,11 @@ type Store struct {
 	// waiting here is cheaper and clearer than SQLITE_BUSY retries.
 	mu sync.Mutex
 	// group queues the batches waiting for the writer (groupcommit.go).
-	group groupcommit.Group
+	group groupcommit.Group[*preparedBatch]
+	// dict is the dictionary new documents are compressed with (nil until
+	// learned); dicts caches every dictionary read, by id (docdict.go).
+	dict  atomic.Pointer[docDict]
+	dicts sync.Map
 	// upns are the UPN mappings known to be stored, with the seen_ms
 	// they were written with (see batchWriter.upns); under mu.
 	upns map[upnPair]int64
@@ -106,11 +119,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		"temp_store(MEMORY)",
 	}
 	w, err := sql.Open("sqlite", dsn(cfg.Path, append([]string{
-		// Before WAL: the page size of a new file. 8 KB holds three 2 KB
-		// documents a page (4 KB holds one) while a random insert into an
-		// index still dirties little (measured: 4, 8, 16 and 32 KB).
-		"page_size(8192)",
-		"journal_mode(WAL)", "synchronous(" + syncMode + ")",
+		// The page size of a new file; it must be set before anything is
+		// written, WAL mode included, which is why journal_mode is set
+		// below and not here: the driver runs these in the order of
+		// their names.
+		fmt.Sprintf("page_size(%d)", cfg.PageSize),
+		"synchronous(" + syncMode + ")",
 		// Checkpoints run on their own connection (checkpoint.go), not
 		// in the committing writer.
 		"wal_autocheckpoint(0)",
@@ -128,6 +142,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err := s.pingDB(ctx, w); err != nil {
 		_ = w.Close()
 		return nil, err
+	}
+	if _, err := w.ExecContext(ctx, "PRAGMA journal_mode=WAL"); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("sqlite: %s: write-ahead logging: %w", cfg.Path, classify(err))
 	}
 	r, err := sql.Open("sqlite", dsn(cfg.Path, append(common, "query_only(1)"), ""))
 	if err != nil {

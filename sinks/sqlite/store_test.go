@@ -156,3 +156,33 @@ func TestReopenReadsWhatWasWritten(t *testing.T) {
 		t.Fatalf("after reopening: %v %v, want K-1", ids(got), err)
 	}
 }
+
+// A new file takes the configured page size (the driver runs a DSN's
+// pragmas sorted by name, so one set after WAL mode would be ignored), and
+// an existing file keeps the size it was created with.
+func TestNewFilesTakeThePageSize(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "signindiag.db")
+	pageSize := func(size int) int {
+		t.Helper()
+		s, err := sqlite.Open(ctx, sqlite.Config{Path: path, PageSize: size}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.PageSizeForTest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := pageSize(8192); got != 8192 {
+		t.Fatalf("new file: page size %d, want 8192", got)
+	}
+	if got := pageSize(2048); got != 8192 {
+		t.Fatalf("reopened file: page size %d, want the 8192 it was created with", got)
+	}
+}

@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"github.com/klauspost/compress/s2"
-
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -11,24 +9,100 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/signindiag/signindiag/schemas"
 	"github.com/signindiag/signindiag/schemas/wire"
 	"github.com/signindiag/signindiag/sinks"
 	"github.com/signindiag/signindiag/sinks/evidence"
 )
 
-// writeBatch writes one batch within tx, at version (its write time):
-// rows carry it, and an upsert replaces a stored row only with a later
-// version (as the ClickHouse store picks at read time), so a replayed
-// batch leaves the store as it was, and a re-emitted sign-in replaces its
-// earlier version whatever order they arrive in. It returns the UPN
-// mappings it wrote, to remember once committed.
-func (s *Store) writeBatch(ctx context.Context, tx *sql.Tx, b *sinks.Batch, version int64) (map[upnPair]int64, error) {
+// preparedBatch is a batch with the values its rows need computed (the
+// documents encoded and compressed, keys lower-cased and hashed) by its
+// caller before it queues for the writer: the one writer is the store's
+// serial path, so it only binds what was prepared.
+type preparedBatch struct {
+	*sinks.Batch
+	signIns     []signInRow // one per Batch.SignIns
+	findingDocs []string    // one per Batch.Findings
+	flagDocs    []string    // one per Batch.Flags
+}
+
+// signInRow is what a sign-in's rows hold beyond its own fields.
+type signInRow struct {
+	doc                       []byte // as stored (compressDoc)
+	plain                     []byte // the wire document: a dictionary's sample
+	userKey, upn, app, device string
+	scenario                  string // its finding's in the batch
+	userHash                  int64
+	correlationHash           any // nil: not indexed
+}
+
+// prepare computes what b's rows need, compressing the documents with
+// dict (nil: without a dictionary). An error is the batch's own
+// (sinks.ErrRejected): nothing of it is written.
+func prepare(b *sinks.Batch, dict *docDict) (*preparedBatch, error) {
+	p := &preparedBatch{Batch: b, signIns: make([]signInRow, len(b.SignIns))}
+	scenarios := make(map[string]string, len(b.Findings))
+	for i := range b.Findings {
+		scenarios[b.Findings[i].SignInID] = b.Findings[i].Scenario
+	}
+	for i := range b.SignIns {
+		si := &b.SignIns[i].SignIn
+		doc := b.SignIns[i].Doc
+		if len(doc) == 0 {
+			var err error
+			if doc, err = wire.AppendEvent(nil, &schemas.Event{SignIn: si}); err != nil {
+				return nil, fmt.Errorf("sqlite: signins: %w: encode sign-in %s: %w", sinks.ErrRejected, si.ID, err)
+			}
+		}
+		app := si.AppDisplayName
+		if app == "" {
+			app = si.AppID
+		}
+		userKey := si.UserKey()
+		p.signIns[i] = signInRow{doc: compressDoc(doc, dict), plain: doc, userKey: userKey,
+			upn: strings.ToLower(si.UserPrincipalName), app: app, device: evidence.Device(si), scenario: scenarios[si.ID],
+			userHash: hashKey(userKey), correlationHash: correlationHash(si.CorrelationID)}
+	}
+	var err error
+	if p.findingDocs, err = jsonDocs(b.Findings, "findings", func(f *schemas.Finding) string { return f.ID }); err != nil {
+		return nil, err
+	}
+	if p.flagDocs, err = jsonDocs(b.Flags, "flags", func(f *schemas.Flag) string { return f.ID }); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// jsonDocs encodes each of rows as the JSON its row's doc holds.
+func jsonDocs[T any](rows []T, table string, id func(*T) string) ([]string, error) {
+	docs := make([]string, len(rows))
+	for i := range rows {
+		doc, err := json.Marshal(&rows[i])
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %s: %w: encode %s: %w", table, sinks.ErrRejected, id(&rows[i]), err)
+		}
+		docs[i] = string(doc)
+	}
+	return docs, nil
+}
+
+// writeBatch writes one prepared batch within tx, at version (its write
+// time): rows carry it, and an upsert replaces a stored row only with a
+// later version (as the ClickHouse store picks at read time), so a
+// replayed batch leaves the store as it was, and a re-emitted sign-in
+// replaces its earlier version whatever order they arrive in. It returns
+// the UPN mappings it wrote, to remember once committed.
+func (s *Store) writeBatch(ctx context.Context, tx *sql.Tx, p *preparedBatch, version int64) (map[upnPair]int64, error) {
 	w := &batchWriter{ctx: ctx, tx: tx, version: version, known: s.upns}
-	for _, step := range []func(*sinks.Batch) error{
-		w.signIns, w.flags, w.findings, w.ipFailures, w.incidents, w.watermarks,
+	for _, step := range []func(*preparedBatch) error{
+		w.signIns, w.flags, w.findings,
+		func(p *preparedBatch) error { return w.ipFailures(p.Batch) },
+		func(p *preparedBatch) error { return w.incidents(p.Batch) },
+		func(p *preparedBatch) error { return w.watermarks(p.Batch) },
 	} {
-		if err := step(b); err != nil {
+		if err := step(p); err != nil {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
@@ -130,15 +204,16 @@ ON CONFLICT (id, category) DO UPDATE SET id = excluded.id, created_ms = excluded
 	shard = excluded.shard, kafka_offset = excluded.kafka_offset, doc = excluded.doc
 WHERE (excluded.created_ms, excluded.version) >= (signins.created_ms, signins.version)`
 
-// docCompressed marks a document stored compressed with S2: a byte that
-// neither the wire format (its version, 1) nor JSON ('{') starts with.
-const docCompressed byte = 0xC2
-
-// compressDoc compresses a sign-in's document: a third of the bytes
-// written, page by page, to the log and then to the file, for a
+// compressDoc compresses a sign-in's document with S2: a third of the
+// bytes written, page by page, to the log and then to the file, for a
 // compression that costs less than the writes it saves (measured with
-// BenchmarkWrite).
-func compressDoc(doc []byte) []byte {
+// BenchmarkWrite). With the store's dictionary (docdict.go) a document
+// is a fifth of its size, as most of it (field names, tenant, apps,
+// policies) is what every sign-in carries.
+func compressDoc(doc []byte, dict *docDict) []byte {
+	if dict != nil {
+		return dict.compress(doc)
+	}
 	buf := make([]byte, 1+s2.MaxEncodedLen(len(doc)))
 	buf[0] = docCompressed
 	n := len(s2.Encode(buf[1:], doc)) // Encode writes into buf[1:] when it fits, as it does
@@ -146,38 +221,22 @@ func compressDoc(doc []byte) []byte {
 }
 
 // signIns stores the sign-ins (the latest version of each), their
-// failures for the window rebuild and their UPNs. A sign-in's scenario is its finding's in the same batch (a
-// sign-in gets at most one, with it), for the spike counts by scenario.
-func (w *batchWriter) signIns(b *sinks.Batch) error {
-	rows := b.SignIns
+// failures for the window rebuild and their UPNs. A sign-in's scenario
+// is its finding's in the same batch (a sign-in gets at most one, with
+// it), for the spike counts by scenario.
+func (w *batchWriter) signIns(p *preparedBatch) error {
+	rows := p.SignIns
 	if len(rows) == 0 {
 		return nil
 	}
-	scenarios := make(map[string]string, len(b.Findings))
-	for i := range b.Findings {
-		scenarios[b.Findings[i].SignInID] = b.Findings[i].Scenario
-	}
 	err := w.exec("signins", upsertSignIn, len(rows), func(i int, dst []any) ([]any, error) {
-		r := &rows[i]
+		r, pr := &rows[i], &p.signIns[i]
 		si := &r.SignIn
-		doc := r.Doc
-		if len(doc) == 0 {
-			var err error
-			if doc, err = wire.AppendEvent(nil, &schemas.Event{SignIn: si}); err != nil {
-				return nil, fmt.Errorf("encode sign-in %s: %w", si.ID, err)
-			}
-		}
-		doc = compressDoc(doc)
-		app := si.AppDisplayName
-		if app == "" {
-			app = si.AppID
-		}
-		userKey := si.UserKey()
-		return append(dst, si.ID, si.Category, si.CreatedDateTime.UnixMilli(), w.version, userKey,
-			strings.ToLower(si.UserPrincipalName), si.CorrelationID, hashKey(userKey), correlationHash(si.CorrelationID),
-			si.AppID, si.AppDisplayName, app,
-			si.IPAddress, si.ClientAppUsed, evidence.Device(si), si.Location.CountryOrRegion, scenarios[si.ID],
-			si.Status.ErrorCode, boolInt(r.IsFailure), r.Shard, r.Offset, doc), nil
+		return append(dst, si.ID, si.Category, si.CreatedDateTime.UnixMilli(), w.version, pr.userKey,
+			pr.upn, si.CorrelationID, pr.userHash, pr.correlationHash,
+			si.AppID, si.AppDisplayName, pr.app,
+			si.IPAddress, si.ClientAppUsed, pr.device, si.Location.CountryOrRegion, pr.scenario,
+			si.Status.ErrorCode, boolInt(r.IsFailure), r.Shard, r.Offset, pr.doc), nil
 	})
 	if err != nil {
 		return err
@@ -185,18 +244,18 @@ func (w *batchWriter) signIns(b *sinks.Batch) error {
 	err = w.exec("window_failures", `INSERT OR IGNORE INTO window_failures
 		(shard, created_ms, category, id, kafka_offset, user_key, error_code, app_id, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		len(rows), func(i int, dst []any) ([]any, error) {
-			r := &rows[i]
+			r, pr := &rows[i], &p.signIns[i]
 			if !r.IsFailure {
 				return dst, nil
 			}
 			si := &r.SignIn
-			return append(dst, r.Shard, si.CreatedDateTime.UnixMilli(), si.Category, si.ID, r.Offset, si.UserKey(),
-				si.Status.ErrorCode, si.AppID, evidence.Device(si)), nil
+			return append(dst, r.Shard, si.CreatedDateTime.UnixMilli(), si.Category, si.ID, r.Offset, pr.userKey,
+				si.Status.ErrorCode, si.AppID, pr.device), nil
 		})
 	if err != nil {
 		return err
 	}
-	return w.upns(rows)
+	return w.upns(p)
 }
 
 // upnPair maps a UPN to a user key.
@@ -210,16 +269,15 @@ const day = int64(24 * time.Hour / time.Millisecond)
 // upns maps each UPN of the batch to its user key. The store remembers
 // what it wrote (Store.upns), so a pair costs a write once a day, not once
 // a batch.
-func (w *batchWriter) upns(rows []sinks.SignInRecord) error {
+func (w *batchWriter) upns(b *preparedBatch) error {
 	seen := map[upnPair]int64{}
 	var pairs []upnPair
-	for i := range rows {
-		si := &rows[i].SignIn
-		if si.UserPrincipalName == "" {
+	for i := range b.signIns {
+		if b.signIns[i].upn == "" {
 			continue
 		}
-		p := upnPair{strings.ToLower(si.UserPrincipalName), si.UserKey()}
-		ms := si.CreatedDateTime.UnixMilli()
+		p := upnPair{b.signIns[i].upn, b.signIns[i].userKey}
+		ms := b.SignIns[i].SignIn.CreatedDateTime.UnixMilli()
 		if known, ok := w.known[p]; ok && ms <= known+day {
 			continue
 		}
@@ -250,7 +308,7 @@ func (w *batchWriter) watermarks(b *sinks.Batch) error {
 		})
 }
 
-func (w *batchWriter) flags(b *sinks.Batch) error {
+func (w *batchWriter) flags(b *preparedBatch) error {
 	return w.exec("flags", `INSERT INTO flags (id, flagged_ms, signin_id, correlation_id, request_id, flagged_by,
 		user_key, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET flagged_ms = excluded.flagged_ms, signin_id = excluded.signin_id,
@@ -259,12 +317,8 @@ func (w *batchWriter) flags(b *sinks.Batch) error {
 		WHERE excluded.version >= flags.version`,
 		len(b.Flags), func(i int, dst []any) ([]any, error) {
 			f := &b.Flags[i]
-			doc, err := json.Marshal(f)
-			if err != nil {
-				return nil, fmt.Errorf("encode flag %s: %w", f.ID, err)
-			}
 			return append(dst, f.ID, f.FlaggedAt.UnixMilli(), strings.ToLower(f.SignInID), strings.ToLower(f.CorrelationID),
-				strings.ToLower(f.RequestID), f.FlaggedBy, f.UserKey(), w.version, string(doc)), nil
+				strings.ToLower(f.RequestID), f.FlaggedBy, f.UserKey(), w.version, b.flagDocs[i]), nil
 		})
 }
 
@@ -275,7 +329,7 @@ func (w *batchWriter) flags(b *sinks.Batch) error {
 // until the year 2116.
 const completeFindingVersion = int64(1) << 62
 
-func (w *batchWriter) findings(b *sinks.Batch) error {
+func (w *batchWriter) findings(b *preparedBatch) error {
 	return w.exec("findings", `INSERT INTO findings (id, signin_id, correlation_id, user_key, occurred_ms, occurred_s,
 		scenario, severity, flagged, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET signin_id = excluded.signin_id, correlation_id = excluded.correlation_id,
@@ -289,12 +343,8 @@ func (w *batchWriter) findings(b *sinks.Batch) error {
 			if !f.Failures48hPartial {
 				v |= completeFindingVersion
 			}
-			doc, err := json.Marshal(f)
-			if err != nil {
-				return nil, fmt.Errorf("encode finding %s: %w", f.ID, err)
-			}
 			return append(dst, f.ID, f.SignInID, f.CorrelationID, f.UserKey, f.OccurredAt.UnixMilli(), f.OccurredAt.Unix(),
-				f.Scenario, f.Severity, boolInt(f.Flagged), v, string(doc)), nil
+				f.Scenario, f.Severity, boolInt(f.Flagged), v, b.findingDocs[i]), nil
 		})
 }
 
