@@ -204,12 +204,11 @@ ON CONFLICT (id, category) DO UPDATE SET id = excluded.id, created_ms = excluded
 	shard = excluded.shard, kafka_offset = excluded.kafka_offset, doc = excluded.doc
 WHERE (excluded.created_ms, excluded.version) >= (signins.created_ms, signins.version)`
 
-// compressDoc compresses a sign-in's document with S2: a third of the
-// bytes written, page by page, to the log and then to the file, for a
-// compression that costs less than the writes it saves (measured with
-// BenchmarkWrite). With the store's dictionary (docdict.go) a document
-// is a fifth of its size, as most of it (field names, tenant, apps,
-// policies) is what every sign-in carries.
+// compressDoc compresses a sign-in's document with S2, which costs less
+// than the bytes it saves writing, page by page, to the log and then to
+// the file. Alone, S2 saves a fifth of a document; with the store's
+// dictionary (docdict.go) a document is a fifth of its size, as most of
+// it (field names, tenant, apps, policies) is what every sign-in carries.
 func compressDoc(doc []byte, dict *docDict) []byte {
 	if dict != nil {
 		return dict.compress(doc)
