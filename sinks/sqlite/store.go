@@ -44,7 +44,8 @@ type Config struct {
 	// PageSize is the page size of a new file, in bytes (default 4096; a
 	// file keeps the size it was created with). A commit writes every
 	// index page it changed, and a batch's sign-ins change one page per
-	// sign-in in each index on a random key: smaller pages, fewer bytes.
+	// sign-in in each index on a random key: smaller pages, fewer bytes,
+	// down to the operating system's 4 KB (2 KB pages wrote more).
 	PageSize int `env:"PAGE_SIZE, default=4096"`
 	// SyncNormal trades the durability of the last batches on power loss
 	// for speed (synchronous=NORMAL: no fsync per commit); by default every
