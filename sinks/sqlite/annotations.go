@@ -99,9 +99,11 @@ func (s *Store) writeOne(ctx context.Context, table, stmt string, args ...any) e
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, err := s.w.ExecContext(ctx, stmt, args...); err != nil {
+		s.mu.Unlock()
 		return fmt.Errorf("sqlite: insert into %s: %w", table, classify(err))
 	}
-	return nil
+	seq := s.wal.commit()
+	s.mu.Unlock()
+	return s.wal.durable(ctx, seq)
 }

@@ -99,7 +99,7 @@ func cpuTime(b *testing.B) time.Duration {
 }
 
 // BenchmarkWrite writes batches of 5 000 new sign-ins, each batch one
-// durable transaction (synchronous=FULL), and reports sign-ins/s.
+// durable transaction (fsynced before Write returns), and reports sign-ins/s.
 func BenchmarkWrite(b *testing.B) { benchWrite(b, 1) }
 
 // BenchmarkWriteConcurrent writes the same 5 000 sign-ins per operation as

@@ -28,13 +28,19 @@ func (s *Store) Write(ctx context.Context, b *sinks.Batch) error {
 	if err != nil {
 		return err
 	}
-	return s.group.Write(ctx, p, func(ctx context.Context, batches []*preparedBatch) (bool, error) {
+	err = s.group.Write(ctx, p, func(ctx context.Context, batches []*preparedBatch) (bool, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 		defer cancel()
 		return s.commit(ctx, batches)
 	})
+	if err != nil {
+		return err
+	}
+	// The writer's turn is over: the next group is written while the log
+	// is fsynced for this one.
+	return s.wal.durable(ctx, p.commitSeq)
 }
 
 // commit writes batches in one transaction (s.mu held). failed reports
@@ -60,6 +66,10 @@ func (s *Store) commit(ctx context.Context, batches []*preparedBatch) (failed bo
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("sqlite: commit: %w", classify(err))
+	}
+	seq := s.wal.commit()
+	for _, b := range batches {
+		b.commitSeq = seq
 	}
 	for _, w := range written {
 		s.rememberUPNs(w)

@@ -68,6 +68,9 @@ func (s *Store) deleteChunks(ctx context.Context, table, stmt string, args ...an
 	}
 }
 
+// deleteOnce runs one chunk of a deletion. It does not wait for the log's
+// fsync (durability.go): a deletion lost to a power cut is made again by
+// the next pass.
 func (s *Store) deleteOnce(ctx context.Context, stmt string, args ...any) (int64, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()

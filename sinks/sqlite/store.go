@@ -1,11 +1,11 @@
 // Package sqlite is the embedded implementation of sinks.Store: one SQLite
 // file (pure Go, modernc.org/sqlite), for deployments without ClickHouse.
 //
-// One writer connection in WAL mode takes every batch as one transaction
-// (one fsync per batch); a pool of read-only connections serves the API,
-// and readers never wait for the writer. A mutex in front of the writer
-// serialises the store's own writes, so SQLite never answers SQLITE_BUSY
-// within one process.
+// One writer connection in WAL mode takes the batches as transactions,
+// each durable (fsynced) before its Write returns; a pool of read-only
+// connections serves the API, and readers never wait for the writer. A
+// mutex in front of the writer serialises the store's own writes, so
+// SQLite never answers SQLITE_BUSY within one process.
 package sqlite
 
 import (
@@ -48,8 +48,8 @@ type Config struct {
 	// down to the operating system's 4 KB (2 KB pages wrote more).
 	PageSize int `env:"PAGE_SIZE, default=4096"`
 	// SyncNormal trades the durability of the last batches on power loss
-	// for speed (synchronous=NORMAL: no fsync per commit); by default every
-	// Write is fsynced (synchronous=FULL), as sinks.Writer requires.
+	// for speed (no fsync per write); by default a Write returns once an
+	// fsync of the log covers its commit, as sinks.Writer requires.
 	SyncNormal bool `env:"SYNC_NORMAL, default=false"`
 }
 
@@ -85,6 +85,8 @@ type Store struct {
 	// learned); dicts caches every dictionary read, by id (docdict.go).
 	dict  atomic.Pointer[docDict]
 	dicts sync.Map
+	// wal makes commits durable (durability.go).
+	wal *walSync
 	// upns are the UPN mappings known to be stored, with the seen_ms
 	// they were written with (see batchWriter.upns); under mu.
 	upns map[upnPair]int64
@@ -110,10 +112,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: create %s: %w", dir, err)
 		}
 	}
-	syncMode := "FULL"
-	if cfg.SyncNormal {
-		syncMode = "NORMAL"
-	}
 	common := []string{
 		fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()),
 		fmt.Sprintf("cache_size(-%d)", cfg.CacheMB*1024),
@@ -125,7 +123,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		// below and not here: the driver runs these in the order of
 		// their names.
 		fmt.Sprintf("page_size(%d)", cfg.PageSize),
-		"synchronous(" + syncMode + ")",
+		// Commits are not fsynced by the writer: a write waits for an
+		// fsync of the log outside the writer's turn (durability.go).
+		"synchronous(NORMAL)",
 		// Checkpoints run on their own connection (checkpoint.go), not
 		// in the committing writer.
 		"wal_autocheckpoint(0)",
@@ -138,7 +138,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{cfg: cfg, log: log, w: w, upns: make(map[upnPair]int64)}
+	s := &Store{cfg: cfg, log: log, w: w, upns: make(map[upnPair]int64), wal: newWALSync(cfg.Path, cfg.SyncNormal)}
 	// The writer first: it switches the file to WAL before readers open it.
 	if err := s.pingDB(ctx, w); err != nil {
 		_ = w.Close()
@@ -213,6 +213,9 @@ func (s *Store) Close() error {
 		}
 	}
 	if cerr := s.w.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := s.wal.close(); err == nil {
 		err = cerr
 	}
 	return err

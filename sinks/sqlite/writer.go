@@ -26,6 +26,7 @@ type preparedBatch struct {
 	signIns     []signInRow // one per Batch.SignIns
 	findingDocs []string    // one per Batch.Findings
 	flagDocs    []string    // one per Batch.Flags
+	commitSeq   uint64      // its transaction's number (walSync.commit)
 }
 
 // signInRow is what a sign-in's rows hold beyond its own fields.

@@ -1,0 +1,112 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/signindiag/signindiag/schemas"
+	"github.com/signindiag/signindiag/sinks"
+)
+
+// A Write returns only once an fsync of the log that began after its
+// commit has ended, and that fsync runs outside the writer's turn: the
+// next batch is committed while it runs.
+func TestWriteIsDurableBeforeItReturnsAndTheFsyncOverlapsTheNextCommit(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "durable.db")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	committed := func() uint64 {
+		s.wal.mu.Lock()
+		defer s.wal.mu.Unlock()
+		return s.wal.committed
+	}
+	entered, release := make(chan uint64, 4), make(chan struct{})
+	first := true
+	s.wal.sync = func(f *os.File) error {
+		entered <- committed() // the commits this fsync covers at most
+		if first {
+			first = false
+			<-release
+		}
+		return f.Sync()
+	}
+	batch := func(id string) *sinks.Batch {
+		return &sinks.Batch{SignIns: []sinks.SignInRecord{{SignIn: schemas.SignIn{ID: id, UserID: "u1",
+			CreatedDateTime: time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC), Category: schemas.CategoryInteractive}}}}
+	}
+	before := committed()
+	a := make(chan error, 1)
+	go func() { a <- s.Write(ctx, batch("a")) }()
+	select {
+	case got := <-entered:
+		if got != before+1 {
+			t.Fatalf("the first fsync began with %d commits, want %d (after a's)", got, before+1)
+		}
+	case err := <-a:
+		t.Fatalf("a returned (%v) without an fsync", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no fsync after a's commit")
+	}
+	b := make(chan error, 1)
+	go func() { b <- s.Write(ctx, batch("b")) }()
+	// b is committed while a's fsync is held.
+	deadline := time.After(10 * time.Second)
+	for committed() < before+2 {
+		select {
+		case err := <-a:
+			t.Fatalf("a returned (%v) before its fsync ended", err)
+		case <-deadline:
+			t.Fatal("b was not committed while a's fsync ran: the fsync holds the writer")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	select {
+	case err := <-a:
+		t.Fatalf("a returned (%v) before its fsync ended", err)
+	case err := <-b:
+		t.Fatalf("b returned (%v) before an fsync that began after its commit", err)
+	default:
+	}
+	close(release)
+	if err := <-a; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-entered; got < before+2 {
+		t.Fatalf("b's fsync began with %d commits, want at least %d", got, before+2)
+	}
+	if err := <-b; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A failed fsync stops the writer: what it could not write may be gone
+// from the kernel's cache, so retrying the fsync proves nothing.
+func TestAFailedFsyncIsPermanent(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "durable.db")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.wal.sync = func(*os.File) error { return errors.New("input/output error") }
+	err = s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{{SignIn: schemas.SignIn{ID: "x", UserID: "u1",
+		CreatedDateTime: time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC), Category: schemas.CategoryInteractive}}}})
+	if !errors.Is(err, sinks.ErrPermanent) {
+		t.Fatalf("write after a failed fsync: %v, want sinks.ErrPermanent", err)
+	}
+}
