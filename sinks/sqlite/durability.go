@@ -77,9 +77,10 @@ func (w *walSync) durable(ctx context.Context, seq uint64) error {
 		done := make(chan struct{})
 		w.syncing = done
 		err := w.open()
+		f := w.f
 		w.mu.Unlock()
 		if err == nil {
-			err = w.sync(w.f)
+			err = w.sync(f)
 		}
 		w.mu.Lock()
 		if err == nil && target > w.synced {

@@ -3,10 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,14 +16,7 @@ import (
 // next batch is committed while it runs.
 func TestWriteIsDurableBeforeItReturnsAndTheFsyncOverlapsTheNextCommit(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "durable.db")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t)
 	committed := func() uint64 {
 		s.wal.mu.Lock()
 		defer s.wal.mu.Unlock()
@@ -42,13 +32,9 @@ func TestWriteIsDurableBeforeItReturnsAndTheFsyncOverlapsTheNextCommit(t *testin
 		}
 		return f.Sync()
 	}
-	batch := func(id string) *sinks.Batch {
-		return &sinks.Batch{SignIns: []sinks.SignInRecord{{SignIn: schemas.SignIn{ID: id, UserID: "u1",
-			CreatedDateTime: time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC), Category: schemas.CategoryInteractive}}}}
-	}
 	before := committed()
 	a := make(chan error, 1)
-	go func() { a <- s.Write(ctx, batch("a")) }()
+	go func() { a <- s.Write(ctx, oneSignIn("a")) }()
 	select {
 	case got := <-entered:
 		if got != before+1 {
@@ -60,7 +46,7 @@ func TestWriteIsDurableBeforeItReturnsAndTheFsyncOverlapsTheNextCommit(t *testin
 		t.Fatal("no fsync after a's commit")
 	}
 	b := make(chan error, 1)
-	go func() { b <- s.Write(ctx, batch("b")) }()
+	go func() { b <- s.Write(ctx, oneSignIn("b")) }()
 	// b is committed while a's fsync is held.
 	deadline := time.After(10 * time.Second)
 	for committed() < before+2 {
@@ -95,18 +81,16 @@ func TestWriteIsDurableBeforeItReturnsAndTheFsyncOverlapsTheNextCommit(t *testin
 // from the kernel's cache, so retrying the fsync proves nothing.
 func TestAFailedFsyncIsPermanent(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "durable.db")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t)
 	s.wal.sync = func(*os.File) error { return errors.New("input/output error") }
-	err = s.Write(ctx, &sinks.Batch{SignIns: []sinks.SignInRecord{{SignIn: schemas.SignIn{ID: "x", UserID: "u1",
-		CreatedDateTime: time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC), Category: schemas.CategoryInteractive}}}})
+	err := s.Write(ctx, oneSignIn("x"))
 	if !errors.Is(err, sinks.ErrPermanent) {
 		t.Fatalf("write after a failed fsync: %v, want sinks.ErrPermanent", err)
 	}
+}
+
+// oneSignIn is a batch of one sign-in.
+func oneSignIn(id string) *sinks.Batch {
+	return &sinks.Batch{SignIns: []sinks.SignInRecord{{SignIn: schemas.SignIn{ID: id, UserID: "u1",
+		CreatedDateTime: time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC), Category: schemas.CategoryInteractive}}}}
 }

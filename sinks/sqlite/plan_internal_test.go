@@ -2,9 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -15,14 +12,7 @@ import (
 // full one, as no ANALYZE statistics are kept).
 func TestReadPathsUseTheirIndexes(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "plan.db")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t)
 	users := "user_h IN (?, ?) AND user_key IN (?, ?)"
 	for _, c := range []struct{ name, query, index string }{
 		{"correlationId", "SELECT doc FROM signins WHERE correlation_h = ? AND correlation_id = ? " + signInOrder + " LIMIT 10", "signins_correlation"},
