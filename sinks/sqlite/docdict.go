@@ -40,14 +40,6 @@ type docDict struct {
 	dict *s2.Dict
 }
 
-func (d *docDict) compress(doc []byte) []byte {
-	head := binary.MaxVarintLen64 + 1
-	buf := make([]byte, head+s2.MaxEncodedLen(len(doc)))
-	buf[0] = docDictCompressed
-	n := 1 + binary.PutUvarint(buf[1:], uint64(d.id))
-	return append(buf[:n], d.dict.Encode(buf[head:], doc)...)
-}
-
 // learnDocDict makes the store's dictionary from a sample of the group's
 // documents, when it has none and the group is large enough, and stores
 // it within tx. The caller publishes it (s.dict) once tx is committed, so
@@ -125,7 +117,7 @@ func (s *Store) dictByID(ctx context.Context, id int64) (*s2.Dict, error) {
 	return d, nil
 }
 
-// plainDoc undoes compressDoc.
+// plainDoc undoes appendDoc.
 func (s *Store) plainDoc(ctx context.Context, doc []byte) ([]byte, error) {
 	switch {
 	case len(doc) > 0 && doc[0] == docCompressed:

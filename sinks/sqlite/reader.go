@@ -109,7 +109,7 @@ func (s *Store) docs(ctx context.Context, query string, args ...any) ([]schemas.
 }
 
 // decodeSignInDoc reads a stored document: the wire encoding (what the
-// pipeline writes), compressed (compressDoc) or not, or JSON (what
+// pipeline writes), compressed (appendDoc) or not, or JSON (what
 // another tool may have stored).
 func (s *Store) decodeSignInDoc(ctx context.Context, doc []byte) (*schemas.SignIn, error) {
 	plain, err := s.plainDoc(ctx, doc)

@@ -3,9 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,7 +33,7 @@ type preparedBatch struct {
 
 // signInRow is what a sign-in's rows hold beyond its own fields.
 type signInRow struct {
-	doc                       []byte // as stored (compressDoc)
+	doc                       []byte // as stored (appendDoc)
 	plain                     []byte // the wire document: a dictionary's sample
 	userKey, upn, app, device string
 	scenario                  string // its finding's in the batch
@@ -44,6 +46,7 @@ type signInRow struct {
 // (sinks.ErrRejected): nothing of it is written.
 func prepare(b *sinks.Batch, dict *docDict) (*preparedBatch, error) {
 	p := &preparedBatch{Batch: b, signIns: make([]signInRow, len(b.SignIns))}
+	docs := make([]byte, 0, 512*len(b.SignIns)) // what a document takes with a dictionary, and some
 	scenarios := make(map[string]string, len(b.Findings))
 	for i := range b.Findings {
 		scenarios[b.Findings[i].SignInID] = b.Findings[i].Scenario
@@ -62,7 +65,9 @@ func prepare(b *sinks.Batch, dict *docDict) (*preparedBatch, error) {
 			app = si.AppID
 		}
 		userKey := si.UserKey()
-		p.signIns[i] = signInRow{doc: compressDoc(doc, dict), plain: doc, userKey: userKey,
+		start := len(docs)
+		docs = appendDoc(docs, doc, dict)
+		p.signIns[i] = signInRow{doc: docs[start:len(docs):len(docs)], plain: doc, userKey: userKey,
 			upn: strings.ToLower(si.UserPrincipalName), app: app, device: evidence.Device(si), scenario: scenarios[si.ID],
 			userHash: hashKey(userKey), correlationHash: correlationHash(si.CorrelationID)}
 	}
@@ -205,19 +210,25 @@ ON CONFLICT (id, category) DO UPDATE SET id = excluded.id, created_ms = excluded
 	shard = excluded.shard, kafka_offset = excluded.kafka_offset, doc = excluded.doc
 WHERE (excluded.created_ms, excluded.version) >= (signins.created_ms, signins.version)`
 
-// compressDoc compresses a sign-in's document with S2, which costs less
-// than the bytes it saves writing, page by page, to the log and then to
-// the file. Alone, S2 saves a fifth of a document; with the store's
-// dictionary (docdict.go) a document is a fifth of its size, as most of
-// it (field names, tenant, apps, policies) is what every sign-in carries.
-func compressDoc(doc []byte, dict *docDict) []byte {
-	if dict != nil {
-		return dict.compress(doc)
+// appendDoc appends a sign-in's document as stored to dst: compressed
+// with S2, which costs less than the bytes it saves writing, page by
+// page, to the log and then to the file. Alone, S2 saves a fifth of a
+// document; with the store's dictionary (docdict.go, nil until learned) a
+// document is a fifth of its size, as most of it (field names, tenant,
+// apps, policies) is what every sign-in carries. A batch's documents
+// share one buffer: a buffer per document would be sized for the
+// uncompressed worst case, six times what it keeps.
+func appendDoc(dst, doc []byte, dict *docDict) []byte {
+	dst = slices.Grow(dst, 1+binary.MaxVarintLen64+s2.MaxEncodedLen(len(doc)))
+	if dict == nil {
+		dst = append(dst, docCompressed)
+		// Encode writes in place (the room is there); append then copies
+		// the block onto itself.
+		return append(dst, s2.Encode(dst[len(dst):cap(dst)], doc)...)
 	}
-	buf := make([]byte, 1+s2.MaxEncodedLen(len(doc)))
-	buf[0] = docCompressed
-	n := len(s2.Encode(buf[1:], doc)) // Encode writes into buf[1:] when it fits, as it does
-	return buf[:1+n]
+	dst = append(dst, docDictCompressed)
+	dst = binary.AppendUvarint(dst, uint64(dict.id)) //nolint:gosec // ids are SQLite rowids, positive
+	return append(dst, dict.dict.Encode(dst[len(dst):cap(dst)], doc)...)
 }
 
 // signIns stores the sign-ins (the latest version of each), their
