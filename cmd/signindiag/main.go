@@ -231,6 +231,7 @@ func start(ctx context.Context, cfg *Config, j job, log *slog.Logger) error {
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", longWrite(pprof.Profile))
+		mux.HandleFunc("/debug/pprof/trace", longWrite(pprof.Trace))
 	}
 
 	var runner *pipeline.Runner

@@ -94,3 +94,41 @@ func oneSignIn(id string) *sinks.Batch {
 	return &sinks.Batch{SignIns: []sinks.SignInRecord{{SignIn: schemas.SignIn{ID: id, UserID: "u1",
 		CreatedDateTime: time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC), Category: schemas.CategoryInteractive}}}}
 }
+
+// Once the log passes its limit, a checkpoint's last pass runs under the
+// writer's lock and copies what its first pass could not (here, the
+// frames a reader's snapshot held back; under load, what the writer
+// committed meanwhile): the writer's next transaction finds the log
+// copied whole, which is what lets it start the log over. A writer that
+// never pauses would otherwise never find it so.
+func TestACheckpointPastTheLimitLetsTheWriterStartTheLogOver(t *testing.T) {
+	ctx := context.Background()
+	s := openMigrated(t)
+	s.ck.cancel() // the test runs the checkpoints
+	<-s.ck.done
+	s.ck.limit = 1
+	write := func(id string) {
+		if err := s.Write(ctx, oneSignIn(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"a", "b", "c", "d"} {
+		write(id)
+	}
+	reader, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := reader.QueryRowContext(ctx, "SELECT count(*) FROM signins").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	write("e") // the first pass may not copy it while the reader's snapshot is older
+	s.ck.afterPass = func() { _ = reader.Rollback() }
+	before := s.checkpoint(ctx)
+	s.ck.afterPass = nil
+	write("f")
+	if after := s.checkpoint(ctx); after >= before {
+		t.Fatalf("the log went from %d frames to %d: it did not start over", before, after)
+	}
+}
