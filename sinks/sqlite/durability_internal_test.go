@@ -119,11 +119,12 @@ func TestACheckpointPastTheLimitLetsTheWriterStartTheLogOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer reader.Rollback() //nolint:errcheck // ended below, unless the test fails first
 	var n int
 	if err := reader.QueryRowContext(ctx, "SELECT count(*) FROM signins").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	write("e") // the first pass may not copy it while the reader's snapshot is older
+	write("e") // newer than the reader's snapshot: the first pass cannot copy it
 	s.ck.afterPass = func() { _ = reader.Rollback() }
 	before := s.checkpoint(ctx)
 	s.ck.afterPass = nil
