@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -104,6 +105,10 @@ func BenchmarkWrite(b *testing.B) { benchWrite(b, 1) }
 
 // BenchmarkWriteConcurrent writes the same 5 000 sign-ins per operation as
 // four batches at once, as four partitions flushing together do.
+//
+// Both start from an empty store, or from a copy of the store file that
+// SIGNINDIAG_BENCH_SQLITE_BASE names (one `signindiag ingest` filled, say):
+// what a commit costs depends on how large the indexes it changes are.
 func BenchmarkWriteConcurrent(b *testing.B) { benchWrite(b, 4) }
 
 func benchWrite(b *testing.B, writers int) {
@@ -112,7 +117,11 @@ func benchWrite(b *testing.B, writers int) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "bench.db")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	path := filepath.Join(b.TempDir(), "bench.db")
+	if base := os.Getenv("SIGNINDIAG_BENCH_SQLITE_BASE"); base != "" {
+		copyFile(b, base, path)
+	}
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -153,6 +162,27 @@ func benchWrite(b *testing.B, writers int) {
 	// On a shared machine the wall time says more about the neighbours
 	// than about the store: sign-ins per second of the process's CPU.
 	b.ReportMetric(float64(written)/cpu.Seconds(), "signins/cpu-s")
+}
+
+// copyFile copies a store file that no process has open (so its log is
+// empty) to dst.
+func copyFile(b *testing.B, src, dst string) {
+	b.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		b.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // split cuts a batch's sign-ins into n batches (the first keeps the rest).
