@@ -23,7 +23,7 @@ type incidentDoc struct {
 // incidents stores each incident's highest version (IncidentRecord.Version):
 // a stale smaller version written later leaves the row alone, a replay of
 // the same version rewrites it as it was.
-func (w *batchWriter) incidents(b *sinks.Batch) error {
+func (w *batchWriter) incidents(b *preparedBatch) error {
 	return w.exec("incidents", `INSERT INTO incidents (id, detection, key, start_ms, first_ms, last_ms, member_count,
 		superseded_by, shard, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET detection = excluded.detection, key = excluded.key, start_ms = excluded.start_ms,

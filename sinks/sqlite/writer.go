@@ -103,10 +103,7 @@ func jsonDocs[T any](rows []T, table string, id func(*T) string) ([]string, erro
 func (s *Store) writeBatch(ctx context.Context, tx *sql.Tx, p *preparedBatch, version int64) (map[upnPair]int64, error) {
 	w := &batchWriter{ctx: ctx, tx: tx, version: version, known: s.upns}
 	for _, step := range []func(*preparedBatch) error{
-		w.signIns, w.flags, w.findings,
-		func(p *preparedBatch) error { return w.ipFailures(p.Batch) },
-		func(p *preparedBatch) error { return w.incidents(p.Batch) },
-		func(p *preparedBatch) error { return w.watermarks(p.Batch) },
+		w.signIns, w.flags, w.findings, w.ipFailures, w.incidents, w.watermarks,
 	} {
 		if err := step(p); err != nil {
 			return nil, fmt.Errorf("sqlite: %w", err)
@@ -307,7 +304,7 @@ func (w *batchWriter) upns(b *preparedBatch) error {
 	})
 }
 
-func (w *batchWriter) watermarks(b *sinks.Batch) error {
+func (w *batchWriter) watermarks(b *preparedBatch) error {
 	now := time.Now().UnixMilli()
 	return w.exec("window_marks", `INSERT INTO window_marks (stage, shard, kafka_offset, watermark_ms, written_ms)
 		VALUES (?, ?, ?, ?, ?)
@@ -360,7 +357,7 @@ func (w *batchWriter) findings(b *preparedBatch) error {
 }
 
 // ipFailures stores the spray stage's candidates for its rebuild.
-func (w *batchWriter) ipFailures(b *sinks.Batch) error {
+func (w *batchWriter) ipFailures(b *preparedBatch) error {
 	rows := b.IPFailures
 	err := w.exec("window_ip_failures", `INSERT OR IGNORE INTO window_ip_failures
 		(shard, created_ms, ip, identity, kafka_offset, user_key) VALUES (?, ?, ?, ?, ?, ?)`,
