@@ -646,7 +646,12 @@ func TestFaultClickHouseSlowerThanInput(t *testing.T) {
 	r := newFaultRun(t, "fault-slow")
 	s := genStream(t, 10000, 12, nil)
 	proxy := startFaultProxy(t, r.ch.Addr)
-	proc := startProcess(t, "ingest", r.env(proxy.via(r.ch), map[string]string{"SIGNINDIAG_BATCH_SIZE": "2000"}))
+	// Batches of 500: a diagnose loop holds two (one being written, one
+	// filling), far less than its partition's share of the stream, so its
+	// reader stays behind the high-water mark while the flushes wait, and
+	// the lag metric (reported at each flush) shows it. With batches of
+	// 2 000 a loop could hold its whole share and report no lag.
+	proc := startProcess(t, "ingest", r.env(proxy.via(r.ch), map[string]string{"SIGNINDIAG_BATCH_SIZE": "500"}))
 	rss := watchRSS(t, proc)
 	proc.waitReady(t)
 	proxy.slow(100*time.Millisecond, 300*time.Millisecond)
